@@ -1,0 +1,86 @@
+# cdrimport - non-recursive Makefile (objects in $(BUILD), -MMD dependency files).
+#   make              build $(BUILD)/cdrimport
+#   make check        unit tests, end-to-end tests, then both again under
+#                     AddressSanitizer + UndefinedBehaviorSanitizer
+#   make unit         unit tests only (no database needed)
+#   make e2e          end-to-end tests against a throwaway PostgreSQL
+#   make bench        the benchmark (not a test): ratios against psql \copy
+#   make install      PREFIX=/usr/local DESTDIR=
+#   make SANITIZE=address,undefined   a sanitized build in build-san/
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+DESTDIR ?=
+PKGS     = libpq yaml-0.1 libcrypto
+
+ifdef SANITIZE
+BUILD   ?= build-san
+SANFLAGS = -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+BUILD   ?= build
+SANFLAGS =
+endif
+
+WARN    = -Wall -Wextra -Wpedantic -Wformat=2 -Wshadow -Wstrict-prototypes \
+          -Wmissing-prototypes -Wold-style-definition -Wwrite-strings -Wvla \
+          -Wundef -fno-common -Werror
+OPT    ?= -O2 -g
+CPPFLAGS += -Iinclude -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+            -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+CFLAGS  += -std=c11 $(OPT) $(WARN) $(SANFLAGS) -MMD -MP
+LDFLAGS += $(SANFLAGS)
+LDLIBS  += -lcsv $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -lyaml -lcrypto)
+
+LIB_SRC  = $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_OBJ  = $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+MAIN_OBJ = $(BUILD)/obj/main.o
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all check unit e2e sanitize install clean bench
+
+all: $(BUILD)/cdrimport
+
+$(BUILD)/cdrimport: $(MAIN_OBJ) $(BUILD)/libcdr.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libcdr.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcdr.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libcdr.a $(LDFLAGS) $(LDLIBS) -lcmocka
+
+# Unit tests: cmocka, table-driven, no database.
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CDR_FIXTURES=$(CURDIR)/fixtures SHARED=$(CURDIR)/../shared $$t; done
+
+# End-to-end: the real binary, a real PostgreSQL (started by tests/e2e/pg.sh
+# unless PGHOST is already set), real folders and signals.
+e2e: $(BUILD)/cdrimport
+	CDRIMPORT_BIN=$(CURDIR)/$(BUILD)/cdrimport tests/e2e/run.sh
+
+sanitize:
+	$(MAKE) SANITIZE=address,undefined unit e2e
+
+check: unit e2e sanitize
+
+install: $(BUILD)/cdrimport
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/cdrimport $(DESTDIR)$(PREFIX)/bin/cdrimport
+
+bench: $(BUILD)/cdrimport
+	bench/run.sh
+
+clean:
+	rm -rf build build-san
+
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d)

@@ -1,0 +1,40 @@
+/*
+ * cdrimport.h - the umbrella header: version, exit statuses and the limits
+ * shared by every pipeline stage (source -> file -> parse -> load -> finish).
+ * Module headers include this one; nothing here allocates or logs.
+ */
+#ifndef CDRIMPORT_H
+#define CDRIMPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define CDRIMPORT_VERSION "0.1.0"
+
+/* Process exit statuses: documented in README and `cdrimport --help`. */
+enum cdr_exit {
+    CDR_EXIT_OK = 0,        /* every file imported or duplicate */
+    CDR_EXIT_PARTIAL = 1,   /* a file failed or had rejected rows */
+    CDR_EXIT_USAGE = 2,     /* usage or configuration error */
+    CDR_EXIT_DB = 3         /* database unreachable: nothing moved */
+};
+
+/* Defaults a source inherits unless importer.yaml says otherwise. */
+#define CDR_DEFAULT_MAX_LINE_BYTES (64u * 1024u)
+#define CDR_DEFAULT_MAX_REJECT_RATIO 0.5
+
+/* Size of an error message buffer that low-level modules fill. */
+#define CDR_ERRLEN 512
+
+/* Allocation wrappers abort on out-of-memory (as Redis's zmalloc does), so
+ * callers need not each check; they are defined in util.c. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* snprintf into a fresh heap string. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

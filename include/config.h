@@ -1,0 +1,71 @@
+/*
+ * config.h - importer.yaml, loaded with libyaml into plain structs.
+ * The keys are one declarative table in config.c (name, type, default), so
+ * loading, defaults and validation come from the same rows. Errors name the
+ * key and its line:column. Pure apart from reading the file.
+ */
+#ifndef CDR_CONFIG_H
+#define CDR_CONFIG_H
+
+#include "cdrimport.h"
+#include "profile.h"
+
+enum cdr_on_success { CDR_ON_SUCCESS_MOVE = 0, CDR_ON_SUCCESS_DELETE, CDR_ON_SUCCESS_KEEP };
+enum cdr_watch_backend { CDR_WATCH_INOTIFY = 0, CDR_WATCH_POLL };
+
+struct cdr_watch_config {
+    enum cdr_watch_backend backend;  /* default inotify */
+    unsigned poll_interval_ms;       /* default 2000 */
+    unsigned settle_ms;              /* default 1000 */
+    unsigned rescan_interval_s;      /* periodic full rescan; default 300 */
+};
+
+struct cdr_source {
+    char *name;               /* required; stored in cdr.source */
+    char *path;               /* required; absolute after loading */
+    char **patterns;          /* file-name globs, matched case-insensitively */
+    size_t npatterns;         /* default: one pattern "*.csv" */
+    bool recursive;           /* default true */
+    enum cdr_format format;   /* default kx-hts */
+    struct cdr_colspec *columns; /* with format custom (required there) */
+    size_t ncolumns;
+    bool header;              /* with format custom: skip the first record */
+    char *timezone;           /* IANA name; default: the host's zone */
+    char *encoding;           /* default "utf-8" */
+    enum cdr_on_success on_success; /* default move */
+    char *processed_dir;      /* absolute; default <parent of path>/processed */
+    char *failed_dir;         /* absolute; default <parent of path>/failed */
+    double max_reject_ratio;  /* default 0.5 */
+    size_t max_line_bytes;    /* default 64 KiB */
+    bool has_watch;           /* per-source watch override present */
+    struct cdr_watch_config watch; /* effective watch settings */
+};
+
+struct cdr_config {
+    char *file;               /* the file this was loaded from (absolute) */
+    char *base_dir;           /* its folder: relative paths resolve here */
+    char *dsn;                /* NULL: libpq takes PG* environment */
+    char *schema;             /* default "public" */
+    unsigned jobs;            /* parallel imports for scan; default 1 */
+    struct cdr_watch_config watch;
+    struct cdr_source *sources;
+    size_t nsources;
+};
+
+/* Which file to load: explicit -c, else $CDRIMPORT_CONFIG, else ./importer.yaml. */
+const char *config_locate(const char *explicit_path);
+
+/*
+ * Load and validate. On failure returns NULL and err holds one message such
+ * as "importer.yaml:7:5: sources[0].format: unknown format 'foo'".
+ */
+struct cdr_config *config_load(const char *path, char *err, size_t errlen);
+/* Accepts NULL and half-built objects. */
+void config_free(struct cdr_config *cfg);
+
+const struct cdr_source *config_find_source(const struct cdr_config *cfg, const char *name);
+
+/* The host's IANA zone: $TZ, /etc/timezone, the /etc/localtime link, else "UTC". */
+char *config_host_timezone(void);
+
+#endif

@@ -1,0 +1,26 @@
+/*
+ * finish.h - the last stage: after a file's transaction has committed, move
+ * it to processed_dir (under a unique name: every download is called
+ * Master.csv), delete it, or keep it; a failed file goes to failed_dir with
+ * a <name>.error text beside it. Never called before the commit, so a file
+ * is never deleted unless its rows are safely stored.
+ */
+#ifndef CDR_FINISH_H
+#define CDR_FINISH_H
+
+#include "cdrimport.h"
+#include "config.h"
+
+/*
+ * root is the folder the file was found under (its sub-path is kept below
+ * the destination). Returns 0; 1 if the file was already gone (another
+ * importer moved it: not an error); -1 with err on failure. *dest receives
+ * the new path (malloc'd) when moved.
+ */
+int finish_success(const struct cdr_source *src, const char *root, const char *path,
+                   const char *sha256, char **dest, char *err, size_t errlen);
+int finish_failed(const struct cdr_source *src, const char *root, const char *path,
+                  const char *sha256, const char *reason, char **dest, char *err,
+                  size_t errlen);
+
+#endif

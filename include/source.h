@@ -1,0 +1,44 @@
+/*
+ * source.h - finding files: walk a source's folder (recursively or not),
+ * match file names against its globs case-insensitively, and list them
+ * oldest first. Hidden and temporary names (.x, *.part, *.tmp,
+ * *.crdownload, x~) are not candidates; symbolic links are followed only
+ * when they stay inside the folder.
+ */
+#ifndef CDR_SOURCE_H
+#define CDR_SOURCE_H
+
+#include "cdrimport.h"
+#include "config.h"
+
+#include <sys/types.h>
+#include <time.h>
+
+struct source_file {
+    char *path;
+    struct timespec mtime;
+    off_t size;
+};
+
+struct source_list {
+    struct source_file *files;
+    size_t n, cap;
+};
+
+/* Whether a file name (no folder) is a candidate for this source. */
+bool source_name_matches(const struct cdr_source *src, const char *name);
+/* Whether a name is hidden or temporary (an unfinished download). */
+bool source_name_ignored(const char *name);
+
+/*
+ * Append the candidate files under dir (the source's path, or a folder
+ * given to `import`) to list, sorted oldest first. processed_dir and
+ * failed_dir are never entered. Problems with single entries are logged and
+ * skipped; returns -1 with err only when dir itself cannot be read.
+ */
+int source_walk(const struct cdr_source *src, const char *dir, bool recursive,
+                struct source_list *list, char *err, size_t errlen);
+void source_list_sort(struct source_list *list);
+void source_list_free(struct source_list *list);
+
+#endif

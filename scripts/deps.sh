@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# deps.sh - install every Debian 12 package cdrimport needs to build, run and
+# test. Checks with dpkg-query first: on a machine that has everything it does
+# nothing (no apt-get update, no network). Uses sudo when not root.
+#
+# Note: installing `postgresql` creates Debian's default cluster "main" (port
+# 5432) and may start it; we never use it and leave it alone. Our own clusters
+# come from scripts/pg.sh, with their own port and socket dir.
+set -euo pipefail
+
+PACKAGES=(
+    build-essential pkg-config                      # cc, make, pkg-config
+    libcsv-dev libpq-dev libyaml-dev libssl-dev     # link-time libraries
+    libcmocka-dev                                   # unit tests
+    postgresql postgresql-client                    # server 15 + psql
+    python3 python3-pytest python3-psycopg2         # end-to-end tests
+    procps util-linux coreutils                     # pgrep/ps, runuser, mktemp
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
+    [[ $status == ii* ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+    exit 0
+fi
+
+echo "deps.sh: installing: ${missing[*]}" >&2
+SUDO=()
+if ((EUID != 0)); then
+    if ! command -v sudo >/dev/null 2>&1; then
+        echo "deps.sh: not root and no sudo: install these yourself: ${missing[*]}" >&2
+        exit 1
+    fi
+    SUDO=(sudo)
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -q
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null

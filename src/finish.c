@@ -1,0 +1,241 @@
+/*
+ * finish.c - moving, deleting or keeping a file once its fate is committed.
+ * Moves never overwrite (renameat2 RENAME_NOREPLACE, with a numbered name on
+ * collision) and fall back to copy + fsync + unlink across file systems.
+ * A file another importer already moved is not an error.
+ */
+#include "finish.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int mkdir_p(const char *dir, char *err, size_t errlen)
+{
+    char *tmp = xstrdup(dir);
+    int rc = 0;
+    for (char *p = tmp + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
+                snprintf(err, errlen, "cannot create folder %s: %s", tmp, strerror(errno));
+                rc = -1;
+                break;
+            }
+            *p = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    free(tmp);
+    return rc;
+}
+
+static void fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+/* Copy src to dst (which must not exist), fsync'd. */
+static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (in < 0) {
+        if (errno == ENOENT)
+            return 1;
+        snprintf(err, errlen, "cannot open %s: %s", src, strerror(errno));
+        return -1;
+    }
+    int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (out < 0) {
+        int e = errno;
+        close(in);
+        errno = e;
+        return -2; /* caller looks at errno (EEXIST: try another name) */
+    }
+    char buf[65536];
+    ssize_t n;
+    int rc = 0;
+    while ((n = read(in, buf, sizeof buf)) > 0) {
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0) {
+                snprintf(err, errlen, "cannot write %s: %s", dst, strerror(errno));
+                rc = -1;
+                goto out;
+            }
+            off += w;
+        }
+    }
+    if (n < 0 || fsync(out) < 0) {
+        snprintf(err, errlen, "cannot copy %s: %s", src, strerror(errno));
+        rc = -1;
+    }
+out:
+    close(in);
+    if (close(out) < 0 && rc == 0) {
+        snprintf(err, errlen, "cannot write %s: %s", dst, strerror(errno));
+        rc = -1;
+    }
+    if (rc < 0)
+        unlink(dst);
+    return rc;
+}
+
+/* Destination folder: dest_root plus the file's folder relative to root. */
+static char *dest_dir(const char *dest_root, const char *root, const char *path)
+{
+    char *copy = xstrdup(path);
+    char *dir = dirname(copy);
+    size_t k = strlen(root);
+    char *out;
+    if (strncmp(dir, root, k) == 0 && dir[k] == '/')
+        out = xasprintf("%s%s", dest_root, dir + k);
+    else
+        out = xstrdup(dest_root);
+    free(copy);
+    return out;
+}
+
+/* Move path into dir under "<stem>.<UTC time>.<sha12><ext>[-N]". */
+static int move_unique(const char *path, const char *dir, const char *sha256, char **dest,
+                       char *err, size_t errlen)
+{
+    if (mkdir_p(dir, err, errlen) < 0)
+        return -1;
+    char *copy = xstrdup(path);
+    const char *base = basename(copy);
+    const char *dot = strrchr(base, '.');
+    size_t stem = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    const char *ext = dot && dot != base ? dot : "";
+    char stamp[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    char sha[13];
+    snprintf(sha, sizeof sha, "%.12s", sha256 && *sha256 ? sha256 : "nochecksum");
+
+    int rc = -1;
+    for (int n = 1; n < 1000; n++) {
+        char *target = n == 1
+            ? xasprintf("%s/%.*s.%s.%s%s", dir, (int)stem, base, stamp, sha, ext)
+            : xasprintf("%s/%.*s.%s.%s-%d%s", dir, (int)stem, base, stamp, sha, n, ext);
+        if (renameat2(AT_FDCWD, path, AT_FDCWD, target, RENAME_NOREPLACE) == 0) {
+            *dest = target;
+            rc = 0;
+            break;
+        }
+        int e = errno;
+        if (e == EEXIST) {
+            free(target);
+            continue;
+        }
+        if (e == ENOENT && access(path, F_OK) < 0) {
+            free(target);
+            rc = 1;
+            break;
+        }
+        if (e == EXDEV || e == EINVAL) {
+            /* Another file system (or no RENAME_NOREPLACE there). */
+            int c = copy_file(path, target, err, errlen);
+            if (c == -2 && errno == EEXIST) {
+                free(target);
+                continue;
+            }
+            if (c == 0 && unlink(path) < 0 && errno != ENOENT) {
+                snprintf(err, errlen, "copied to %s but cannot remove %s: %s", target, path,
+                         strerror(errno));
+                free(target);
+                rc = -1;
+                break;
+            }
+            if (c == 0) {
+                *dest = target;
+                rc = 0;
+            } else {
+                if (c == -2)
+                    snprintf(err, errlen, "cannot create %s: %s", target, strerror(errno));
+                free(target);
+                rc = c == 1 ? 1 : -1;
+            }
+            break;
+        }
+        snprintf(err, errlen, "cannot move %s to %s: %s", path, target, strerror(e));
+        free(target);
+        break;
+    }
+    if (rc == 0)
+        fsync_dir(dir);
+    free(copy);
+    return rc;
+}
+
+int finish_success(const struct cdr_source *src, const char *root, const char *path,
+                   const char *sha256, char **dest, char *err, size_t errlen)
+{
+    *dest = NULL;
+    switch (src->on_success) {
+    case CDR_ON_SUCCESS_KEEP:
+        return 0;
+    case CDR_ON_SUCCESS_DELETE:
+        if (unlink(path) < 0) {
+            if (errno == ENOENT)
+                return 1;
+            snprintf(err, errlen, "cannot delete %s: %s", path, strerror(errno));
+            return -1;
+        }
+        return 0;
+    case CDR_ON_SUCCESS_MOVE:
+    default: {
+        char *dir = dest_dir(src->processed_dir, root, path);
+        int rc = move_unique(path, dir, sha256, dest, err, errlen);
+        free(dir);
+        return rc;
+    }
+    }
+}
+
+int finish_failed(const struct cdr_source *src, const char *root, const char *path,
+                  const char *sha256, const char *reason, char **dest, char *err,
+                  size_t errlen)
+{
+    *dest = NULL;
+    char *dir = dest_dir(src->failed_dir, root, path);
+    int rc = move_unique(path, dir, sha256, dest, err, errlen);
+    free(dir);
+    if (rc != 0)
+        return rc;
+    char *note = xasprintf("%s.error", *dest);
+    FILE *f = fopen(note, "we");
+    if (f) {
+        char stamp[32];
+        time_t t = time(NULL);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        fprintf(f, "file: %s\nsource: %s\nsha256: %s\nfailed at: %s\nreason: %s\n", path,
+                src->name, sha256 && *sha256 ? sha256 : "-", stamp, reason);
+        fprintf(f, "rejected lines, if any, are in table cdr_reject (join cdr_file on sha256)\n");
+        if (fclose(f) != 0) {
+            snprintf(err, errlen, "cannot write %s: %s", note, strerror(errno));
+            rc = -1;
+        }
+    } else {
+        snprintf(err, errlen, "cannot write %s: %s", note, strerror(errno));
+        rc = -1;
+    }
+    free(note);
+    return rc;
+}

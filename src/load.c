@@ -1,0 +1,810 @@
+/*
+ * load.c - PostgreSQL through libpq: connection, schema migrations, the
+ * cdr_file ledger and the COPY of rows and rejects (see load.h for the
+ * transaction and dedup design).
+ *
+ * All SQL lives in this file. Values travel as parameters or COPY data; the
+ * schema name from the config is quoted with PQescapeIdentifier.
+ */
+#include "load.h"
+
+#include <libpq-fe.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct db {
+    PGconn *conn;
+    char *schema; /* quoted identifier */
+};
+
+#define BATCH_ROWS 16384
+#define BATCH_BYTES (8u << 20)
+#define SEND_CHUNK (64u * 1024u) /* larger chunks measured slower (issue 4) */
+
+struct load {
+    struct db *db;
+    char *source;
+    char *source_esc;      /* COPY-escaped source */
+    size_t source_esc_len;
+    long long file_id;
+    char file_id_txt[24];
+    /* the batch of rows: COPY text lines with their keys */
+    char *buf;
+    size_t len, cap;
+    size_t *line_off;      /* start of each row's line in buf */
+    unsigned char (*keys)[16];
+    bool *skip;
+    size_t nrows;
+    /* open-addressing set over the batch's keys, for in-batch duplicates */
+    int32_t *slots;
+    size_t nslots;
+    /* rejects of the batch: COPY text lines */
+    char *rbuf;
+    size_t rlen, rcap;
+    size_t nrejects;
+    uint64_t inserted, duplicate;
+    char err[CDR_ERRLEN];
+};
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    /* libpq messages end in a newline; a log line must not. */
+    size_t n = strlen(err);
+    while (n && (err[n - 1] == '\n' || err[n - 1] == ' '))
+        err[--n] = '\0';
+}
+
+/* Map a failed result onto a status; a dead connection is an outage. */
+static enum load_status classify(struct db *db, PGresult *res)
+{
+    if (PQstatus(db->conn) == CONNECTION_BAD)
+        return LOAD_DB_DOWN;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (state && strcmp(state, "23505") == 0)
+        return LOAD_CONFLICT;
+    if (state && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0))
+        return LOAD_DB_DOWN;
+    return LOAD_ERROR;
+}
+
+/* Run a statement with text parameters; expect `want`. */
+static enum load_status exec(struct db *db, PGresult **out, ExecStatusType want, char *err,
+                             size_t errlen, const char *sql, int n, const char *const *params)
+{
+    PGresult *res = PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != want) {
+        enum load_status st = classify(db, res);
+        seterr(err, errlen, "%s", PQerrorMessage(db->conn));
+        PQclear(res);
+        return st;
+    }
+    if (out)
+        *out = res;
+    else
+        PQclear(res);
+    return LOAD_OK;
+}
+
+static enum load_status cmd(struct db *db, char *err, size_t errlen, const char *sql, int n,
+                            const char *const *params)
+{
+    return exec(db, NULL, PGRES_COMMAND_OK, err, errlen, sql, n, params);
+}
+
+/* SQL with the quoted schema substituted for every "%s"-free "@." marker. */
+static char *sql_for(const struct db *db, const char *tmpl)
+{
+    size_t n = 0, k = strlen(db->schema);
+    for (const char *s = tmpl; *s; s++)
+        n += (s[0] == '@' && s[1] == '.') ? k : 1;
+    char *out = xmalloc(n + 1), *w = out;
+    for (const char *s = tmpl; *s; s++) {
+        if (s[0] == '@' && s[1] == '.') {
+            memcpy(w, db->schema, k);
+            w += k;
+        } else {
+            *w++ = *s;
+        }
+    }
+    *w = '\0';
+    return out;
+}
+
+static enum load_status cmds(struct db *db, char *err, size_t errlen, const char *tmpl, int n,
+                             const char *const *params)
+{
+    char *sql = sql_for(db, tmpl);
+    enum load_status st = cmd(db, err, errlen, sql, n, params);
+    free(sql);
+    return st;
+}
+
+static enum load_status query(struct db *db, PGresult **out, char *err, size_t errlen,
+                              const char *tmpl, int n, const char *const *params)
+{
+    char *sql = sql_for(db, tmpl);
+    enum load_status st = exec(db, out, PGRES_TUPLES_OK, err, errlen, sql, n, params);
+    free(sql);
+    return st;
+}
+
+/* ---- connection ----------------------------------------------------------- */
+
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+struct db *db_connect(const struct cdr_config *cfg, char *err, size_t errlen)
+{
+    const char *kw[64];
+    const char *val[64];
+    char *owned[4] = {0};
+    size_t n = 0, nowned = 0;
+    bool has_app = false, has_timeout = false;
+    PQconninfoOption *opts = NULL;
+
+    if (cfg->dsn) {
+        char *perr = NULL;
+        opts = PQconninfoParse(cfg->dsn, &perr);
+        if (!opts) {
+            /* perr never echoes the password. */
+            seterr(err, errlen, "database.dsn: %s", perr ? perr : "cannot parse");
+            PQfreemem(perr);
+            return NULL;
+        }
+        for (PQconninfoOption *o = opts; o->keyword && n < 60; o++) {
+            if (!o->val)
+                continue;
+            const char *v = o->val;
+            /* A relative socket folder means: relative to importer.yaml. */
+            if (strcmp(o->keyword, "host") == 0 && v[0] == '.' && nowned < 4) {
+                owned[nowned] = xasprintf("%s/%s", cfg->base_dir, v);
+                v = owned[nowned++];
+            }
+            has_app |= strcmp(o->keyword, "application_name") == 0;
+            has_timeout |= strcmp(o->keyword, "connect_timeout") == 0;
+            kw[n] = o->keyword;
+            val[n++] = v;
+        }
+    }
+    if (!has_app) {
+        kw[n] = "application_name";
+        val[n++] = "cdrimport";
+    }
+    if (!has_timeout && !getenv("PGCONNECT_TIMEOUT")) {
+        kw[n] = "connect_timeout";
+        val[n++] = "10";
+    }
+    kw[n] = NULL;
+    val[n] = NULL;
+
+    struct db *db = xcalloc(1, sizeof *db);
+    db->conn = PQconnectdbParams(kw, val, 0);
+    PQconninfoFree(opts);
+    for (size_t i = 0; i < nowned; i++)
+        free(owned[i]);
+    if (PQstatus(db->conn) != CONNECTION_OK) {
+        seterr(err, errlen, "cannot connect to the database: %s", PQerrorMessage(db->conn));
+        db_close(db);
+        return NULL;
+    }
+    char *q = PQescapeIdentifier(db->conn, cfg->schema ? cfg->schema : "public",
+                                 strlen(cfg->schema ? cfg->schema : "public"));
+    db->schema = xstrdup(q ? q : "\"public\"");
+    PQfreemem(q);
+    /* Server NOTICEs ("already exists, skipping") are not for the user. */
+    PQsetNoticeProcessor(db->conn, ignore_notice, NULL);
+    /* Our own COPY text is UTF-8 whatever the client locale says. */
+    PQsetClientEncoding(db->conn, "UTF8");
+    return db;
+}
+
+void db_close(struct db *db)
+{
+    if (!db)
+        return;
+    PQfinish(db->conn);
+    free(db->schema);
+    free(db);
+}
+
+bool db_alive(struct db *db)
+{
+    return db && PQstatus(db->conn) == CONNECTION_OK;
+}
+
+/* ---- schema --------------------------------------------------------------- */
+
+/* Each migration runs once, in order, inside one transaction with its
+ * version row. Never edit a shipped migration: add the next one. */
+static const char *const migrations[] = {
+    /* 1: the ledger, the calls and the rejects */
+    "CREATE TABLE @.cdr_file ("
+    "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  source text NOT NULL,"
+    "  path text NOT NULL,"
+    "  sha256 text NOT NULL,"
+    "  size_bytes bigint NOT NULL,"
+    "  rows_read bigint NOT NULL DEFAULT 0,"
+    "  rows_inserted bigint NOT NULL DEFAULT 0,"
+    "  rows_duplicate bigint NOT NULL DEFAULT 0,"
+    "  rows_rejected bigint NOT NULL DEFAULT 0,"
+    "  rows_repaired bigint NOT NULL DEFAULT 0,"
+    "  status text NOT NULL CHECK (status IN ('imported', 'duplicate', 'failed')),"
+    "  error text,"
+    "  started_at timestamptz NOT NULL DEFAULT clock_timestamp(),"
+    "  finished_at timestamptz);"
+    "CREATE INDEX cdr_file_checksum ON @.cdr_file (source, sha256) WHERE status = 'imported';"
+    /* No foreign key from cdr to cdr_file: a per-row trigger would cost bulk
+     * loads dearly, and rows only ever come with their ledger row. */
+    "CREATE TABLE @.cdr ("
+    "  source text NOT NULL,"
+    "  call_id text,"
+    "  caller_phone text,"
+    "  dialed_phone text,"
+    "  flag2 text,"
+    "  flag3 text,"
+    "  call_time timestamptz NOT NULL,"
+    "  answer_time timestamptz,"
+    "  end_time timestamptz,"
+    "  total_duration_s integer,"
+    "  call_duration_s integer,"
+    "  call_duration interval GENERATED ALWAYS AS (make_interval(secs => call_duration_s)) STORED,"
+    "  call_type text,"
+    "  account_code text,"
+    "  src_channel text,"
+    "  dst_channel text,"
+    "  feature text,"
+    "  extra jsonb,"
+    "  file_id bigint NOT NULL,"
+    "  line_no bigint NOT NULL,"
+    "  row_key uuid NOT NULL,"
+    "  PRIMARY KEY (source, row_key));"
+    "COMMENT ON COLUMN @.cdr.row_key IS "
+    "  'SHA-256 (128 bits) of call_id and the parsed values: one row per (source, call ID, content)';"
+    "CREATE TABLE @.cdr_reject ("
+    "  file_id bigint NOT NULL REFERENCES @.cdr_file (id) ON DELETE CASCADE,"
+    "  line_no bigint NOT NULL,"
+    "  raw_line bytea NOT NULL,"
+    "  reason text NOT NULL);"
+    "CREATE INDEX cdr_reject_file ON @.cdr_reject (file_id, line_no);",
+};
+
+#define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+enum load_status db_migrate(struct db *db, char *err, size_t errlen)
+{
+    enum load_status st;
+    PGresult *res = NULL;
+    char *create_schema = sql_for(db, "CREATE SCHEMA IF NOT EXISTS @.x");
+    /* "CREATE SCHEMA IF NOT EXISTS "s".x" -> drop the ".x" we used as marker */
+    create_schema[strlen(create_schema) - 2] = '\0';
+
+    if ((st = cmd(db, err, errlen, "BEGIN", 0, NULL)) != LOAD_OK)
+        goto out;
+    /* Concurrent importers starting at once: one migrates, the rest wait. */
+    if ((st = exec(db, NULL, PGRES_TUPLES_OK, err, errlen,
+                   "SELECT pg_advisory_xact_lock(hashtext('cdrimport schema'))", 0, NULL)) != LOAD_OK)
+        goto rollback;
+    if ((st = cmd(db, err, errlen, create_schema, 0, NULL)) != LOAD_OK)
+        goto rollback;
+    if ((st = cmds(db, err, errlen,
+                   "CREATE TABLE IF NOT EXISTS @.cdr_schema ("
+                   " version integer PRIMARY KEY,"
+                   " applied_at timestamptz NOT NULL DEFAULT now())", 0, NULL)) != LOAD_OK)
+        goto rollback;
+    if ((st = query(db, &res, err, errlen, "SELECT coalesce(max(version), 0) FROM @.cdr_schema",
+                    0, NULL)) != LOAD_OK)
+        goto rollback;
+    int have = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    res = NULL;
+    if (have > NMIGRATIONS) {
+        seterr(err, errlen, "database schema version %d is newer than this cdrimport (%d)", have,
+               NMIGRATIONS);
+        st = LOAD_ERROR;
+        goto rollback;
+    }
+    for (int v = have + 1; v <= NMIGRATIONS; v++) {
+        char ver[16];
+        snprintf(ver, sizeof ver, "%d", v);
+        const char *params[1] = {ver};
+        /* Multi-statement text goes through the simple protocol. */
+        char *sql = sql_for(db, migrations[v - 1]);
+        PGresult *r = PQexec(db->conn, sql);
+        free(sql);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            st = classify(db, r);
+            seterr(err, errlen, "schema migration %d: %s", v, PQerrorMessage(db->conn));
+            PQclear(r);
+            goto rollback;
+        }
+        PQclear(r);
+        if ((st = cmds(db, err, errlen, "INSERT INTO @.cdr_schema (version) VALUES ($1)", 1,
+                       params)) != LOAD_OK)
+            goto rollback;
+    }
+    st = cmd(db, err, errlen, "COMMIT", 0, NULL);
+    goto out;
+rollback:
+    PQclear(PQexec(db->conn, "ROLLBACK"));
+out:
+    free(create_schema);
+    return st;
+}
+
+void db_describe(struct db *db, char *out, size_t outlen)
+{
+    int v = PQserverVersion(db->conn);
+    char err[CDR_ERRLEN];
+    PGresult *res = NULL;
+    int schema = 0;
+    if (query(db, &res, err, sizeof err, "SELECT coalesce(max(version), 0) FROM @.cdr_schema", 0,
+              NULL) == LOAD_OK) {
+        schema = atoi(PQgetvalue(res, 0, 0));
+        PQclear(res);
+    }
+    snprintf(out, outlen, "PostgreSQL %d.%d, database %s, schema %s version %d", v / 10000,
+             v % 10000, PQdb(db->conn), db->schema, schema);
+}
+
+enum load_status db_print_status(struct db *db, int limit, char *err, size_t errlen)
+{
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *params[1] = {lim};
+    PGresult *res = NULL;
+    enum load_status st = query(db, &res, err, errlen,
+        "SELECT id, source, status, rows_read, rows_inserted, rows_duplicate, rows_rejected,"
+        " rows_repaired, left(sha256, 12),"
+        " to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS\"Z\"'),"
+        " path, coalesce(error, '')"
+        " FROM @.cdr_file ORDER BY id DESC LIMIT $1::int", 1, params);
+    if (st != LOAD_OK)
+        return st;
+    printf("%6s  %-12s %-9s %9s %9s %9s %8s %8s  %-12s %-20s %s\n", "id", "source", "status",
+           "read", "new", "dup", "rejected", "repaired", "sha256", "finished", "path");
+    for (int i = PQntuples(res) - 1; i >= 0; i--) {
+        printf("%6s  %-12s %-9s %9s %9s %9s %8s %8s  %-12s %-20s %s", PQgetvalue(res, i, 0),
+               PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+               PQgetvalue(res, i, 4), PQgetvalue(res, i, 5), PQgetvalue(res, i, 6),
+               PQgetvalue(res, i, 7), PQgetvalue(res, i, 8), PQgetvalue(res, i, 9),
+               PQgetvalue(res, i, 10));
+        if (*PQgetvalue(res, i, 11))
+            printf("  (%s)", PQgetvalue(res, i, 11));
+        putchar('\n');
+    }
+    PQclear(res);
+    return LOAD_OK;
+}
+
+enum load_status db_file_known(struct db *db, const char *source, const char *sha256,
+                               bool *known, char *err, size_t errlen)
+{
+    const char *params[2] = {source, sha256};
+    PGresult *res = NULL;
+    enum load_status st = query(db, &res, err, errlen,
+        "SELECT 1 FROM @.cdr_file WHERE source = $1 AND sha256 = $2 AND status = 'imported'"
+        " LIMIT 1", 2, params);
+    if (st != LOAD_OK)
+        return st;
+    *known = PQntuples(res) > 0;
+    PQclear(res);
+    return LOAD_OK;
+}
+
+enum load_status db_record_file(struct db *db, const char *source, const char *path,
+                                const char *sha256, uint64_t size, const char *status,
+                                const char *error, char *err, size_t errlen)
+{
+    char sz[24];
+    snprintf(sz, sizeof sz, "%llu", (unsigned long long)size);
+    const char *params[6] = {source, path, sha256, sz, status, error};
+    return cmds(db, err, errlen,
+        "INSERT INTO @.cdr_file (source, path, sha256, size_bytes, status, error, finished_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp())", 6, params);
+}
+
+/* ---- COPY text ------------------------------------------------------------ */
+
+static void lreserve(char **buf, size_t *cap, size_t len, size_t more)
+{
+    if (len + more <= *cap)
+        return;
+    size_t c = *cap ? *cap : 65536;
+    while (c < len + more)
+        c *= 2;
+    *buf = xrealloc(*buf, c);
+    *cap = c;
+}
+
+/* Append s escaped for COPY text format: backslash, and the characters that
+ * would end a field or a row. Everything else goes byte for byte. */
+static size_t copy_escape(char *w, const char *s, size_t n)
+{
+    char *start = w;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        switch (c) {
+        case '\\': *w++ = '\\'; *w++ = '\\'; break;
+        case '\t': *w++ = '\\'; *w++ = 't'; break;
+        case '\n': *w++ = '\\'; *w++ = 'n'; break;
+        case '\r': *w++ = '\\'; *w++ = 'r'; break;
+        default: *w++ = c;
+        }
+    }
+    return (size_t)(w - start);
+}
+
+static void uuid_text(const unsigned char k[16], char out[37])
+{
+    static const char hex[] = "0123456789abcdef";
+    char *w = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *w++ = '-';
+        *w++ = hex[k[i] >> 4];
+        *w++ = hex[k[i] & 15];
+    }
+    *w = '\0';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static bool uuid_parse(const char *s, unsigned char k[16])
+{
+    int n = 0;
+    for (; *s && n < 32; s++) {
+        if (*s == '-')
+            continue;
+        int h = hexval(*s);
+        if (h < 0)
+            return false;
+        if (n & 1)
+            k[n / 2] = (unsigned char)(k[n / 2] | h);
+        else
+            k[n / 2] = (unsigned char)(h << 4);
+        n++;
+    }
+    return n == 32;
+}
+
+/* ---- the file's transaction ---------------------------------------------- */
+
+enum load_status load_begin(struct db *db, const char *source, const char *timezone,
+                            const char *path, const char *sha256, uint64_t size,
+                            struct load **out, char *err, size_t errlen)
+{
+    enum load_status st;
+    PGresult *res = NULL;
+    *out = NULL;
+    if ((st = cmd(db, err, errlen, "BEGIN", 0, NULL)) != LOAD_OK)
+        return st;
+    /* Times in the file are wall-clock times of the PBX: the server reads
+     * them in the source's zone (SET LOCAL: this transaction only). */
+    const char *tzp[1] = {timezone};
+    if ((st = exec(db, NULL, PGRES_TUPLES_OK, err, errlen,
+                   "SELECT set_config('TimeZone', $1, true)", 1, tzp)) != LOAD_OK)
+        goto fail;
+    char sz[24];
+    snprintf(sz, sizeof sz, "%llu", (unsigned long long)size);
+    const char *params[4] = {source, path, sha256, sz};
+    if ((st = query(db, &res, err, errlen,
+                    "INSERT INTO @.cdr_file (source, path, sha256, size_bytes, status)"
+                    " VALUES ($1, $2, $3, $4, 'imported') RETURNING id", 4, params)) != LOAD_OK)
+        goto fail;
+
+    struct load *ld = xcalloc(1, sizeof *ld);
+    ld->db = db;
+    ld->file_id = atoll(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    snprintf(ld->file_id_txt, sizeof ld->file_id_txt, "%lld", ld->file_id);
+    ld->source = xstrdup(source);
+    ld->source_esc = xmalloc(strlen(source) * 2 + 1);
+    ld->source_esc_len = copy_escape(ld->source_esc, source, strlen(source));
+    ld->line_off = xmalloc(BATCH_ROWS * sizeof *ld->line_off);
+    ld->keys = xmalloc(BATCH_ROWS * sizeof *ld->keys);
+    ld->skip = xmalloc(BATCH_ROWS * sizeof *ld->skip);
+    ld->nslots = BATCH_ROWS * 2;
+    ld->slots = xmalloc(ld->nslots * sizeof *ld->slots);
+    *out = ld;
+    return LOAD_OK;
+fail:
+    PQclear(PQexec(db->conn, "ROLLBACK"));
+    return st;
+}
+
+const char *load_error(const struct load *ld)
+{
+    return ld ? ld->err : "";
+}
+
+static enum load_status copy_send(struct load *ld, const char *sql, const char *data, size_t len)
+{
+    PGconn *c = ld->db->conn;
+    char *q = sql_for(ld->db, sql);
+    PGresult *res = PQexec(c, q);
+    free(q);
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        enum load_status st = classify(ld->db, res);
+        seterr(ld->err, sizeof ld->err, "%s", PQerrorMessage(c));
+        PQclear(res);
+        return st;
+    }
+    PQclear(res);
+    bool ok = true;
+    for (size_t off = 0; off < len && ok; off += SEND_CHUNK) {
+        size_t n = len - off < SEND_CHUNK ? len - off : SEND_CHUNK;
+        ok = PQputCopyData(c, data + off, (int)n) == 1;
+    }
+    if (!ok) {
+        seterr(ld->err, sizeof ld->err, "COPY: %s", PQerrorMessage(c));
+        PQputCopyEnd(c, "cdrimport: send failed");
+    } else if (PQputCopyEnd(c, NULL) != 1) {
+        seterr(ld->err, sizeof ld->err, "COPY end: %s", PQerrorMessage(c));
+        ok = false;
+    }
+    /* Drain every result; the COPY's own tells whether the rows went in. */
+    enum load_status st = ok ? LOAD_OK : LOAD_DB_DOWN;
+    while ((res = PQgetResult(c)) != NULL) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && st == LOAD_OK) {
+            st = classify(ld->db, res);
+            seterr(ld->err, sizeof ld->err, "%s", PQerrorMessage(c));
+        }
+        PQclear(res);
+        if (PQstatus(c) == CONNECTION_BAD)
+            break;
+    }
+    if (st == LOAD_OK && PQstatus(c) == CONNECTION_BAD)
+        st = LOAD_DB_DOWN;
+    return st;
+}
+
+static uint32_t key_hash(const unsigned char k[16])
+{
+    uint32_t h;
+    memcpy(&h, k, sizeof h); /* already uniformly distributed */
+    return h;
+}
+
+/* Mark rows whose key appeared earlier in the same batch. */
+static void dedup_batch(struct load *ld)
+{
+    memset(ld->slots, 0xff, ld->nslots * sizeof *ld->slots);
+    size_t mask = ld->nslots - 1;
+    for (size_t i = 0; i < ld->nrows; i++) {
+        size_t s = key_hash(ld->keys[i]) & mask;
+        ld->skip[i] = false;
+        while (ld->slots[s] >= 0) {
+            if (memcmp(ld->keys[ld->slots[s]], ld->keys[i], 16) == 0) {
+                ld->skip[i] = true;
+                break;
+            }
+            s = (s + 1) & mask;
+        }
+        if (!ld->skip[i])
+            ld->slots[s] = (int32_t)i;
+    }
+}
+
+static int32_t batch_find(const struct load *ld, const unsigned char k[16])
+{
+    size_t mask = ld->nslots - 1;
+    size_t s = key_hash(k) & mask;
+    while (ld->slots[s] >= 0) {
+        if (memcmp(ld->keys[ld->slots[s]], k, 16) == 0)
+            return ld->slots[s];
+        s = (s + 1) & mask;
+    }
+    return -1;
+}
+
+/* Ask the server which of the batch's keys it already holds. */
+static enum load_status probe(struct load *ld)
+{
+    size_t cap = ld->nrows * 37 + 3;
+    char *arr = xmalloc(cap), *w = arr;
+    *w++ = '{';
+    for (size_t i = 0; i < ld->nrows; i++) {
+        if (ld->skip[i])
+            continue;
+        if (w[-1] != '{')
+            *w++ = ',';
+        uuid_text(ld->keys[i], w);
+        w += 36;
+    }
+    *w++ = '}';
+    *w = '\0';
+    const char *params[2] = {ld->source, arr};
+    PGresult *res = NULL;
+    enum load_status st = query(ld->db, &res, ld->err, sizeof ld->err,
+        "SELECT row_key FROM @.cdr WHERE source = $1 AND row_key = ANY ($2::uuid[])", 2, params);
+    free(arr);
+    if (st != LOAD_OK)
+        return st;
+    for (int r = 0; r < PQntuples(res); r++) {
+        unsigned char k[16];
+        if (!uuid_parse(PQgetvalue(res, r, 0), k))
+            continue;
+        int32_t i = batch_find(ld, k);
+        if (i >= 0 && !ld->skip[i]) {
+            ld->skip[i] = true;
+            ld->duplicate++;
+        }
+    }
+    PQclear(res);
+    return LOAD_OK;
+}
+
+static enum load_status flush(struct load *ld)
+{
+    enum load_status st = LOAD_OK;
+    if (ld->nrows) {
+        dedup_batch(ld);
+        size_t in_batch_dups = 0;
+        for (size_t i = 0; i < ld->nrows; i++)
+            in_batch_dups += ld->skip[i];
+        ld->duplicate += in_batch_dups;
+        if ((st = probe(ld)) != LOAD_OK)
+            return st;
+        /* Compact the kept lines in place, then send them. */
+        size_t w = 0, kept = 0;
+        for (size_t i = 0; i < ld->nrows; i++) {
+            size_t start = ld->line_off[i];
+            size_t end = i + 1 < ld->nrows ? ld->line_off[i + 1] : ld->len;
+            if (ld->skip[i])
+                continue;
+            if (w != start)
+                memmove(ld->buf + w, ld->buf + start, end - start);
+            w += end - start;
+            kept++;
+        }
+        if (kept) {
+            st = copy_send(ld,
+                "COPY @.cdr (source, call_id, caller_phone, dialed_phone, flag2, flag3,"
+                " call_time, answer_time, end_time, total_duration_s, call_duration_s,"
+                " call_type, account_code, src_channel, dst_channel, feature, extra,"
+                " file_id, line_no, row_key) FROM STDIN", ld->buf, w);
+            if (st != LOAD_OK)
+                return st;
+            ld->inserted += kept;
+        }
+        ld->nrows = 0;
+        ld->len = 0;
+    }
+    if (ld->nrejects) {
+        st = copy_send(ld, "COPY @.cdr_reject (file_id, line_no, raw_line, reason) FROM STDIN",
+                       ld->rbuf, ld->rlen);
+        if (st != LOAD_OK)
+            return st;
+        ld->nrejects = 0;
+        ld->rlen = 0;
+    }
+    return LOAD_OK;
+}
+
+enum load_status load_row(struct load *ld, const struct cdr_row *row, uint64_t line_no)
+{
+    /* Worst case: every byte escaped to two, plus separators and numbers. */
+    size_t need = ld->source_esc_len + 2 * row->extra_len + 160;
+    for (int i = 0; i < CDR_F_COUNT; i++)
+        need += 2 * row->len[i] + 3;
+    lreserve(&ld->buf, &ld->cap, ld->len, need);
+    ld->line_off[ld->nrows] = ld->len;
+    memcpy(ld->keys[ld->nrows], row->key, 16);
+    char *w = ld->buf + ld->len;
+    memcpy(w, ld->source_esc, ld->source_esc_len);
+    w += ld->source_esc_len;
+    for (int i = 0; i < CDR_F_COUNT; i++) {
+        *w++ = '\t';
+        if (!row->val[i]) {
+            *w++ = '\\';
+            *w++ = 'N';
+        } else {
+            w += copy_escape(w, row->val[i], row->len[i]);
+        }
+    }
+    *w++ = '\t';
+    if (row->extra_json) {
+        w += copy_escape(w, row->extra_json, row->extra_len);
+    } else {
+        *w++ = '\\';
+        *w++ = 'N';
+    }
+    w += sprintf(w, "\t%s\t%llu\t", ld->file_id_txt, (unsigned long long)line_no);
+    uuid_text(row->key, w);
+    w += 36;
+    *w++ = '\n';
+    ld->len = (size_t)(w - ld->buf);
+    ld->nrows++;
+    if (ld->nrows == BATCH_ROWS || ld->len >= BATCH_BYTES || ld->rlen >= BATCH_BYTES)
+        return flush(ld);
+    return LOAD_OK;
+}
+
+enum load_status load_reject(struct load *ld, uint64_t line_no, const char *raw, size_t len,
+                             const char *reason)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t rl = strlen(reason);
+    lreserve(&ld->rbuf, &ld->rcap, ld->rlen, 2 * len + 2 * rl + 64);
+    char *w = ld->rbuf + ld->rlen;
+    w += sprintf(w, "%s\t%llu\t\\\\x", ld->file_id_txt, (unsigned long long)line_no);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)raw[i];
+        *w++ = hex[c >> 4];
+        *w++ = hex[c & 15];
+    }
+    *w++ = '\t';
+    w += copy_escape(w, reason, rl);
+    *w++ = '\n';
+    ld->rlen = (size_t)(w - ld->rbuf);
+    ld->nrejects++;
+    if (ld->rlen >= BATCH_BYTES)
+        return flush(ld);
+    return LOAD_OK;
+}
+
+enum load_status load_commit(struct load *ld, const char *status, const char *error,
+                             struct load_stats *stats)
+{
+    enum load_status st = flush(ld);
+    if (st != LOAD_OK)
+        return st;
+    stats->rows_inserted = ld->inserted;
+    stats->rows_duplicate = ld->duplicate;
+    char v[6][24];
+    snprintf(v[0], 24, "%llu", (unsigned long long)stats->rows_read);
+    snprintf(v[1], 24, "%llu", (unsigned long long)stats->rows_inserted);
+    snprintf(v[2], 24, "%llu", (unsigned long long)stats->rows_duplicate);
+    snprintf(v[3], 24, "%llu", (unsigned long long)stats->rows_rejected);
+    snprintf(v[4], 24, "%llu", (unsigned long long)stats->rows_repaired);
+    const char *params[8] = {ld->file_id_txt, v[0], v[1], v[2], v[3], v[4], status, error};
+    st = cmds(ld->db, ld->err, sizeof ld->err,
+        "UPDATE @.cdr_file SET rows_read = $2, rows_inserted = $3, rows_duplicate = $4,"
+        " rows_rejected = $5, rows_repaired = $6, status = $7, error = $8,"
+        " finished_at = clock_timestamp() WHERE id = $1", 8, params);
+    if (st != LOAD_OK)
+        return st;
+    st = cmd(ld->db, ld->err, sizeof ld->err, "COMMIT", 0, NULL);
+    return st;
+}
+
+void load_close(struct load *ld)
+{
+    if (!ld)
+        return;
+    if (PQstatus(ld->db->conn) == CONNECTION_OK &&
+        PQtransactionStatus(ld->db->conn) != PQTRANS_IDLE)
+        PQclear(PQexec(ld->db->conn, "ROLLBACK"));
+    free(ld->source);
+    free(ld->source_esc);
+    free(ld->buf);
+    free(ld->line_off);
+    free(ld->keys);
+    free(ld->skip);
+    free(ld->slots);
+    free(ld->rbuf);
+    free(ld);
+}

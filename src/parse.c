@@ -1,0 +1,425 @@
+/*
+ * parse.c - the streaming CSV reader on top of libcsv.
+ *
+ * libcsv parses; this layer keeps, for the record being read, its raw bytes
+ * (to store a rejected line verbatim) and the physical line it started on.
+ * Input is cut at newlines before it reaches libcsv, so the raw copy and the
+ * line count stay exact at any chunk size, and a line longer than
+ * max_line_bytes is never fed to libcsv nor held whole.
+ *
+ * Recovery: a quote left open swallows the following lines into one record.
+ * When such a multi-line record turns out bad (a parse error, a wrong field
+ * count, or it grows past the limit), only its first line is rejected and
+ * the lines after it are read again as records of their own ("replay"), so
+ * one damaged line never takes good calls with it.
+ */
+#include "parse.h"
+
+#include <csv.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct parser {
+    struct csv_parser csv;
+    struct parse_cb cb;
+    size_t max;             /* max_line_bytes */
+    uint64_t line;          /* physical line of the next byte, 1-based */
+    uint64_t rec_line;      /* line the current record started on */
+    uint64_t nlines;        /* lines seen */
+    char *raw;              /* the current record's bytes, at most max */
+    size_t raw_len;
+    bool overflow;          /* current line passed max: skipping to newline */
+    bool broken;            /* libcsv found bad quoting: skipping to newline */
+    size_t broken_at;       /* offset in raw of the bad byte */
+    /* fields of the record being read, copied out of libcsv's buffer */
+    char *fbuf;
+    size_t fcap, fused;
+    size_t *foff, *flen;
+    const char **fptr;
+    size_t nf, nfcap;
+    /* set by the record callback */
+    bool rec_ended;
+    bool replay;            /* a multi-line record failed: re-read its tail */
+    bool aborted;
+    /* BOM detection at the start of input */
+    bool at_start;
+    unsigned char head[3];
+    size_t nhead;
+    char reason[256];
+};
+
+static const unsigned char BOM[3] = {0xEF, 0xBB, 0xBF};
+
+/* Fields are data, not formatting: keep spaces and tabs around them. */
+static int never_space(unsigned char c)
+{
+    (void)c;
+    return 0;
+}
+
+static void csv_reset(struct parser *p)
+{
+    csv_free(&p->csv);
+    if (csv_init(&p->csv, CSV_STRICT | CSV_STRICT_FINI) != 0) {
+        fprintf(stderr, "cdrimport: libcsv initialisation failed\n");
+        abort();
+    }
+    csv_set_space_func(&p->csv, never_space);
+    p->nf = 0;
+    p->fused = 0;
+}
+
+struct parser *parser_create(size_t max_line_bytes, const struct parse_cb *cb)
+{
+    struct parser *p = xcalloc(1, sizeof *p);
+    p->cb = *cb;
+    p->max = max_line_bytes ? max_line_bytes : CDR_DEFAULT_MAX_LINE_BYTES;
+    p->raw = xmalloc(p->max);
+    p->line = p->rec_line = 1;
+    p->at_start = true;
+    p->fcap = 1024;
+    p->fbuf = xmalloc(p->fcap);
+    p->nfcap = 32;
+    p->foff = xmalloc(p->nfcap * sizeof *p->foff);
+    p->flen = xmalloc(p->nfcap * sizeof *p->flen);
+    p->fptr = xmalloc(p->nfcap * sizeof *p->fptr);
+    if (csv_init(&p->csv, CSV_STRICT | CSV_STRICT_FINI) != 0) {
+        parser_destroy(p);
+        return NULL;
+    }
+    csv_set_space_func(&p->csv, never_space);
+    return p;
+}
+
+void parser_destroy(struct parser *p)
+{
+    if (!p)
+        return;
+    csv_free(&p->csv);
+    free(p->raw);
+    free(p->fbuf);
+    free(p->foff);
+    free(p->flen);
+    free(p->fptr);
+    free(p);
+}
+
+uint64_t parser_lines(const struct parser *p)
+{
+    return p->nlines;
+}
+
+/* ---- rejects -------------------------------------------------------------- */
+
+/* Report raw[0..len) as a rejected line; strips the line terminator. */
+static void reject(struct parser *p, uint64_t line, const char *raw, size_t len, const char *why)
+{
+    if (len && raw[len - 1] == '\n') {
+        len--;
+        if (len && raw[len - 1] == '\r')
+            len--;
+    }
+    char reason[sizeof p->reason + 64];
+    if (memchr(raw, '\0', len))
+        snprintf(reason, sizeof reason, "NUL bytes in line (unclean shutdown?); %s", why);
+    else
+        snprintf(reason, sizeof reason, "%s", why);
+    if (p->cb.on_reject(p->cb.ctx, line, raw, len, reason) == PARSE_ABORT)
+        p->aborted = true;
+}
+
+/* Length of the first physical line in raw (with its '\n'), or 0 if raw
+ * holds less than one complete line. */
+static size_t first_line(const struct parser *p)
+{
+    const char *nl = memchr(p->raw, '\n', p->raw_len);
+    return nl ? (size_t)(nl - p->raw) + 1 : 0;
+}
+
+/* ---- libcsv callbacks ----------------------------------------------------- */
+
+static void on_field(void *s, size_t len, void *data)
+{
+    struct parser *p = data;
+    if (p->nf == p->nfcap) {
+        p->nfcap *= 2;
+        p->foff = xrealloc(p->foff, p->nfcap * sizeof *p->foff);
+        p->flen = xrealloc(p->flen, p->nfcap * sizeof *p->flen);
+        p->fptr = xrealloc(p->fptr, p->nfcap * sizeof *p->fptr);
+    }
+    if (p->fused + len > p->fcap) {
+        while (p->fused + len > p->fcap)
+            p->fcap *= 2;
+        p->fbuf = xrealloc(p->fbuf, p->fcap);
+    }
+    if (len)
+        memcpy(p->fbuf + p->fused, s, len);
+    p->foff[p->nf] = p->fused;
+    p->flen[p->nf] = len;
+    p->fused += len;
+    p->nf++;
+}
+
+static void on_record_end(int c, void *data)
+{
+    (void)c;
+    struct parser *p = data;
+    size_t nf = p->nf;
+    p->nf = 0;
+    p->fused = 0;
+    p->rec_ended = true;
+    if (p->aborted || p->replay)
+        return;
+    for (size_t i = 0; i < nf; i++)
+        p->fptr[i] = p->fbuf + p->foff[i];
+    p->reason[0] = '\0';
+    enum parse_verdict v = p->cb.on_record(p->cb.ctx, p->fptr, p->flen, nf, p->rec_line,
+                                           p->reason, sizeof p->reason);
+    if (v == PARSE_ABORT) {
+        p->aborted = true;
+    } else if (v == PARSE_BAD) {
+        size_t first = first_line(p);
+        if (first && first < p->raw_len) {
+            /* Spans lines: blame the first, read the rest again. */
+            char why[sizeof p->reason + 64];
+            snprintf(why, sizeof why, "quoted field runs past the end of the line (%s)",
+                     p->reason);
+            reject(p, p->rec_line, p->raw, first, why);
+            p->replay = true;
+        } else {
+            reject(p, p->rec_line, p->raw, p->raw_len, p->reason[0] ? p->reason : "invalid record");
+        }
+    }
+}
+
+/* ---- the segment loop ----------------------------------------------------- */
+
+static void start_record(struct parser *p)
+{
+    p->raw_len = 0;
+    p->rec_line = p->line;
+    p->overflow = false;
+    p->broken = false;
+}
+
+/* A multi-line record failed: its first line is rejected already (or is now,
+ * with why); the caller re-reads raw[first..] followed by the unread input. */
+static char *take_replay(struct parser *p, const char *rest, size_t rest_len, size_t *out_len)
+{
+    size_t first = first_line(p);
+    size_t tail = p->raw_len - first;
+    char *buf = xmalloc(tail + rest_len + 1);
+    memcpy(buf, p->raw + first, tail);
+    if (rest_len)
+        memcpy(buf + tail, rest, rest_len);
+    *out_len = tail + rest_len;
+    p->line = p->rec_line + 1;
+    p->nlines = p->rec_line; /* lines before the replayed ones */
+    csv_reset(p);
+    start_record(p);
+    p->replay = false;
+    return buf;
+}
+
+static bool all_newlines(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != '\r' && s[i] != '\n')
+            return false;
+    return true;
+}
+
+static int process(struct parser *p, const char *data, size_t len)
+{
+    char *owned = NULL; /* a replay buffer that data points into */
+    size_t pos = 0;
+
+    while (pos < len && !p->aborted) {
+        const char *seg = data + pos;
+        const char *nl = memchr(seg, '\n', len - pos);
+        size_t seglen = nl ? (size_t)(nl - seg) + 1 : len - pos;
+        bool eol = nl != NULL;
+
+        if (p->overflow || p->broken) {
+            /* Skipping the rest of a bad line; the raw copy is full or
+             * complete enough. */
+            size_t room = p->max - p->raw_len;
+            size_t k = seglen < room ? seglen : room;
+            memcpy(p->raw + p->raw_len, seg, k);
+            p->raw_len += k;
+            pos += seglen;
+            if (!eol)
+                continue;
+            p->nlines++;
+            p->line++;
+            if (p->overflow) {
+                char why[96];
+                snprintf(why, sizeof why, "line longer than max_line_bytes (%zu), cut", p->max);
+                reject(p, p->rec_line, p->raw, p->raw_len, why);
+            } else {
+                size_t first = first_line(p);
+                if (first && first < p->raw_len) {
+                    reject(p, p->rec_line, p->raw, first,
+                           "quoted field runs past the end of the line");
+                    size_t n;
+                    char *buf = take_replay(p, data + pos, len - pos, &n);
+                    free(owned);
+                    owned = buf;
+                    data = buf;
+                    len = n;
+                    pos = 0;
+                    continue;
+                }
+                char why[96];
+                snprintf(why, sizeof why, "malformed quoting at byte %zu", p->broken_at + 1);
+                reject(p, p->rec_line, p->raw, p->raw_len, why);
+            }
+            csv_reset(p);
+            start_record(p);
+            continue;
+        }
+
+        if (p->raw_len + seglen > p->max) {
+            size_t first = first_line(p);
+            if (first) {
+                /* A quoted field swallowed whole lines: blame the first. */
+                reject(p, p->rec_line, p->raw, first,
+                       "quoted field runs past the end of the line");
+                size_t n;
+                char *buf = take_replay(p, data + pos, len - pos, &n);
+                free(owned);
+                owned = buf;
+                data = buf;
+                len = n;
+                pos = 0;
+                continue;
+            }
+            p->overflow = true;
+            continue; /* the overflow branch copies what fits */
+        }
+
+        memcpy(p->raw + p->raw_len, seg, seglen);
+        p->raw_len += seglen;
+        p->rec_ended = false;
+        size_t done = csv_parse(&p->csv, seg, seglen, on_field, on_record_end, p);
+        pos += seglen;
+        if (p->aborted)
+            break;
+        if (p->replay) {
+            if (eol) {
+                p->nlines++;
+                p->line++;
+            }
+            size_t n;
+            char *buf = take_replay(p, data + pos, len - pos, &n);
+            free(owned);
+            owned = buf;
+            data = buf;
+            len = n;
+            pos = 0;
+            continue;
+        }
+        if (done < seglen) {
+            p->broken = true;
+            p->broken_at = p->raw_len - seglen + done;
+            if (!eol)
+                continue;
+            /* The line is complete in raw: let the skip branch report it. */
+            p->raw_len -= seglen;
+            pos -= seglen;
+            continue;
+        }
+        if (!eol)
+            continue;
+        p->nlines++;
+        p->line++;
+        if (p->rec_ended || all_newlines(p->raw, p->raw_len))
+            start_record(p);
+        /* else: inside a quoted field that spans lines; keep going */
+    }
+    free(owned);
+    return p->aborted ? -1 : 0;
+}
+
+int parser_feed(struct parser *p, const void *data, size_t len)
+{
+    const unsigned char *d = data;
+    if (p->aborted)
+        return -1;
+    if (p->at_start) {
+        /* The BOM may arrive split across chunks: hold up to 3 bytes. */
+        while (len && p->nhead < 3 && d[0] == BOM[p->nhead]) {
+            p->head[p->nhead++] = d[0];
+            d++;
+            len--;
+        }
+        if (p->nhead == 3) {
+            p->at_start = false; /* a BOM: dropped */
+        } else if (len) {
+            p->at_start = false; /* not a BOM: what was held is data */
+            if (p->nhead && process(p, (const char *)p->head, p->nhead) < 0)
+                return -1;
+        } else {
+            return 0;
+        }
+    }
+    return process(p, (const char *)d, len);
+}
+
+int parser_finish(struct parser *p)
+{
+    if (p->at_start && p->nhead && p->nhead < 3) {
+        p->at_start = false;
+        if (process(p, (const char *)p->head, p->nhead) < 0)
+            return -1;
+    }
+    for (int guard = 0; !p->aborted; guard++) {
+        if (p->raw_len == 0 || all_newlines(p->raw, p->raw_len))
+            break;
+        /* A last line without newline counts as a line. */
+        if (p->raw[p->raw_len - 1] != '\n')
+            p->nlines++;
+        if (p->overflow || p->broken) {
+            char why[96];
+            if (p->overflow)
+                snprintf(why, sizeof why, "line longer than max_line_bytes (%zu), cut", p->max);
+            else
+                snprintf(why, sizeof why, "malformed quoting at byte %zu", p->broken_at + 1);
+            size_t first = first_line(p);
+            if (p->broken && first && first < p->raw_len) {
+                reject(p, p->rec_line, p->raw, first, "quoted field runs past the end of the line");
+                goto replay;
+            }
+            reject(p, p->rec_line, p->raw, p->raw_len, why);
+            break;
+        }
+        p->rec_ended = false;
+        if (csv_fini(&p->csv, on_field, on_record_end, p) != 0) {
+            size_t first = first_line(p);
+            if (first && first < p->raw_len) {
+                reject(p, p->rec_line, p->raw, first, "quoted field runs past the end of the line");
+                goto replay;
+            }
+            reject(p, p->rec_line, p->raw, p->raw_len,
+                   "unterminated quote at end of file (truncated record?)");
+            break;
+        }
+        if (!p->replay)
+            break;
+    replay:
+        p->nlines = p->rec_line;
+        {
+            size_t n;
+            char *buf = take_replay(p, NULL, 0, &n);
+            int rc = process(p, buf, n);
+            free(buf);
+            if (rc < 0)
+                break;
+        }
+        (void)guard;
+    }
+    csv_reset(p);
+    start_record(p);
+    return p->aborted ? -1 : 0;
+}

@@ -1,0 +1,159 @@
+/*
+ * source.c - walking a source's folder for candidate files (the `scan`
+ * source; `watch` adds inotify and polling on top of the same rules).
+ * Untrusted tree: entries are examined with lstat and opened by the file
+ * stage with O_NOFOLLOW; a symbolic link counts only if it resolves inside
+ * the folder, and is never descended into as a directory.
+ */
+#include "source.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+bool source_name_ignored(const char *name)
+{
+    static const char *const temp_suffixes[] = {".part", ".tmp", ".crdownload", "~", ".swp"};
+    size_t n = strlen(name);
+    if (name[0] == '.')
+        return true;
+    for (size_t i = 0; i < sizeof temp_suffixes / sizeof temp_suffixes[0]; i++) {
+        size_t k = strlen(temp_suffixes[i]);
+        if (n >= k && strcasecmp(name + n - k, temp_suffixes[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool source_name_matches(const struct cdr_source *src, const char *name)
+{
+    if (source_name_ignored(name))
+        return false;
+    if (src->npatterns == 0)
+        return fnmatch("*.csv", name, FNM_CASEFOLD) == 0;
+    for (size_t i = 0; i < src->npatterns; i++)
+        if (fnmatch(src->patterns[i], name, FNM_CASEFOLD) == 0)
+            return true;
+    return false;
+}
+
+static void list_add(struct source_list *l, const char *path, const struct stat *st)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->files = xrealloc(l->files, l->cap * sizeof *l->files);
+    }
+    struct source_file *f = &l->files[l->n++];
+    f->path = xstrdup(path);
+    f->mtime = st->st_mtim;
+    f->size = st->st_size;
+}
+
+static bool inside(const char *root_real, const char *path)
+{
+    char real[PATH_MAX];
+    if (!realpath(path, real))
+        return false;
+    size_t k = strlen(root_real);
+    return strncmp(real, root_real, k) == 0 && (real[k] == '/' || real[k] == '\0');
+}
+
+static bool same_dir(const char *a, const char *b)
+{
+    return b && strcmp(a, b) == 0;
+}
+
+static void walk(const struct cdr_source *src, const char *root_real, const char *dir,
+                 bool recursive, int depth, struct source_list *list)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        log_warn("cannot read folder %s: %s", dir, strerror(errno));
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *path = xasprintf("%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(path, &st) < 0) {
+            if (errno != ENOENT)
+                log_warn("%s: %s", path, strerror(errno));
+            free(path);
+            continue;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            if (recursive && depth < 64 && e->d_name[0] != '.' &&
+                !same_dir(path, src->processed_dir) && !same_dir(path, src->failed_dir))
+                walk(src, root_real, path, recursive, depth + 1, list);
+            free(path);
+            continue;
+        }
+        if (!source_name_matches(src, e->d_name)) {
+            free(path);
+            continue;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            struct stat target;
+            if (!inside(root_real, path) || stat(path, &target) < 0 || !S_ISREG(target.st_mode)) {
+                log_warn("%s: symbolic link to outside the source folder (or to no file); "
+                         "not followed", path);
+                free(path);
+                continue;
+            }
+            st = target;
+        }
+        /* FIFOs and other special files are listed: the file stage reports
+         * them clearly (and never blocks on them). */
+        list_add(list, path, &st);
+        free(path);
+    }
+    closedir(d);
+}
+
+int source_walk(const struct cdr_source *src, const char *dir, bool recursive,
+                struct source_list *list, char *err, size_t errlen)
+{
+    char root_real[PATH_MAX];
+    struct stat st;
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || !realpath(dir, root_real)) {
+        snprintf(err, errlen, "cannot read folder %s: %s", dir,
+                 errno ? strerror(errno) : "not a folder");
+        return -1;
+    }
+    walk(src, root_real, dir, recursive, 0, list);
+    source_list_sort(list);
+    return 0;
+}
+
+static int by_mtime(const void *a, const void *b)
+{
+    const struct source_file *x = a, *y = b;
+    if (x->mtime.tv_sec != y->mtime.tv_sec)
+        return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+    if (x->mtime.tv_nsec != y->mtime.tv_nsec)
+        return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
+    return strcmp(x->path, y->path);
+}
+
+void source_list_sort(struct source_list *list)
+{
+    if (list->n > 1)
+        qsort(list->files, list->n, sizeof *list->files, by_mtime);
+}
+
+void source_list_free(struct source_list *list)
+{
+    for (size_t i = 0; i < list->n; i++)
+        free(list->files[i].path);
+    free(list->files);
+    list->files = NULL;
+    list->n = list->cap = 0;
+}
