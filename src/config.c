@@ -4,7 +4,8 @@
  * Each mapping level (top, database, watch, sources[] item) is one static
  * table of keys: loading, defaults and validation all read the same rows,
  * as PgBouncer's config does. No logging: a failure is one message in the
- * caller's buffer. The only I/O is reading the file and stat(2) of zones.
+ * caller's buffer. The only I/O: reading the file, and looking up time
+ * zones (stat of zoneinfo files, /etc/timezone, the /etc/localtime link).
  */
 #include "config.h"
 

@@ -1,0 +1,546 @@
+#!/bin/bash
+# bench/run.sh - the cdrimport benchmark (`make bench`). Not a test: it prints
+# how cdrimport compares with `psql \copy` (and pgloader) on the same files.
+#
+# One run: generate deterministic KX-HTS Master.csv files (bench/gen_kxhts.py),
+# start a throwaway PostgreSQL (initdb in a temp dir, unix socket only, default
+# settings, fsync on), time every case RUNS times on a fresh database state,
+# print medians as a table, stop the server and delete everything (trap).
+# See bench/README.md for what each case means and how to read the table.
+#
+# Parameters (environment, or the flags in usage()):
+#   ROWS      rows of the main file             (default 1000000)
+#   SEED      generator seed                    (default 1)
+#   RUNS      runs per figure, median printed   (default 3)
+#   BIG_ROWS  rows already stored in case 7     (default 10 x ROWS)
+#   RSS_ROWS  the large file of case 6          (default 4 x ROWS)
+#   NEW_ROWS  new rows imported in case 7       (default ROWS / 10)
+#   JOB_FILES files of JOB_FILE_ROWS rows, case 8 (default ROWS / 1000, 1000)
+#   CDRIMPORT the binary                        (default build/cdrimport)
+#   BENCH_DATA keep generated files in this folder and reuse them next time
+#   BENCH_DIR  parent of the temporary folder   (default /tmp)
+#   KEEP=1     keep the temporary folder (database, logs) at the end
+set -uo pipefail
+export LC_ALL=C LANG=C
+unset PGHOST PGPORT PGDATABASE PGUSER PGSERVICE PGPASSWORD
+export PGOPTIONS='-c client_min_messages=warning'
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+PY=/usr/bin/python3
+GEN="$HERE/gen_kxhts.py"
+
+usage() {
+    cat <<EOF
+usage: bench/run.sh [--rows N] [--seed N] [--runs N] [--big-rows N] [--rss-rows N]
+                    [--new-rows N] [--job-files N] [--cdrimport PATH] [--keep]
+The same settings can be given as environment variables ROWS, SEED, RUNS,
+BIG_ROWS, RSS_ROWS, NEW_ROWS, JOB_FILES, CDRIMPORT, KEEP=1 (and BENCH_DATA, a
+folder where generated files are kept and reused). Quick run: ROWS=100000.
+EOF
+}
+
+while [ $# -gt 0 ]; do
+    opt=$1 val=
+    case $opt in
+        --*=*) val=${opt#*=}; opt=${opt%%=*} ;;
+        -h|--help) usage; exit 0 ;;
+        --keep) KEEP=1; shift; continue ;;
+        --*) [ $# -ge 2 ] || { usage >&2; exit 2; }; val=$2; shift ;;
+        *) usage >&2; exit 2 ;;
+    esac
+    shift
+    case $opt in
+        --rows) ROWS=$val ;;
+        --seed) SEED=$val ;;
+        --runs) RUNS=$val ;;
+        --big-rows) BIG_ROWS=$val ;;
+        --rss-rows) RSS_ROWS=$val ;;
+        --new-rows) NEW_ROWS=$val ;;
+        --job-files) JOB_FILES=$val ;;
+        --cdrimport) CDRIMPORT=$val ;;
+        *) echo "run.sh: unknown option $opt" >&2; usage >&2; exit 2 ;;
+    esac
+done
+
+ROWS=${ROWS:-1000000}
+SEED=${SEED:-1}
+RUNS=${RUNS:-3}
+BIG_ROWS=${BIG_ROWS:-$((ROWS * 10))}
+RSS_ROWS=${RSS_ROWS:-$((ROWS * 4))}
+NEW_ROWS=${NEW_ROWS:-$((ROWS / 10))}
+JOB_FILE_ROWS=${JOB_FILE_ROWS:-1000}
+JOB_FILES=${JOB_FILES:-$((ROWS / JOB_FILE_ROWS))}
+CDRIMPORT=${CDRIMPORT:-$ROOT/build/cdrimport}
+KEEP=${KEEP:-0}
+for v in ROWS SEED RUNS BIG_ROWS RSS_ROWS NEW_ROWS JOB_FILES JOB_FILE_ROWS; do
+    case ${!v} in ''|*[!0-9]*) echo "run.sh: $v must be a number, not '${!v}'" >&2; exit 2 ;; esac
+done
+[ "$ROWS" -ge 2000 ] || { echo "run.sh: ROWS must be >= 2000" >&2; exit 2; }
+[ "$RUNS" -ge 1 ] && [ "$NEW_ROWS" -ge 1 ] && [ "$JOB_FILES" -ge 1 ] || {
+    echo "run.sh: RUNS, NEW_ROWS and JOB_FILES must be >= 1" >&2; exit 2; }
+case $CDRIMPORT in /*) ;; *) CDRIMPORT=$PWD/$CDRIMPORT ;; esac
+HALF=$((ROWS / 2))
+NPROC=$(nproc)
+
+T_START=$EPOCHREALTIME
+log() { printf '[%s +%5.0fs] %s\n' "$(date +%T)" "$(awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')" "$*"; }
+die() { log "FATAL: $*"; exit 1; }
+
+# ---------------------------------------------------------------- packages --
+need=()
+[ -x /usr/bin/time ] || need+=(time)
+[ -x $PY ] || need+=(python3)
+command -v psql >/dev/null || need+=(postgresql-client)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v pgloader >/dev/null || need+=(pgloader)
+command -v runuser >/dev/null || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+    [ "$(id -u)" = 0 ] || die "missing packages: ${need[*]} (run as root, or install them)"
+    log "installing ${need[*]} with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null ||
+        die "apt-get install ${need[*]} failed"
+fi
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+[ -x "$PGBIN/initdb" ] || die "no initdb under /usr/lib/postgresql"
+HAVE_PGLOADER=1; command -v pgloader >/dev/null || HAVE_PGLOADER=0
+
+# ---------------------------------------------------------------- folders --
+mkdir -p "${BENCH_DIR:-/tmp}"
+W=$(mktemp -d "${BENCH_DIR:-/tmp}/cdrbench.XXXXXX") || die "mktemp failed"
+chmod 755 "$W"
+D=${BENCH_DATA:-$W/data}
+mkdir -p "$D" "$W/log" "$W/run" "$W/pgl" || die "cannot create folders under $W"
+D=$(cd "$D" && pwd)
+INBOX=$W/spool/inbox
+CFG=$W/importer.yaml
+PG_STARTED=0
+IS_ROOT=0; [ "$(id -u)" = 0 ] && IS_ROOT=1
+
+as_pg() { if [ $IS_ROOT = 1 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [ "$PG_STARTED" = 1 ]; then
+        as_pg "$PGBIN/pg_ctl" -D "$W/pg" -m fast -w -t 60 stop >/dev/null 2>&1 ||
+            as_pg "$PGBIN/pg_ctl" -D "$W/pg" -m immediate stop >/dev/null 2>&1
+    fi
+    if [ "$KEEP" = 1 ]; then
+        echo "kept $W (remove it with: rm -rf $W)"
+    else
+        rm -rf "$W"
+    fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+# ------------------------------------------------------------------ data --
+# Every file is a slice of one deterministic row stream (row i is the same
+# bytes in every file), generated NPROC slices at a time. BIG_ROWS, RSS_ROWS
+# and ROWS files are prefixes of one stream file, cut with head.
+STREAM=$BIG_ROWS
+[ "$RSS_ROWS" -gt "$STREAM" ] && STREAM=$RSS_ROWS
+[ "$ROWS" -gt "$STREAM" ] && STREAM=$ROWS
+P=s$SEED
+F_STREAM=$D/$P-stream-$STREAM.csv
+F_BASE=$D/$P-base-$ROWS.csv
+F_REDL=$D/$P-redownload-$ROWS.csv
+F_HALF=$D/$P-halfnew-$ROWS.csv
+F_RSS=$D/$P-rss-$RSS_ROWS.csv
+F_BIG=$D/$P-big-$BIG_ROWS.csv
+F_NEW=()
+for ((k = 1; k <= RUNS; k++)); do F_NEW+=("$D/$P-new$k-$BIG_ROWS+$NEW_ROWS.csv"); done
+D_JOBS=$D/$P-jobs-${JOB_FILES}x$JOB_FILE_ROWS
+
+gen_bg() {   # gen_bg OUTPUT generator-args...: in the background, at most NPROC at once
+    local out=$1; shift
+    [ -e "$out" ] && return 0
+    while [ "$(jobs -rp | wc -l)" -ge "$NPROC" ]; do wait -n; done
+    ( if [ "${1:-}" = --split ]; then
+          $PY "$GEN" --seed "$SEED" "$@" -o "$out.tmp" && mv "$out.tmp" "$out"
+      else
+          $PY "$GEN" --seed "$SEED" "$@" -o "$out"
+      fi || { echo "generator failed for $out" >&2; exit 1; } ) &
+}
+cut_head() {  # cut_head N SRC DST
+    [ -e "$3" ] && return 0
+    if [ "$1" = "$(wc -l <"$2")" ]; then ln "$2" "$3" 2>/dev/null || cp "$2" "$3"
+    else head -n "$1" "$2" >"$3.tmp" && mv "$3.tmp" "$3"; fi
+}
+
+log "generating data in $D (seed $SEED): stream $STREAM rows, main file $ROWS rows"
+parts=$((NPROC * 2))
+if [ ! -e "$F_STREAM" ]; then
+    per=$(((STREAM + parts - 1) / parts))
+    for ((p = 0; p < parts; p++)); do
+        s=$((p * per)); n=$per
+        [ $((s + n)) -gt "$STREAM" ] && n=$((STREAM - s))
+        [ "$n" -gt 0 ] || continue
+        rm -f "$F_STREAM.part$p"
+        gen_bg "$F_STREAM.part$p" --start "$s" --count "$n"
+    done
+fi
+gen_bg "$F_REDL" --start 0 --count "$ROWS" --order reverse-blocks
+gen_bg "$F_HALF" --start "$HALF" --count "$ROWS"
+for ((k = 1; k <= RUNS; k++)); do
+    gen_bg "${F_NEW[k-1]}" --start $((BIG_ROWS + (k - 1) * NEW_ROWS)) --count "$NEW_ROWS"
+done
+gen_bg "$D_JOBS" --split "$JOB_FILES" --start 0 --count $((JOB_FILES * JOB_FILE_ROWS))
+wait
+if [ ! -e "$F_STREAM" ]; then
+    part_files=()
+    for ((p = 0; p < parts; p++)); do
+        [ $((p * ((STREAM + parts - 1) / parts))) -lt "$STREAM" ] || continue
+        [ -s "$F_STREAM.part$p" ] || die "data generation failed ($F_STREAM.part$p)"
+        part_files+=("$F_STREAM.part$p")
+    done
+    cat "${part_files[@]}" >"$F_STREAM.tmp" && mv "$F_STREAM.tmp" "$F_STREAM" && rm -f "${part_files[@]}" ||
+        die "cannot write $F_STREAM"
+fi
+cut_head "$ROWS" "$F_STREAM" "$F_BASE"
+cut_head "$RSS_ROWS" "$F_STREAM" "$F_RSS"
+cut_head "$BIG_ROWS" "$F_STREAM" "$F_BIG"
+for f in "$F_BASE" "$F_REDL" "$F_HALF" "$F_RSS" "$F_BIG" "${F_NEW[@]}"; do
+    [ -s "$f" ] || die "generated file $f is missing"
+done
+[ "$(ls "$D_JOBS" | wc -l)" = "$JOB_FILES" ] || die "expected $JOB_FILES files in $D_JOBS"
+size() { stat -c %s "$1"; }
+dirsize() { du -sb --apparent-size "$1" | cut -f1; }
+log "data ready: main $(($(size "$F_BASE") / 1048576)) MiB, big $(($(size "$F_BIG") / 1048576)) MiB, rss $(($(size "$F_RSS") / 1048576)) MiB"
+[ "$(sha256sum <"$F_BASE")" != "$(sha256sum <"$F_REDL")" ] || die "re-download file has the same checksum"
+
+# -------------------------------------------------------------- postgres --
+if [ $IS_ROOT = 1 ]; then
+    id postgres >/dev/null 2>&1 || die "no user postgres (install postgresql)"
+    chown postgres: "$W/run"
+    mkdir -p "$W/pg" && chown postgres: "$W/pg"
+fi
+others=$(pgrep -x postgres | wc -l)
+[ "$others" -gt 0 ] && log "WARNING: $others other postgres processes are running; they may disturb the figures"
+PORT=${BENCH_PORT:-}
+if [ -z "$PORT" ]; then   # unix socket only, in our own folder: any port number is free there
+    PORT=$((20000 + RANDOM % 30000))
+fi
+log "initdb ($PGBIN) in $W/pg, socket $W/run port $PORT"
+as_pg "$PGBIN/initdb" -D "$W/pg" -U postgres --auth=trust -E UTF8 --locale=C --no-instructions \
+    >"$W/log/initdb.log" 2>&1 || { cat "$W/log/initdb.log"; die "initdb failed"; }
+cat >>"$W/pg/postgresql.conf" <<EOF
+
+# bench/run.sh: private instance, unix socket only; all else default (fsync on)
+listen_addresses = ''
+unix_socket_directories = '$W/run'
+port = $PORT
+EOF
+as_pg "$PGBIN/pg_ctl" -D "$W/pg" -l "$W/pg/server.log" -w -t 120 start >/dev/null ||
+    { tail -n 20 "$W/pg/server.log"; die "PostgreSQL did not start"; }
+PG_STARTED=1
+
+PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h "$W/run" -p "$PORT")
+adm() { "${PSQL[@]}" -U postgres -d postgres "$@"; }
+val() { local db=$1; shift; "${PSQL[@]}" -U cdr -d "$db" -At -c "$*"; }
+adm -c "CREATE ROLE cdr LOGIN CREATEDB" -c "CREATE DATABASE copyb OWNER cdr" >/dev/null || die "setup SQL failed"
+clone() {   # clone NEW TEMPLATE: a fresh copy of a database state
+    adm -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" \
+        -c "CREATE DATABASE $1 TEMPLATE $2 OWNER cdr STRATEGY = FILE_COPY" >/dev/null ||
+        die "cannot clone $2 into $1"
+}
+dropdb_() { adm -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null; }
+settle() {  # VACUUM + ANALYZE + CHECKPOINT: a stored table as autovacuum would leave it
+    "${PSQL[@]}" -U postgres -d "$1" -c "VACUUM (FREEZE, ANALYZE)" -c CHECKPOINT >/dev/null
+}
+
+# --------------------------------------------------------------- machine --
+PGVER=$(val postgres "SHOW server_version")
+setting() { val postgres "SHOW $1"; }
+echo
+echo "== machine"
+echo "nproc:      $NPROC"
+echo "cpu:        $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
+echo "memory:     $(awk '/^MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+echo "kernel:     $(uname -sr)"
+echo "disk:       $(df -h --output=source,fstype,size "$W" | tail -n 1 | tr -s ' ')"
+echo "postgresql: $PGVER; shared_buffers=$(setting shared_buffers) fsync=$(setting fsync)" \
+     "synchronous_commit=$(setting synchronous_commit) wal_level=$(setting wal_level)" \
+     "max_wal_size=$(setting max_wal_size) work_mem=$(setting work_mem) lc_collate=$(setting lc_collate)"
+echo "pgloader:   $( [ $HAVE_PGLOADER = 1 ] && pgloader --version 2>/dev/null | head -n 1 || echo none)"
+echo "files:      main $ROWS rows ($(size "$F_BASE") bytes), big $BIG_ROWS, rss $RSS_ROWS," \
+     "new $NEW_ROWS, jobs ${JOB_FILES}x$JOB_FILE_ROWS; seed $SEED; $RUNS runs per figure"
+echo
+
+# ---------------------------------------------------------------- timing --
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {if (NR == 0) exit; if (NR % 2) printf "%.3f\n", a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.3f", b-a}'; }
+calc() { awk "BEGIN {printf \"%.${2:-2}f\", $1}"; }
+declare -A T=() SZ=() NOTE=() RSS=()     # per case: median seconds, bytes, remarks, median peak RSS KiB
+
+note() { NOTE[$1]="${NOTE[$1]:+${NOTE[$1]}; }$2"; }
+
+# \copy baseline: FILES into a freshly created cdr_copy, one psql session.
+COPY_T=
+copy_run() {
+    local f script=$W/copy.sql
+    "${PSQL[@]}" -U cdr -d copyb -f "$HERE/schema_copy.sql" >/dev/null 2>"$W/log/schema.err" ||
+        { cat "$W/log/schema.err"; die "schema_copy.sql failed"; }
+    adm -c CHECKPOINT >/dev/null
+    : >"$script"
+    for f; do printf "\\\\copy cdr_copy FROM '%s' WITH (FORMAT csv)\n" "$f" >>"$script"; done
+    local t0=$EPOCHREALTIME
+    "${PSQL[@]}" -U cdr -d copyb -f "$script" >"$W/log/copy.out" 2>&1 || { cat "$W/log/copy.out"; die "\\copy failed"; }
+    COPY_T=$(since "$t0")
+}
+# copy_case CASE N_EXPECTED FILES...: RUNS \copy runs, median into T[CASE]
+copy_case() {
+    local c=$1 want=$2 r ts=(); shift 2
+    for ((r = 1; r <= RUNS; r++)); do
+        copy_run "$@"; ts+=("$COPY_T")
+        log "  $c: \\copy run $r/$RUNS: $COPY_T s"
+    done
+    local got; got=$(val copyb "SELECT count(*) FROM cdr_copy")
+    [ "$got" = "$want" ] || note "$c" "cdr_copy holds $got rows, expected $want"
+    T[$c]=$(median "${ts[@]}")
+}
+
+# ------------------------------------------------------------- cdrimport --
+CDR_OK=0 HAVE_JOBS=0
+write_cfg() {
+    cat >"$CFG" <<EOF
+database:
+  dsn: "host=$W/run port=$PORT dbname=$1 user=cdr"
+sources:
+  - name: bench
+    path: $INBOX
+    format: kx-hts
+    timezone: UTC
+EOF
+}
+if [ -x "$CDRIMPORT" ] && "$CDRIMPORT" --help >"$W/log/help.txt" 2>&1 && [ -s "$W/log/help.txt" ]; then
+    CDR_OK=1
+    grep -q -- '--jobs' "$W/log/help.txt" && HAVE_JOBS=1
+    adm -c "CREATE DATABASE tpl_empty OWNER cdr" >/dev/null
+    write_cfg tpl_empty
+    if "$CDRIMPORT" -c "$CFG" init-db >"$W/log/init-db.log" 2>&1; then
+        log "cdrimport init-db: ok ($(val tpl_empty "SELECT string_agg(relname, ', ' ORDER BY relname) FROM pg_class c JOIN pg_namespace n ON n.oid = relnamespace WHERE nspname = 'public' AND relkind IN ('r', 'p')"))"
+    else
+        log "cdrimport init-db FAILED (exit $?):"; sed 's/^/    /' "$W/log/init-db.log" | tail -n 20
+        CDR_OK=0
+    fi
+else
+    log "cdrimport not usable ($CDRIMPORT --help failed or missing): cdrimport cases are n/a"
+    [ -s "$W/log/help.txt" ] && sed 's/^/    /' "$W/log/help.txt" | tail -n 5
+fi
+
+# cdr_run LABEL DB [--jobs N] FILES...: import FILES (linked into the source
+# folder) into database DB; sets CDR_T (seconds), CDR_RSS (KiB), CDR_RC.
+CDR_T= CDR_RSS= CDR_RC=
+cdr_run() {
+    local label=$1 db=$2 f extra=(); shift 2
+    if [ "${1:-}" = --jobs ]; then extra=(--jobs "$2"); shift 2; fi
+    rm -rf "$W/spool"; mkdir -p "$INBOX"
+    local args=()
+    if [ $# = 1 ]; then
+        ln "$1" "$INBOX/Master.csv" 2>/dev/null || cp "$1" "$INBOX/Master.csv"
+        args=("$INBOX/Master.csv")
+    else
+        for f; do ln "$f" "$INBOX/" 2>/dev/null || cp "$f" "$INBOX/"; args+=("$INBOX/${f##*/}"); done
+    fi
+    write_cfg "$db"
+    adm -c CHECKPOINT >/dev/null
+    local t0=$EPOCHREALTIME
+    /usr/bin/time -v -o "$W/time.txt" "$CDRIMPORT" -c "$CFG" import --source bench "${extra[@]}" "${args[@]}" \
+        >"$W/log/$label.out" 2>"$W/log/$label.err"
+    CDR_RC=$?
+    CDR_T=$(since "$t0")
+    CDR_RSS=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$W/time.txt")
+    if [ "$CDR_RC" != 0 ]; then
+        log "    cdrimport exit $CDR_RC$([ "$CDR_RC" = 1 ] && echo ' (rejected rows or a failed file)'); stderr tail:"
+        tail -n 5 "$W/log/$label.err" | sed 's/^/      /'
+    fi
+}
+# cdr_case CASE FRESH_TEMPLATE|- DB EXPECTED_ROWS FILES...: RUNS runs, each on a
+# fresh clone of FRESH_TEMPLATE (or on DB as it is with '-').
+cdr_case() {
+    local c=$1 tpl=$2 db=$3 want=$4 r ts=() rs=() bad=0; shift 4
+    for ((r = 1; r <= RUNS; r++)); do
+        [ "$tpl" != - ] && clone "$db" "$tpl"
+        cdr_run "$c-$r" "$db" "$@"
+        ts+=("$CDR_T"); rs+=("$CDR_RSS")
+        [ "$CDR_RC" = 0 ] || { bad=1; note "$c" "exit $CDR_RC"; }
+        log "  $c: cdrimport run $r/$RUNS: $CDR_T s, max RSS $((CDR_RSS / 1024)) MiB, exit $CDR_RC"
+        if [ "$CDR_RC" -gt 1 ]; then T[$c]=FAIL; return 1; fi
+    done
+    local got; got=$(val "$db" "SELECT count(*) FROM cdr" 2>/dev/null)
+    [ "$got" = "$want" ] || note "$c" "cdr holds ${got:-?} rows, expected $want"
+    T[$c]=$(median "${ts[@]}"); RSS[$c]=$(median "${rs[@]}")
+}
+
+# ------------------------------------------------------------------ cases --
+SZ[base]=$(size "$F_BASE"); SZ[redl]=$(size "$F_REDL"); SZ[half]=$(size "$F_HALF")
+SZ[rss]=$(size "$F_RSS"); SZ[new]=$(size "${F_NEW[0]}"); SZ[jobs]=$(dirsize "$D_JOBS")
+cat "$F_BASE" "$F_REDL" "$F_HALF" >/dev/null    # the page cache holds them for every contender
+
+log "baseline: psql \\copy into cdr_copy (schema_copy.sql), $RUNS runs per file"
+copy_case copy_base "$ROWS" "$F_BASE"
+copy_case copy_redl "$ROWS" "$F_REDL"
+copy_case copy_half "$ROWS" "$F_HALF"
+
+if [ $CDR_OK = 1 ]; then
+    log "case 1: fresh import of $ROWS rows into an empty schema"
+    cdr_case c1 tpl_empty w1 "$ROWS" "$F_BASE"
+    RSS[c6a]=${RSS[c1]:-}
+    if [ "${T[c1]}" != FAIL ]; then
+        adm -c "ALTER DATABASE w1 RENAME TO tpl_base" >/dev/null
+        settle tpl_base
+        log "case 2: the identical file again (checksum known)"
+        clone w2 tpl_base
+        cdr_case c2 - w2 "$ROWS" "$F_BASE"
+        dropdb_ w2
+        log "case 3: a re-download (other bytes) whose $ROWS rows are all stored"
+        cdr_case c3 tpl_base w3 "$ROWS" "$F_REDL"
+        dropdb_ w3
+        log "case 4: a download with 50% new rows"
+        cdr_case c4 tpl_base w4 $((HALF + ROWS)) "$F_HALF"
+        dropdb_ w4
+    fi
+fi
+
+if [ $HAVE_PGLOADER = 1 ]; then
+    log "case 5: pgloader into cdr_copy, $RUNS runs"
+    ts=()
+    for ((r = 1; r <= RUNS; r++)); do
+        "${PSQL[@]}" -U cdr -d copyb -f "$HERE/schema_copy.sql" >/dev/null || die "schema_copy.sql failed"
+        adm -c CHECKPOINT >/dev/null
+        cat >"$W/pgl/load" <<EOF
+LOAD CSV
+     FROM '$F_BASE'
+          ( account_code, caller, callee, src_channel, dst_channel, feature, opt1, opt2,
+            start_time, answer_time [null if blanks], end_time, total_s, talk_s, status, uniqueid )
+     INTO postgresql://cdr@unix:$W/run:$PORT/copyb
+     TARGET TABLE public.cdr_copy
+     WITH fields optionally enclosed by '"',
+          fields escaped by double-quote,
+          fields terminated by ','
+;
+EOF
+        t0=$EPOCHREALTIME
+        pgloader --root-dir "$W/pgl/root" "$W/pgl/load" >"$W/log/pgloader.out" 2>&1
+        prc=$?
+        t=$(since "$t0"); ts+=("$t")
+        log "  c5: pgloader run $r/$RUNS: $t s, exit $prc"
+        if [ $prc != 0 ]; then note c5 "pgloader exit $prc"; tail -n 15 "$W/log/pgloader.out" | sed 's/^/      /'; break; fi
+    done
+    got=$(val copyb "SELECT count(*) FROM cdr_copy")
+    [ "$got" = "$ROWS" ] || note c5 "cdr_copy holds $got rows, expected $ROWS"
+    T[c5]=$(median "${ts[@]}")
+fi
+
+if [ $CDR_OK = 1 ]; then
+    log "case 6: peak RSS, fresh import of $RSS_ROWS rows (the $ROWS-row figure is from case 1)"
+    cat "$F_RSS" >/dev/null
+    cdr_case c6b tpl_empty w6 "$RSS_ROWS" "$F_RSS"
+    dropdb_ w6
+
+    log "case 7: $NEW_ROWS new rows into a cdr table holding $BIG_ROWS rows, vs into an empty one"
+    log "  prefill: cdrimport of $BIG_ROWS rows ($(($(size "$F_BIG") / 1048576)) MiB) into database big"
+    clone big tpl_empty
+    cdr_run prefill big "$F_BIG"
+    T[prefill]=$CDR_T RSS[prefill]=$CDR_RSS
+    log "  prefill: $CDR_T s, exit $CDR_RC, max RSS $((CDR_RSS / 1024)) MiB; VACUUM ANALYZE"
+    got=$(val big "SELECT count(*) FROM cdr" 2>/dev/null)
+    if [ "$CDR_RC" -le 1 ] && [ "$got" = "$BIG_ROWS" ]; then
+        settle big
+        ts=()
+        for ((r = 1; r <= RUNS; r++)); do
+            cdr_run "c7big-$r" big "${F_NEW[r-1]}"
+            ts+=("$CDR_T"); [ "$CDR_RC" = 0 ] || note c7big "exit $CDR_RC"
+            log "  c7big: cdrimport run $r/$RUNS: $CDR_T s, exit $CDR_RC"
+        done
+        T[c7big]=$(median "${ts[@]}")
+        got=$(val big "SELECT count(*) FROM cdr")
+        [ "$got" = $((BIG_ROWS + RUNS * NEW_ROWS)) ] || note c7big "cdr holds $got rows, expected $((BIG_ROWS + RUNS * NEW_ROWS))"
+        ts=()
+        for ((r = 1; r <= RUNS; r++)); do
+            clone w7 tpl_empty
+            cdr_run "c7empty-$r" w7 "${F_NEW[r-1]}"
+            ts+=("$CDR_T"); [ "$CDR_RC" = 0 ] || note c7empty "exit $CDR_RC"
+            log "  c7empty: cdrimport run $r/$RUNS: $CDR_T s, exit $CDR_RC"
+        done
+        T[c7empty]=$(median "${ts[@]}")
+        got=$(val w7 "SELECT count(*) FROM cdr")
+        [ "$got" = "$NEW_ROWS" ] || note c7empty "cdr holds $got rows, expected $NEW_ROWS"
+        dropdb_ w7
+    else
+        note c7big "prefill failed: exit $CDR_RC, cdr holds ${got:-?} rows, expected $BIG_ROWS"
+    fi
+    dropdb_ big
+fi
+
+if [ $CDR_OK = 1 ] && [ $HAVE_JOBS = 1 ]; then
+    log "case 8: import --jobs N, $JOB_FILES files of $JOB_FILE_ROWS rows"
+    mapfile -t JF < <(ls -d "$D_JOBS"/*.csv)
+    copy_case copy_jobs $((JOB_FILES * JOB_FILE_ROWS)) "${JF[@]}"
+    cdr_case c8j1 tpl_empty w8 $((JOB_FILES * JOB_FILE_ROWS)) --jobs 1 "${JF[@]}"
+    cdr_case c8j2 tpl_empty w8 $((JOB_FILES * JOB_FILE_ROWS)) --jobs 2 "${JF[@]}"
+    dropdb_ w8
+elif [ $CDR_OK = 1 ]; then
+    log "case 8: cdrimport --help does not mention --jobs: n/a"
+fi
+
+# ------------------------------------------------------------------ table --
+# ratio vs \copy = \copy seconds / case seconds on the same file (> 1: faster)
+has() { [ -n "${T[$1]:-}" ] && [ "${T[$1]}" != FAIL ]; }
+fmt_t() { if has "$1"; then printf '%.2f' "${T[$1]}"; else echo "${T[$1]:-n/a}"; fi; }
+mbps() { has "$1" && calc "$2 / 1e6 / ${T[$1]}" 1 || echo -; }
+ratio() { has "$1" && has "$2" && calc "${T[$2]} / ${T[$1]}" 2 || echo -; }
+ge() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a + 0 >= b + 0)}'; }
+yes_no() { if [ "$1" = - ] || [ -z "$1" ]; then echo n/a; elif eval "$2"; then echo yes; else echo no; fi; }
+row() { printf '%-44s %9s %8s %9s  %-24s %-22s %s\n' "$@"; }
+x() { if [ "$1" = - ]; then echo -; else echo "${1}x $2"; fi; }
+mib() { [ -n "${1:-}" ] && calc "$1 / 1024" 1 || echo -; }
+
+echo
+echo "== results: median of $RUNS runs; 'vs \\copy' = \\copy time / this time on the same file (>1: faster than \\copy)"
+row case "median s" "MB/s" "vs \\copy" measure goal met
+row "--------------------------------------------" "--------" "-------" "--------" "------------------------" "----------------------" "---"
+row "0a psql \\copy, $ROWS rows (main file)" "$(fmt_t copy_base)" "$(mbps copy_base "${SZ[base]}")" 1.00 - - -
+row "0b psql \\copy, re-download file" "$(fmt_t copy_redl)" "$(mbps copy_redl "${SZ[redl]}")" 1.00 - - -
+row "0c psql \\copy, 50%-new file" "$(fmt_t copy_half)" "$(mbps copy_half "${SZ[half]}")" 1.00 - - -
+r=$(ratio c1 copy_base)
+row "1 fresh import, $ROWS rows" "$(fmt_t c1)" "$(mbps c1 "${SZ[base]}")" "$r" "$(x "$r" '\copy')" ">= 1.3x \\copy" "$(yes_no "$r" 'ge $r 1.3')"
+g=-; has c2 && g=$(calc "${SZ[base]} / 1e9 / ${T[c2]}" 2)
+row "2 identical file again (checksum known)" "$(fmt_t c2)" "$(mbps c2 "${SZ[base]}")" "$(ratio c2 copy_base)" "$( [ "$g" = - ] && echo - || echo "$g GB/s")" ">= 1 GB/s" "$(yes_no "$g" 'ge $g 1')"
+r=$(ratio c3 copy_redl)
+row "3 re-download, all rows stored" "$(fmt_t c3)" "$(mbps c3 "${SZ[redl]}")" "$r" "$(x "$r" '\copy')" ">= 2.5x \\copy" "$(yes_no "$r" 'ge $r 2.5')"
+r=$(ratio c4 copy_half)
+row "4 download with 50% new rows" "$(fmt_t c4)" "$(mbps c4 "${SZ[half]}")" "$r" "$(x "$r" '\copy')" "-" "-"
+pr=-; has c5 && has c1 && pr=$(calc "${T[c5]} / ${T[c1]}" 1)
+row "5 pgloader, main file" "$(fmt_t c5)" "$(mbps c5 "${SZ[base]}")" "$(ratio c5 copy_base)" "$( [ "$pr" = - ] && echo - || echo "cdrimport ${pr}x faster")" ">= 15x pgloader" "$(yes_no "$pr" 'ge $pr 15')"
+a=$(mib "${RSS[c6a]:-}") b=$(mib "${RSS[c6b]:-}")
+row "6a peak RSS, $ROWS rows (case 1 runs)" "$(fmt_t c1)" "$(mbps c1 "${SZ[base]}")" "-" "$a MiB" "<= 32 MiB" "$(yes_no "$a" 'ge 32 $a')"
+row "6b peak RSS, $RSS_ROWS rows" "$(fmt_t c6b)" "$(mbps c6b "${SZ[rss]}")" "-" "$b MiB" "<= 32 MiB, flat" \
+    "$(yes_no "$b" 'ge 32 $b && [ "$a" != - ] && ge $(calc "$a * 1.1 + 1" 1) $b')"
+r=-; has c7big && has c7empty && r=$(calc "${T[c7big]} / ${T[c7empty]}" 2)
+row "7a $NEW_ROWS new rows into an empty cdr" "$(fmt_t c7empty)" "$(mbps c7empty "${SZ[new]}")" "-" "-" "-" "-"
+row "7b $NEW_ROWS new rows into $BIG_ROWS rows" "$(fmt_t c7big)" "$(mbps c7big "${SZ[new]}")" "-" "$(x "$r" 7a)" "<= 1.5x 7a" "$(yes_no "$r" 'ge 1.5 $r')"
+if [ $HAVE_JOBS = 1 ]; then
+    row "8a psql \\copy, $JOB_FILES files, one session" "$(fmt_t copy_jobs)" "$(mbps copy_jobs "${SZ[jobs]}")" 1.00 - - -
+    row "8b import --jobs 1, $JOB_FILES files" "$(fmt_t c8j1)" "$(mbps c8j1 "${SZ[jobs]}")" "$(ratio c8j1 copy_jobs)" - - -
+    s=-; has c8j1 && has c8j2 && s=$(calc "${T[c8j1]} / ${T[c8j2]}" 2)
+    row "8c import --jobs 2, $JOB_FILES files" "$(fmt_t c8j2)" "$(mbps c8j2 "${SZ[jobs]}")" "$(ratio c8j2 copy_jobs)" "$(x "$s" '--jobs 1')" - -
+else
+    row "8 import --jobs N" n/a n/a n/a "$([ $CDR_OK = 1 ] && echo 'no --jobs in --help' || echo -)" - -
+fi
+if has prefill; then
+    echo "(prefill of case 7: cdrimport of $BIG_ROWS rows took $(printf '%.1f' "${T[prefill]}") s," \
+         "$(mbps prefill "$(size "$F_BIG")") MB/s, max RSS $(mib "${RSS[prefill]}") MiB)"
+fi
+if [ ${#NOTE[@]} -gt 0 ]; then
+    echo
+    echo "== notes (a row with a note is not a valid measurement)"
+    for k in $(printf '%s\n' "${!NOTE[@]}" | sort); do echo "$k: ${NOTE[$k]}"; done
+fi
+[ $CDR_OK = 1 ] || echo "cdrimport was not usable: its rows are n/a"
+echo
+log "done; logs in $W/log$([ "$KEEP" = 1 ] || echo ' (deleted; KEEP=1 keeps them)')"
