@@ -24,8 +24,9 @@ struct file_opts {
     bool dry_run;
     bool force;
     bool follow_links;  /* an explicit command-line path may be a symlink */
-    /* Progress of the parse pass, in bytes; may be NULL. */
-    void (*progress)(void *ctx, uint64_t done, uint64_t total, uint64_t rows);
+    /* Progress of the parse pass, in bytes; may be NULL. Answering false
+     * cancels the import: its transaction rolls back, status FILE_SKIPPED. */
+    bool (*progress)(void *ctx, uint64_t done, uint64_t total, uint64_t rows);
     void *progress_ctx;
 };
 

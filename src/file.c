@@ -95,7 +95,8 @@ static double now_ms(void)
 }
 
 /* One parse pass over fd. Returns -1 on a read error (errno set), -2 if the
- * file's content changed since the checksum pass, -3 if a load failed. */
+ * file's content changed since the checksum pass, -3 if a load failed, -4
+ * if the caller cancelled. */
 static int parse_pass(int fd, struct pass *ps, const struct cdr_source *src,
                       const char *sha256, const struct file_opts *o, uint64_t size)
 {
@@ -127,8 +128,10 @@ static int parse_pass(int fd, struct pass *ps, const struct cdr_source *src,
             rc = -3;
             goto out;
         }
-        if (o->progress)
-            o->progress(o->progress_ctx, done, size, ps->stats.rows_read);
+        if (o->progress && !o->progress(o->progress_ctx, done, size, ps->stats.rows_read)) {
+            rc = -4;
+            goto out;
+        }
     }
     if (parser_finish(parser) < 0) {
         rc = -3;
@@ -276,6 +279,11 @@ void file_import(struct db *db, const struct cdr_source *src, struct profile *pr
         if (rc == -2) {
             r->status = FILE_SKIPPED;
             snprintf(r->error, sizeof r->error, "changed while being read; will retry");
+            goto out;
+        }
+        if (rc == -4) {
+            r->status = FILE_SKIPPED;
+            snprintf(r->error, sizeof r->error, "interrupted; rolled back, will be read again");
             goto out;
         }
         if (rc == -3 && ps.st == LOAD_CONFLICT && attempt < CONFLICT_RETRIES) {

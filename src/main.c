@@ -6,12 +6,12 @@
  */
 #include "cdrimport.h"
 #include "config.h"
-#include "file.h"
-#include "finish.h"
+#include "job.h"
 #include "load.h"
 #include "log.h"
 #include "profile.h"
 #include "source.h"
+#include "watch.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -33,6 +33,8 @@ static const char usage_text[] =
     "                               import files and folders (recursively); files stay\n"
     "  scan                         import every matching file under every source's\n"
     "                               path once, then move/delete/keep it (on_success)\n"
+    "  watch                        import what is there, then keep watching the\n"
+    "                               sources' folders until SIGTERM (SIGHUP: reload)\n"
     "  check                        validate the configuration and connect\n"
     "  status [--limit N]           show the latest imported files\n"
     "\n"
@@ -46,204 +48,18 @@ static const char usage_text[] =
     "Exit status: 0 all files imported or duplicate; 1 a file failed or had rejected\n"
     "rows; 2 usage or configuration error; 3 database unreachable (nothing moved).\n";
 
-/* ---- report -------------------------------------------------------------- */
-
-struct run {
-    const struct cdr_config *cfg;
-    struct db *db;
-    struct profile **profiles;     /* one per source, same index */
-    bool tty;
-    bool dry_run, force;
-    /* totals */
-    unsigned files_imported, files_duplicate, files_failed, files_skipped;
-    uint64_t rows_new, rows_dup, rows_rejected, bytes;
-    bool db_down;
-    double t0;
-    /* progress */
-    size_t file_index, file_count;
-    const char *current;
-    double last_draw;
-};
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void progress(void *ctx, uint64_t done, uint64_t total, uint64_t rows)
-{
-    struct run *run = ctx;
-    double t = now_s();
-    if (!run->tty || (t - run->last_draw < 0.1 && done < total))
-        return;
-    run->last_draw = t;
-    double el = t - run->t0;
-    double mbps = el > 0 ? (double)(run->bytes + done) / 1e6 / el : 0;
-    double eta = mbps > 0 ? (double)(total - done) / 1e6 / mbps : 0;
-    const char *name = strrchr(run->current, '/');
-    fprintf(stderr, "\r\033[K[%zu/%zu] %s %3.0f%% %llu rows %.1f MB/s ETA %.0fs",
-            run->file_index + 1, run->file_count, name ? name + 1 : run->current,
-            total ? 100.0 * (double)done / (double)total : 100.0, (unsigned long long)rows, mbps,
-            eta);
-}
-
-static void report_file(struct run *run, const char *path, const struct file_result *r,
-                        const char *dest)
-{
-    if (run->tty)
-        fputs("\r\033[K", stderr);
-    const struct load_stats *s = &r->stats;
-    switch (r->status) {
-    case FILE_IMPORTED:
-    case FILE_DUPLICATE:
-        log_info("%s %s sha256=%.12s rows new=%llu duplicate=%llu rejected=%llu repaired=%llu "
-                 "%.0f ms%s%s", file_status_name(r->status), path, r->sha256,
-                 (unsigned long long)s->rows_inserted, (unsigned long long)s->rows_duplicate,
-                 (unsigned long long)s->rows_rejected, (unsigned long long)s->rows_repaired, r->ms,
-                 dest ? " -> " : "", dest ? dest : "");
-        break;
-    case FILE_FAILED:
-    case FILE_UNREADABLE:
-        log_error("failed %s: %s%s%s", path, r->error, dest ? " -> " : "", dest ? dest : "");
-        break;
-    case FILE_SKIPPED:
-        log_info("skipped %s: %s", path, r->error);
-        break;
-    case FILE_DB_DOWN:
-        log_error("database unreachable while importing %s: %s (file left in place)", path,
-                  r->error);
-        break;
-    }
-}
-
-static void account(struct run *run, const struct file_result *r)
-{
-    switch (r->status) {
-    case FILE_IMPORTED: run->files_imported++; break;
-    case FILE_DUPLICATE: run->files_duplicate++; break;
-    case FILE_FAILED:
-    case FILE_UNREADABLE: run->files_failed++; break;
-    case FILE_SKIPPED: run->files_skipped++; break;
-    case FILE_DB_DOWN: run->db_down = true; break;
-    }
-    run->rows_new += r->stats.rows_inserted;
-    run->rows_dup += r->stats.rows_duplicate;
-    run->rows_rejected += r->stats.rows_rejected;
-    run->bytes += r->size;
-}
-
-static void summary(const struct run *run)
-{
-    double el = now_s() - run->t0;
-    char line[512];
-    snprintf(line, sizeof line,
-             "%sfiles: %u imported, %u duplicate, %u failed, %u skipped; rows: %llu new, "
-             "%llu duplicate, %llu rejected; %.1f MB in %.2f s",
-             run->dry_run ? "dry run, nothing written: " : "", run->files_imported,
-             run->files_duplicate, run->files_failed, run->files_skipped,
-             (unsigned long long)run->rows_new, (unsigned long long)run->rows_dup,
-             (unsigned long long)run->rows_rejected, (double)run->bytes / 1e6, el);
-    if (run->tty)
-        fprintf(stderr, "\r\033[K%s\n", line);
-    else
-        log_info("%s", line);
-}
-
-static int exit_status(const struct run *run)
-{
-    if (run->db_down)
-        return CDR_EXIT_DB;
-    if (run->files_failed || run->rows_rejected)
-        return CDR_EXIT_PARTIAL;
-    return CDR_EXIT_OK;
-}
-
-/* ---- set-up -------------------------------------------------------------- */
-
 static struct cdr_config *load_config(const char *explicit_path)
 {
     char err[CDR_ERRLEN];
-    const char *path = config_locate(explicit_path);
-    struct cdr_config *cfg = config_load(path, err, sizeof err);
+    struct cdr_config *cfg = config_load(config_locate(explicit_path), err, sizeof err);
     if (!cfg)
         log_error("%s", err);
     return cfg;
 }
 
-static bool make_profiles(struct run *run)
-{
-    const struct cdr_config *cfg = run->cfg;
-    run->profiles = xcalloc(cfg->nsources, sizeof *run->profiles);
-    for (size_t i = 0; i < cfg->nsources; i++) {
-        const struct cdr_source *s = &cfg->sources[i];
-        char err[CDR_ERRLEN];
-        run->profiles[i] = profile_create(s->format, s->columns, s->ncolumns, s->encoding, err,
-                                          sizeof err);
-        if (!run->profiles[i]) {
-            log_error("%s: source %s: %s", cfg->file, s->name, err);
-            return false;
-        }
-        profile_set_header(run->profiles[i], s->header);
-    }
-    return true;
-}
-
-static void free_profiles(struct run *run)
-{
-    if (!run->profiles)
-        return;
-    for (size_t i = 0; i < run->cfg->nsources; i++)
-        profile_destroy(run->profiles[i]);
-    free(run->profiles);
-}
-
-static struct db *connect_db(const struct cdr_config *cfg, bool migrate)
-{
-    char err[CDR_ERRLEN];
-    struct db *db = db_connect(cfg, err, sizeof err);
-    if (!db) {
-        log_error("%s", err);
-        return NULL;
-    }
-    if (migrate && db_migrate(db, err, sizeof err) != LOAD_OK) {
-        log_error("cannot prepare the schema: %s", err);
-        db_close(db);
-        return NULL;
-    }
-    return db;
-}
-
 /* ---- commands ------------------------------------------------------------ */
 
-static void import_one(struct run *run, size_t si, const char *root, const char *path,
-                       bool finish, bool follow)
-{
-    const struct cdr_source *src = &run->cfg->sources[si];
-    struct file_opts o = {.dry_run = run->dry_run, .force = run->force, .follow_links = follow,
-                          .progress = progress, .progress_ctx = run};
-    struct file_result r;
-    run->current = path;
-    file_import(run->db, src, run->profiles[si], path, &o, &r);
-    char *dest = NULL;
-    if (finish && !run->dry_run) {
-        char err[CDR_ERRLEN];
-        int rc = 0;
-        if (r.status == FILE_IMPORTED || r.status == FILE_DUPLICATE)
-            rc = finish_success(src, root, path, r.sha256, &dest, err, sizeof err);
-        else if (r.status == FILE_FAILED || r.status == FILE_UNREADABLE)
-            rc = finish_failed(src, root, path, r.sha256, r.error, &dest, err, sizeof err);
-        if (rc < 0)
-            log_error("%s", err);
-    }
-    file_release(&r);
-    report_file(run, path, &r, dest);
-    account(run, &r);
-    free(dest);
-}
-
-static int cmd_import(struct run *run, const char *source_name, char **paths, int npaths)
+static int cmd_import(struct job *run, const char *source_name, char **paths, int npaths)
 {
     const struct cdr_config *cfg = run->cfg;
     size_t si = 0;
@@ -298,15 +114,15 @@ static int cmd_import(struct run *run, const char *source_name, char **paths, in
     run->file_count = list.n;
     for (size_t i = 0; i < list.n && !run->db_down; i++) {
         run->file_index = i;
-        import_one(run, si, NULL, list.files[i].path, false, true);
+        job_import_file(run, si, NULL, list.files[i].path, false, true);
     }
     source_list_free(&list);
-    summary(run);
-    int st = exit_status(run);
+    job_summary(run);
+    int st = job_exit_status(run);
     return st > status ? st : status;
 }
 
-static int cmd_scan(struct run *run)
+static int cmd_scan(struct job *run)
 {
     const struct cdr_config *cfg = run->cfg;
     int status = CDR_EXIT_OK;
@@ -322,16 +138,16 @@ static int cmd_scan(struct run *run)
         run->file_count = list.n;
         for (size_t i = 0; i < list.n && !run->db_down; i++) {
             run->file_index = i;
-            import_one(run, si, src->path, list.files[i].path, true, false);
+            job_import_file(run, si, src->path, list.files[i].path, true, false);
         }
         source_list_free(&list);
     }
-    summary(run);
-    int st = exit_status(run);
+    job_summary(run);
+    int st = job_exit_status(run);
     return st > status ? st : status;
 }
 
-static int cmd_check(struct run *run)
+static int cmd_check(struct job *run)
 {
     const struct cdr_config *cfg = run->cfg;
     printf("config %s: OK, %zu source%s\n", cfg->file, cfg->nsources,
@@ -391,7 +207,7 @@ int main(int argc, char **argv)
     int limit = 20;
     bool known = strcmp(command, "init-db") == 0 || strcmp(command, "import") == 0 ||
                  strcmp(command, "scan") == 0 || strcmp(command, "check") == 0 ||
-                 strcmp(command, "status") == 0;
+                 strcmp(command, "status") == 0 || strcmp(command, "watch") == 0;
     if (!known) {
         fprintf(stderr, "cdrimport: unknown command '%s'\n\n%s", command, usage_text);
         return CDR_EXIT_USAGE;
@@ -424,14 +240,18 @@ int main(int argc, char **argv)
     if (!cfg)
         return CDR_EXIT_USAGE;
 
-    struct run run = {.cfg = cfg, .tty = isatty(STDERR_FILENO) == 1, .dry_run = dry_run,
-                      .force = force, .t0 = now_s()};
+    struct job run = {.tty = isatty(STDERR_FILENO) == 1, .dry_run = dry_run, .force = force};
     int status = CDR_EXIT_OK;
-    if (!make_profiles(&run)) {
+    if (!job_init(&run, cfg)) {
         status = CDR_EXIT_USAGE;
         goto out;
     }
-    run.db = connect_db(cfg, !dry_run);
+    if (strcmp(command, "watch") == 0) {
+        /* The daemon connects (and reconnects) by itself. */
+        job_free(&run);
+        return watch_run(cfg, config_path); /* owns cfg from here: reloads replace it */
+    }
+    run.db = job_connect(cfg, !dry_run);
     if (!run.db && !dry_run) {
         status = CDR_EXIT_DB;
         goto out;
@@ -459,7 +279,7 @@ int main(int argc, char **argv)
     }
 out:
     db_close(run.db);
-    free_profiles(&run);
+    job_free(&run);
     config_free(cfg);
     return status;
 }

@@ -1,0 +1,54 @@
+/*
+ * job.h - a run of file imports (one `import`, one `scan`, or a `watch`
+ * daemon's lifetime): the shared set-up (profiles, connection), the call
+ * that takes one file through file -> finish, and the report a person sees
+ * (a progress line and summary on a terminal, one log line per file).
+ */
+#ifndef CDR_JOB_H
+#define CDR_JOB_H
+
+#include "cdrimport.h"
+#include "config.h"
+#include "file.h"
+#include "load.h"
+#include "profile.h"
+
+#include <signal.h>
+
+struct job {
+    const struct cdr_config *cfg;
+    struct db *db;
+    struct profile **profiles;     /* one per source, same index */
+    bool tty;
+    bool dry_run, force;
+    volatile sig_atomic_t *cancel; /* set by a signal: roll back, stop */
+    /* totals */
+    unsigned files_imported, files_duplicate, files_failed, files_skipped;
+    uint64_t rows_new, rows_dup, rows_rejected, bytes;
+    bool db_down;
+    double t0;
+    /* progress */
+    size_t file_index, file_count;
+    const char *current;
+    double last_draw;
+};
+
+/* Build one profile per source; false (logged) on an error in the config. */
+bool job_init(struct job *job, const struct cdr_config *cfg);
+void job_free(struct job *job);
+/* Connect (and migrate unless dry_run); NULL is logged. */
+struct db *job_connect(const struct cdr_config *cfg, bool migrate);
+
+/*
+ * Import path for source index si. With finish, apply on_success or move a
+ * failed file to failed_dir (root: the folder it was found under). Returns
+ * the file's status; totals and the log line are taken care of.
+ */
+enum file_status job_import_file(struct job *job, size_t si, const char *root, const char *path,
+                                 bool finish, bool follow_links);
+
+void job_summary(const struct job *job);
+int job_exit_status(const struct job *job);
+double job_now(void);
+
+#endif

@@ -1,0 +1,184 @@
+/*
+ * job.c - one file through file -> finish, with the totals and the report
+ * (see job.h). Shared by `import`, `scan` and `watch`.
+ */
+#include "job.h"
+#include "finish.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+double job_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+bool job_init(struct job *job, const struct cdr_config *cfg)
+{
+    job->cfg = cfg;
+    job->t0 = job_now();
+    job->profiles = xcalloc(cfg->nsources, sizeof *job->profiles);
+    for (size_t i = 0; i < cfg->nsources; i++) {
+        const struct cdr_source *s = &cfg->sources[i];
+        char err[CDR_ERRLEN];
+        job->profiles[i] = profile_create(s->format, s->columns, s->ncolumns, s->encoding, err,
+                                          sizeof err);
+        if (!job->profiles[i]) {
+            log_error("%s: source %s: %s", cfg->file, s->name, err);
+            return false;
+        }
+        profile_set_header(job->profiles[i], s->header);
+    }
+    return true;
+}
+
+void job_free(struct job *job)
+{
+    if (job->profiles) {
+        for (size_t i = 0; i < job->cfg->nsources; i++)
+            profile_destroy(job->profiles[i]);
+        free(job->profiles);
+        job->profiles = NULL;
+    }
+}
+
+struct db *job_connect(const struct cdr_config *cfg, bool migrate)
+{
+    char err[CDR_ERRLEN];
+    struct db *db = db_connect(cfg, err, sizeof err);
+    if (!db) {
+        log_error("%s", err);
+        return NULL;
+    }
+    if (migrate && db_migrate(db, err, sizeof err) != LOAD_OK) {
+        log_error("cannot prepare the schema: %s", err);
+        db_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+static bool progress(void *ctx, uint64_t done, uint64_t total, uint64_t rows)
+{
+    struct job *job = ctx;
+    if (job->cancel && *job->cancel)
+        return false;
+    double t = job_now();
+    if (!job->tty || (t - job->last_draw < 0.1 && done < total))
+        return true;
+    job->last_draw = t;
+    double el = t - job->t0;
+    double mbps = el > 0 ? (double)(job->bytes + done) / 1e6 / el : 0;
+    double eta = mbps > 0 ? (double)(total - done) / 1e6 / mbps : 0;
+    const char *name = strrchr(job->current, '/');
+    fprintf(stderr, "\r\033[K[%zu/%zu] %s %3.0f%% %llu rows %.1f MB/s ETA %.0fs",
+            job->file_index + 1, job->file_count, name ? name + 1 : job->current,
+            total ? 100.0 * (double)done / (double)total : 100.0, (unsigned long long)rows, mbps,
+            eta);
+    return true;
+}
+
+static void report_file(struct job *job, const char *path, const struct file_result *r,
+                        const char *dest)
+{
+    if (job->tty)
+        fputs("\r\033[K", stderr);
+    const struct load_stats *s = &r->stats;
+    switch (r->status) {
+    case FILE_IMPORTED:
+    case FILE_DUPLICATE:
+        log_info("%s %s sha256=%.12s rows new=%llu duplicate=%llu rejected=%llu repaired=%llu "
+                 "%.0f ms%s%s", file_status_name(r->status), path, r->sha256,
+                 (unsigned long long)s->rows_inserted, (unsigned long long)s->rows_duplicate,
+                 (unsigned long long)s->rows_rejected, (unsigned long long)s->rows_repaired, r->ms,
+                 dest ? " -> " : "", dest ? dest : "");
+        break;
+    case FILE_FAILED:
+    case FILE_UNREADABLE:
+        log_error("failed %s: %s%s%s", path, r->error, dest ? " -> " : "", dest ? dest : "");
+        break;
+    case FILE_SKIPPED:
+        log_info("skipped %s: %s", path, r->error);
+        break;
+    case FILE_DB_DOWN:
+        log_error("database unreachable while importing %s: %s (file left in place)", path,
+                  r->error);
+        break;
+    }
+}
+
+static void account(struct job *job, const struct file_result *r)
+{
+    switch (r->status) {
+    case FILE_IMPORTED: job->files_imported++; break;
+    case FILE_DUPLICATE: job->files_duplicate++; break;
+    case FILE_FAILED:
+    case FILE_UNREADABLE: job->files_failed++; break;
+    case FILE_SKIPPED: job->files_skipped++; break;
+    case FILE_DB_DOWN: job->db_down = true; break;
+    }
+    job->rows_new += r->stats.rows_inserted;
+    job->rows_dup += r->stats.rows_duplicate;
+    job->rows_rejected += r->stats.rows_rejected;
+    job->bytes += r->size;
+}
+
+enum file_status job_import_file(struct job *job, size_t si, const char *root, const char *path,
+                                 bool finish, bool follow_links)
+{
+    const struct cdr_source *src = &job->cfg->sources[si];
+    struct file_opts o = {.dry_run = job->dry_run, .force = job->force,
+                          .follow_links = follow_links, .progress = progress,
+                          .progress_ctx = job};
+    struct file_result r;
+    job->current = path;
+    file_import(job->db, src, job->profiles[si], path, &o, &r);
+    char *dest = NULL;
+    if (finish && !job->dry_run) {
+        char err[CDR_ERRLEN];
+        int rc = 0;
+        if (r.status == FILE_IMPORTED || r.status == FILE_DUPLICATE)
+            rc = finish_success(src, root, path, r.sha256, &dest, err, sizeof err);
+        else if (r.status == FILE_FAILED || r.status == FILE_UNREADABLE)
+            rc = finish_failed(src, root, path, r.sha256, r.error, &dest, err, sizeof err);
+        if (rc < 0)
+            log_error("%s", err);
+    }
+    file_release(&r);
+    report_file(job, path, &r, dest);
+    account(job, &r);
+    free(dest);
+    return r.status;
+}
+
+void job_summary(const struct job *job)
+{
+    double el = job_now() - job->t0;
+    char line[512];
+    snprintf(line, sizeof line,
+             "%sfiles: %u imported, %u duplicate, %u failed, %u skipped; rows: %llu new, "
+             "%llu duplicate, %llu rejected; %.1f MB in %.2f s",
+             job->dry_run ? "dry run, nothing written: " : "", job->files_imported,
+             job->files_duplicate, job->files_failed, job->files_skipped,
+             (unsigned long long)job->rows_new, (unsigned long long)job->rows_dup,
+             (unsigned long long)job->rows_rejected, (double)job->bytes / 1e6, el);
+    if (job->tty)
+        fprintf(stderr, "\r\033[K%s\n", line);
+    else
+        log_info("%s", line);
+}
+
+int job_exit_status(const struct job *job)
+{
+    if (job->db_down)
+        return CDR_EXIT_DB;
+    if (job->files_failed || job->rows_rejected)
+        return CDR_EXIT_PARTIAL;
+    return CDR_EXIT_OK;
+}
