@@ -63,7 +63,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcdr.a
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CDR_FIXTURES=$(CURDIR)/fixtures SHARED=$(CURDIR)/../shared $$t; done
 
-# End-to-end: the real binary, a real PostgreSQL (started by tests/e2e/pg.sh
+# End-to-end: the real binary, a real PostgreSQL (started by scripts/pg.sh
 # unless PGHOST is already set), real folders and signals.
 e2e: $(BUILD)/cdrimport
 	CDRIMPORT_BIN=$(CURDIR)/$(BUILD)/cdrimport tests/e2e/run.sh
