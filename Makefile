@@ -32,7 +32,7 @@ CPPFLAGS += -Iinclude -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) 2>/dev/n
             -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 CFLAGS  += -std=c11 $(OPT) $(WARN) $(SANFLAGS) -MMD -MP
 LDFLAGS += $(SANFLAGS)
-LDLIBS  += -lcsv $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -lyaml -lcrypto -lsystemd)
+LDLIBS  += -pthread -lcsv $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -lyaml -lcrypto -lsystemd)
 
 LIB_SRC  = $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJ  = $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)

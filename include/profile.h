@@ -65,6 +65,9 @@ void profile_destroy(struct profile *p);
 /* Whether the first record of a file is a header to skip (format custom
  * with `header: true`). */
 void profile_set_header(struct profile *p, bool header);
+/* The source name is part of every row key, so that the database's key
+ * (call_time, row_key) means (source, call ID, content). */
+void profile_set_source(struct profile *p, const char *source);
 bool profile_has_header(const struct profile *p);
 
 /*
@@ -79,7 +82,7 @@ struct cdr_row {
     const char *extra_json;   /* a JSON object, or NULL when empty */
     size_t extra_len;
     bool repaired;            /* invalid bytes were replaced */
-    unsigned char key[16];    /* row key: hash of call ID + content */
+    unsigned char key[16];    /* row key: hash of source, call ID and content */
 };
 
 /*

@@ -241,7 +241,11 @@ void file_import(struct db *db, const struct cdr_source *src, struct profile *pr
         if (db && !o->force) {
             bool known = false;
             ls = db_file_known(db, src->name, r->sha256, &known, err, sizeof err);
-            if (ls != LOAD_OK) {
+            /* A dry run does not create the schema: on a database without
+             * it (not yet init-db'd) no file is known yet. */
+            if (ls == LOAD_ERROR && o->dry_run) {
+                known = false;
+            } else if (ls != LOAD_OK) {
                 r->status = db_failure(ls, r);
                 snprintf(r->error, sizeof r->error, "%s", err);
                 goto out;
@@ -260,7 +264,7 @@ void file_import(struct db *db, const struct cdr_source *src, struct profile *pr
             }
         }
         if (!o->dry_run) {
-            ls = load_begin(db, src->name, src->timezone, path, r->sha256, r->size, &ld, err,
+            ls = load_begin(db, src->name, src->timezone, path, r->sha256, r->size, attempt > 0, &ld, err,
                             sizeof err);
             if (ls != LOAD_OK) {
                 r->status = db_failure(ls, r);
@@ -311,7 +315,7 @@ void file_import(struct db *db, const struct cdr_source *src, struct profile *pr
              * then record the failure and the rejects in a new transaction. */
             load_close(ld);
             ld = NULL;
-            ls = load_begin(db, src->name, src->timezone, path, r->sha256, r->size, &ld, err,
+            ls = load_begin(db, src->name, src->timezone, path, r->sha256, r->size, attempt > 0, &ld, err,
                             sizeof err);
             if (ls != LOAD_OK) {
                 r->status = db_failure(ls, r);

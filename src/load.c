@@ -9,6 +9,7 @@
 #include "load.h"
 
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,24 @@ struct db {
 #define BATCH_BYTES (8u << 20)
 #define SEND_CHUNK (64u * 1024u) /* larger chunks measured slower (issue 4) */
 
+/* A batch of rows as COPY text lines with their keys, and the rejected
+ * lines met while filling it. Two of them alternate: the parser fills one
+ * while the loader thread probes and copies the other, so client and
+ * server work overlap on two cores. Memory: two batches, whatever the size
+ * of the file. */
+struct batch {
+    char *buf;
+    size_t len, cap;
+    size_t *line_off;      /* start of each row's line in buf */
+    unsigned char (*keys)[16];
+    bool *skip;
+    size_t nrows;
+    char tmin[20], tmax[20]; /* call_time range (local, canonical) */
+    char *rbuf;            /* rejects: COPY text lines for cdr_reject */
+    size_t rlen, rcap;
+    size_t nrejects;
+};
+
 struct load {
     struct db *db;
     char *source;
@@ -30,20 +49,20 @@ struct load {
     size_t source_esc_len;
     long long file_id;
     char file_id_txt[24];
-    /* the batch of rows: COPY text lines with their keys */
-    char *buf;
-    size_t len, cap;
-    size_t *line_off;      /* start of each row's line in buf */
-    unsigned char (*keys)[16];
-    bool *skip;
-    size_t nrows;
-    /* open-addressing set over the batch's keys, for in-batch duplicates */
+    bool careful;          /* a retry: probe a wider range */
+    struct batch batches[2];
+    int fill;              /* the batch the parser fills */
+    /* open-addressing set over a batch's keys (loader thread only) */
     int32_t *slots;
     size_t nslots;
-    /* rejects of the batch: COPY text lines */
-    char *rbuf;
-    size_t rlen, rcap;
-    size_t nrejects;
+    /* the loader thread: owns the connection while `busy` */
+    pthread_t thread;
+    bool thread_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct batch *work;    /* handed over, not yet done */
+    bool busy, quit;
+    enum load_status st;   /* first failure of the loader */
     uint64_t inserted, duplicate;
     char err[CDR_ERRLEN];
 };
@@ -271,9 +290,14 @@ static const char *const migrations[] = {
     "  file_id bigint NOT NULL,"
     "  line_no bigint NOT NULL,"
     "  row_key uuid NOT NULL,"
-    "  PRIMARY KEY (source, row_key));"
+    /* row_key hashes source, call ID and content, so this key means one row
+     * per (source, call ID, content). call_time leads because files come
+     * roughly in time order: inserts append to the index instead of
+     * scattering over it (random uuid keys made COPY twice as slow), and
+     * the dedup probe is one range scan per batch. */
+    "  CONSTRAINT cdr_pkey PRIMARY KEY (call_time, row_key));"
     "COMMENT ON COLUMN @.cdr.row_key IS "
-    "  'SHA-256 (128 bits) of call_id and the parsed values: one row per (source, call ID, content)';"
+    "  'SHA-256 (first 128 bits) of source, call_id and the parsed values';"
     "CREATE TABLE @.cdr_reject ("
     "  file_id bigint NOT NULL REFERENCES @.cdr_file (id) ON DELETE CASCADE,"
     "  line_no bigint NOT NULL,"
@@ -461,39 +485,28 @@ static void uuid_text(const unsigned char k[16], char out[37])
     *w = '\0';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static bool uuid_parse(const char *s, unsigned char k[16])
-{
-    int n = 0;
-    for (; *s && n < 32; s++) {
-        if (*s == '-')
-            continue;
-        int h = hexval(*s);
-        if (h < 0)
-            return false;
-        if (n & 1)
-            k[n / 2] = (unsigned char)(k[n / 2] | h);
-        else
-            k[n / 2] = (unsigned char)(h << 4);
-        n++;
-    }
-    return n == 32;
-}
-
 /* ---- the file's transaction ---------------------------------------------- */
 
+static void *loader_main(void *arg);
+
+static void batch_init(struct batch *b)
+{
+    b->line_off = xmalloc(BATCH_ROWS * sizeof *b->line_off);
+    b->keys = xmalloc(BATCH_ROWS * sizeof *b->keys);
+    b->skip = xmalloc(BATCH_ROWS * sizeof *b->skip);
+}
+
+static void batch_free(struct batch *b)
+{
+    free(b->buf);
+    free(b->line_off);
+    free(b->keys);
+    free(b->skip);
+    free(b->rbuf);
+}
+
 enum load_status load_begin(struct db *db, const char *source, const char *timezone,
-                            const char *path, const char *sha256, uint64_t size,
+                            const char *path, const char *sha256, uint64_t size, bool careful,
                             struct load **out, char *err, size_t errlen)
 {
     enum load_status st;
@@ -517,17 +530,24 @@ enum load_status load_begin(struct db *db, const char *source, const char *timez
 
     struct load *ld = xcalloc(1, sizeof *ld);
     ld->db = db;
+    ld->careful = careful;
     ld->file_id = atoll(PQgetvalue(res, 0, 0));
     PQclear(res);
     snprintf(ld->file_id_txt, sizeof ld->file_id_txt, "%lld", ld->file_id);
     ld->source = xstrdup(source);
     ld->source_esc = xmalloc(strlen(source) * 2 + 1);
     ld->source_esc_len = copy_escape(ld->source_esc, source, strlen(source));
-    ld->line_off = xmalloc(BATCH_ROWS * sizeof *ld->line_off);
-    ld->keys = xmalloc(BATCH_ROWS * sizeof *ld->keys);
-    ld->skip = xmalloc(BATCH_ROWS * sizeof *ld->skip);
+    batch_init(&ld->batches[0]);
+    batch_init(&ld->batches[1]);
     ld->nslots = BATCH_ROWS * 2;
     ld->slots = xmalloc(ld->nslots * sizeof *ld->slots);
+    pthread_mutex_init(&ld->mu, NULL);
+    pthread_cond_init(&ld->cv, NULL);
+    if (pthread_create(&ld->thread, NULL, loader_main, ld) != 0) {
+        fprintf(stderr, "cdrimport: cannot start a thread\n");
+        abort();
+    }
+    ld->thread_started = true;
     *out = ld;
     return LOAD_OK;
 fail:
@@ -589,67 +609,66 @@ static uint32_t key_hash(const unsigned char k[16])
 }
 
 /* Mark rows whose key appeared earlier in the same batch. */
-static void dedup_batch(struct load *ld)
+static size_t dedup_batch(struct load *ld, struct batch *b)
 {
+    size_t dups = 0;
     memset(ld->slots, 0xff, ld->nslots * sizeof *ld->slots);
     size_t mask = ld->nslots - 1;
-    for (size_t i = 0; i < ld->nrows; i++) {
-        size_t s = key_hash(ld->keys[i]) & mask;
-        ld->skip[i] = false;
+    for (size_t i = 0; i < b->nrows; i++) {
+        size_t s = key_hash(b->keys[i]) & mask;
+        b->skip[i] = false;
         while (ld->slots[s] >= 0) {
-            if (memcmp(ld->keys[ld->slots[s]], ld->keys[i], 16) == 0) {
-                ld->skip[i] = true;
+            if (memcmp(b->keys[ld->slots[s]], b->keys[i], 16) == 0) {
+                b->skip[i] = true;
+                dups++;
                 break;
             }
             s = (s + 1) & mask;
         }
-        if (!ld->skip[i])
+        if (!b->skip[i])
             ld->slots[s] = (int32_t)i;
     }
+    return dups;
 }
 
-static int32_t batch_find(const struct load *ld, const unsigned char k[16])
+static int32_t batch_find(const struct load *ld, const struct batch *b, const unsigned char k[16])
 {
     size_t mask = ld->nslots - 1;
     size_t s = key_hash(k) & mask;
     while (ld->slots[s] >= 0) {
-        if (memcmp(ld->keys[ld->slots[s]], k, 16) == 0)
+        if (memcmp(b->keys[ld->slots[s]], k, 16) == 0)
             return ld->slots[s];
         s = (s + 1) & mask;
     }
     return -1;
 }
 
-/* Ask the server which of the batch's keys it already holds. */
-static enum load_status probe(struct load *ld)
+/* Ask the server which of the batch's keys it already holds: every key
+ * stored in the batch's call_time range (one index range scan), matched
+ * against the batch here. Local times convert to instants monotonically
+ * except around a clock change, so the first attempt uses the exact range
+ * and a retry (after a unique violation) widens it by a day each side. */
+static enum load_status probe(struct load *ld, struct batch *b)
 {
-    size_t cap = ld->nrows * 37 + 3;
-    char *arr = xmalloc(cap), *w = arr;
-    *w++ = '{';
-    for (size_t i = 0; i < ld->nrows; i++) {
-        if (ld->skip[i])
-            continue;
-        if (w[-1] != '{')
-            *w++ = ',';
-        uuid_text(ld->keys[i], w);
-        w += 36;
-    }
-    *w++ = '}';
-    *w = '\0';
-    const char *params[2] = {ld->source, arr};
-    PGresult *res = NULL;
-    enum load_status st = query(ld->db, &res, ld->err, sizeof ld->err,
-        "SELECT row_key FROM @.cdr WHERE source = $1 AND row_key = ANY ($2::uuid[])", 2, params);
-    free(arr);
-    if (st != LOAD_OK)
+    const char *params[3] = {b->tmin, b->tmax, ld->careful ? "1 day" : "0"};
+    char *sql = sql_for(ld->db,
+        "SELECT row_key FROM @.cdr WHERE call_time BETWEEN $1::timestamptz - $3::interval"
+        " AND $2::timestamptz + $3::interval");
+    /* Binary results: 16 bytes a key instead of 36 characters. */
+    PGresult *res = PQexecParams(ld->db->conn, sql, 3, NULL, params, NULL, NULL, 1);
+    free(sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        enum load_status st = classify(ld->db, res);
+        seterr(ld->err, sizeof ld->err, "%s", PQerrorMessage(ld->db->conn));
+        PQclear(res);
         return st;
+    }
     for (int r = 0; r < PQntuples(res); r++) {
-        unsigned char k[16];
-        if (!uuid_parse(PQgetvalue(res, r, 0), k))
+        if (PQgetlength(res, r, 0) != 16)
             continue;
-        int32_t i = batch_find(ld, k);
-        if (i >= 0 && !ld->skip[i]) {
-            ld->skip[i] = true;
+        int32_t i = batch_find(ld, b, (const unsigned char *)PQgetvalue(res, r, 0));
+        if (i >= 0 && !b->skip[i]) {
+            b->skip[i] = true;
             ld->duplicate++;
         }
     }
@@ -657,26 +676,23 @@ static enum load_status probe(struct load *ld)
     return LOAD_OK;
 }
 
-static enum load_status flush(struct load *ld)
+/* Loader thread: probe and COPY one batch, then its rejects. */
+static enum load_status load_batch(struct load *ld, struct batch *b)
 {
-    enum load_status st = LOAD_OK;
-    if (ld->nrows) {
-        dedup_batch(ld);
-        size_t in_batch_dups = 0;
-        for (size_t i = 0; i < ld->nrows; i++)
-            in_batch_dups += ld->skip[i];
-        ld->duplicate += in_batch_dups;
-        if ((st = probe(ld)) != LOAD_OK)
+    enum load_status st;
+    if (b->nrows) {
+        ld->duplicate += dedup_batch(ld, b);
+        if ((st = probe(ld, b)) != LOAD_OK)
             return st;
         /* Compact the kept lines in place, then send them. */
         size_t w = 0, kept = 0;
-        for (size_t i = 0; i < ld->nrows; i++) {
-            size_t start = ld->line_off[i];
-            size_t end = i + 1 < ld->nrows ? ld->line_off[i + 1] : ld->len;
-            if (ld->skip[i])
+        for (size_t i = 0; i < b->nrows; i++) {
+            size_t start = b->line_off[i];
+            size_t end = i + 1 < b->nrows ? b->line_off[i + 1] : b->len;
+            if (b->skip[i])
                 continue;
             if (w != start)
-                memmove(ld->buf + w, ld->buf + start, end - start);
+                memmove(b->buf + w, b->buf + start, end - start);
             w += end - start;
             kept++;
         }
@@ -685,35 +701,93 @@ static enum load_status flush(struct load *ld)
                 "COPY @.cdr (source, call_id, caller_phone, dialed_phone, flag2, flag3,"
                 " call_time, answer_time, end_time, total_duration_s, call_duration_s,"
                 " call_type, account_code, src_channel, dst_channel, feature, extra,"
-                " file_id, line_no, row_key) FROM STDIN", ld->buf, w);
+                " file_id, line_no, row_key) FROM STDIN", b->buf, w);
             if (st != LOAD_OK)
                 return st;
             ld->inserted += kept;
         }
-        ld->nrows = 0;
-        ld->len = 0;
     }
-    if (ld->nrejects) {
+    if (b->nrejects) {
         st = copy_send(ld, "COPY @.cdr_reject (file_id, line_no, raw_line, reason) FROM STDIN",
-                       ld->rbuf, ld->rlen);
+                       b->rbuf, b->rlen);
         if (st != LOAD_OK)
             return st;
-        ld->nrejects = 0;
-        ld->rlen = 0;
     }
+    return LOAD_OK;
+}
+
+static void *loader_main(void *arg)
+{
+    struct load *ld = arg;
+    pthread_mutex_lock(&ld->mu);
+    for (;;) {
+        while (!ld->work && !ld->quit)
+            pthread_cond_wait(&ld->cv, &ld->mu);
+        if (!ld->work)
+            break; /* quit */
+        struct batch *b = ld->work;
+        bool skip = ld->st != LOAD_OK; /* after a failure: just drop batches */
+        pthread_mutex_unlock(&ld->mu);
+        enum load_status st = skip ? LOAD_OK : load_batch(ld, b);
+        pthread_mutex_lock(&ld->mu);
+        if (st != LOAD_OK && ld->st == LOAD_OK)
+            ld->st = st;
+        b->nrows = b->len = 0;
+        b->nrejects = b->rlen = 0;
+        ld->work = NULL;
+        ld->busy = false;
+        pthread_cond_broadcast(&ld->cv);
+    }
+    pthread_mutex_unlock(&ld->mu);
+    return NULL;
+}
+
+/* Wait until the loader has finished its batch; its status. */
+static enum load_status wait_idle(struct load *ld)
+{
+    pthread_mutex_lock(&ld->mu);
+    while (ld->busy)
+        pthread_cond_wait(&ld->cv, &ld->mu);
+    enum load_status st = ld->st;
+    pthread_mutex_unlock(&ld->mu);
+    return st;
+}
+
+/* Hand the batch being filled to the loader, and fill the other one. */
+static enum load_status submit(struct load *ld)
+{
+    enum load_status st = wait_idle(ld);
+    if (st != LOAD_OK)
+        return st;
+    struct batch *b = &ld->batches[ld->fill];
+    if (!b->nrows && !b->nrejects)
+        return LOAD_OK;
+    pthread_mutex_lock(&ld->mu);
+    ld->work = b;
+    ld->busy = true;
+    pthread_cond_broadcast(&ld->cv);
+    pthread_mutex_unlock(&ld->mu);
+    ld->fill ^= 1;
     return LOAD_OK;
 }
 
 enum load_status load_row(struct load *ld, const struct cdr_row *row, uint64_t line_no)
 {
+    struct batch *b = &ld->batches[ld->fill];
     /* Worst case: every byte escaped to two, plus separators and numbers. */
     size_t need = ld->source_esc_len + 2 * row->extra_len + 160;
     for (int i = 0; i < CDR_F_COUNT; i++)
         need += 2 * row->len[i] + 3;
-    lreserve(&ld->buf, &ld->cap, ld->len, need);
-    ld->line_off[ld->nrows] = ld->len;
-    memcpy(ld->keys[ld->nrows], row->key, 16);
-    char *w = ld->buf + ld->len;
+    lreserve(&b->buf, &b->cap, b->len, need);
+    b->line_off[b->nrows] = b->len;
+    memcpy(b->keys[b->nrows], row->key, 16);
+    /* Canonical "YYYY-MM-DD HH:MM:SS" compares as text in time order. */
+    const char *t = row->val[CDR_F_CALL_TIME];
+    if (b->nrows == 0 || memcmp(t, b->tmin, 19) < 0)
+        memcpy(b->tmin, t, 19);
+    if (b->nrows == 0 || memcmp(t, b->tmax, 19) > 0)
+        memcpy(b->tmax, t, 19);
+    char *w = b->buf + b->len;
     memcpy(w, ld->source_esc, ld->source_esc_len);
     w += ld->source_esc_len;
     for (int i = 0; i < CDR_F_COUNT; i++) {
@@ -736,10 +810,10 @@ enum load_status load_row(struct load *ld, const struct cdr_row *row, uint64_t l
     uuid_text(row->key, w);
     w += 36;
     *w++ = '\n';
-    ld->len = (size_t)(w - ld->buf);
-    ld->nrows++;
-    if (ld->nrows == BATCH_ROWS || ld->len >= BATCH_BYTES || ld->rlen >= BATCH_BYTES)
-        return flush(ld);
+    b->len = (size_t)(w - b->buf);
+    b->nrows++;
+    if (b->nrows == BATCH_ROWS || b->len >= BATCH_BYTES || b->rlen >= BATCH_BYTES)
+        return submit(ld);
     return LOAD_OK;
 }
 
@@ -747,9 +821,10 @@ enum load_status load_reject(struct load *ld, uint64_t line_no, const char *raw,
                              const char *reason)
 {
     static const char hex[] = "0123456789abcdef";
+    struct batch *b = &ld->batches[ld->fill];
     size_t rl = strlen(reason);
-    lreserve(&ld->rbuf, &ld->rcap, ld->rlen, 2 * len + 2 * rl + 64);
-    char *w = ld->rbuf + ld->rlen;
+    lreserve(&b->rbuf, &b->rcap, b->rlen, 2 * len + 2 * rl + 64);
+    char *w = b->rbuf + b->rlen;
     w += sprintf(w, "%s\t%llu\t\\\\x", ld->file_id_txt, (unsigned long long)line_no);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)raw[i];
@@ -759,19 +834,22 @@ enum load_status load_reject(struct load *ld, uint64_t line_no, const char *raw,
     *w++ = '\t';
     w += copy_escape(w, reason, rl);
     *w++ = '\n';
-    ld->rlen = (size_t)(w - ld->rbuf);
-    ld->nrejects++;
-    if (ld->rlen >= BATCH_BYTES)
-        return flush(ld);
+    b->rlen = (size_t)(w - b->rbuf);
+    b->nrejects++;
+    if (b->rlen >= BATCH_BYTES)
+        return submit(ld);
     return LOAD_OK;
 }
 
 enum load_status load_commit(struct load *ld, const char *status, const char *error,
                              struct load_stats *stats)
 {
-    enum load_status st = flush(ld);
+    enum load_status st = submit(ld);
+    if (st == LOAD_OK)
+        st = wait_idle(ld);
     if (st != LOAD_OK)
         return st;
+    /* The loader is idle: the connection is ours again. */
     stats->rows_inserted = ld->inserted;
     stats->rows_duplicate = ld->duplicate;
     char v[6][24];
@@ -787,24 +865,30 @@ enum load_status load_commit(struct load *ld, const char *status, const char *er
         " finished_at = clock_timestamp() WHERE id = $1", 8, params);
     if (st != LOAD_OK)
         return st;
-    st = cmd(ld->db, ld->err, sizeof ld->err, "COMMIT", 0, NULL);
-    return st;
+    return cmd(ld->db, ld->err, sizeof ld->err, "COMMIT", 0, NULL);
 }
 
 void load_close(struct load *ld)
 {
     if (!ld)
         return;
+    if (ld->thread_started) {
+        wait_idle(ld);
+        pthread_mutex_lock(&ld->mu);
+        ld->quit = true;
+        pthread_cond_broadcast(&ld->cv);
+        pthread_mutex_unlock(&ld->mu);
+        pthread_join(ld->thread, NULL);
+        pthread_mutex_destroy(&ld->mu);
+        pthread_cond_destroy(&ld->cv);
+    }
     if (PQstatus(ld->db->conn) == CONNECTION_OK &&
         PQtransactionStatus(ld->db->conn) != PQTRANS_IDLE)
         PQclear(PQexec(ld->db->conn, "ROLLBACK"));
     free(ld->source);
     free(ld->source_esc);
-    free(ld->buf);
-    free(ld->line_off);
-    free(ld->keys);
-    free(ld->skip);
+    batch_free(&ld->batches[0]);
+    batch_free(&ld->batches[1]);
     free(ld->slots);
-    free(ld->rbuf);
     free(ld);
 }

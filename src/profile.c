@@ -174,6 +174,7 @@ struct profile {
     size_t json_off, json_len;
     char *keybuf;
     size_t keycap;
+    char *source;      /* salt of the row key */
 };
 
 static bool is_utf8_name(const char *enc)
@@ -297,6 +298,7 @@ void profile_destroy(struct profile *p)
     free(p->custom_names);
     free(p->buf);
     free(p->keybuf);
+    free(p->source);
     free(p);
 }
 
@@ -308,6 +310,12 @@ bool profile_has_header(const struct profile *p)
 void profile_set_header(struct profile *p, bool header)
 {
     p->header = header;
+}
+
+void profile_set_source(struct profile *p, const char *source)
+{
+    free(p->source);
+    p->source = source ? xstrdup(source) : NULL;
 }
 
 /* ---- arena ---------------------------------------------------------------- */
@@ -700,6 +708,11 @@ bool profile_map(struct profile *p, const char *const *f, const size_t *lens, si
 
     /* Pointers only now: buf may have moved while it grew. */
     size_t w = 0;
+    if (p->source) {
+        uint32_t sl = (uint32_t)strlen(p->source);
+        key_put(p, &w, &sl, sizeof sl);
+        key_put(p, &w, p->source, sl);
+    }
     for (int i = 0; i < CDR_F_COUNT; i++) {
         if (p->isnull[i]) {
             row->val[i] = NULL;
