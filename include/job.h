@@ -47,6 +47,21 @@ struct db *job_connect(const struct cdr_config *cfg, bool migrate);
 enum file_status job_import_file(struct job *job, size_t si, const char *root, const char *path,
                                  bool finish, bool follow_links);
 
+/* One file of a run: its source and the folder it was found under. */
+struct job_item {
+    size_t si;
+    const char *root;
+    const char *path;
+};
+
+/*
+ * Import items in order, or with jobs > 1 over that many connections at
+ * once (archive re-imports): each worker thread has its own connection and
+ * profiles; the totals end up in job. Stops early when the database is down.
+ */
+void job_run(struct job *job, const struct job_item *items, size_t n, unsigned jobs,
+             bool finish, bool follow_links);
+
 void job_summary(const struct job *job);
 int job_exit_status(const struct job *job);
 double job_now(void);

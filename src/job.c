@@ -6,6 +6,8 @@
 #include "finish.h"
 #include "log.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +158,88 @@ enum file_status job_import_file(struct job *job, size_t si, const char *root, c
     account(job, &r);
     free(dest);
     return r.status;
+}
+
+struct pool {
+    struct job *job;
+    const struct job_item *items;
+    size_t n;
+    atomic_size_t next;
+    atomic_bool stop;
+    bool finish, follow;
+    pthread_mutex_t mu;
+};
+
+static void *worker(void *arg)
+{
+    struct pool *pool = arg;
+    struct job w = {.tty = false, .dry_run = pool->job->dry_run, .force = pool->job->force,
+                    .cancel = pool->job->cancel};
+    if (!job_init(&w, pool->job->cfg))
+        goto out;
+    w.db = job_connect(pool->job->cfg, false);
+    if (!w.db && !w.dry_run) {
+        w.db_down = true;
+        atomic_store(&pool->stop, true);
+        goto out;
+    }
+    while (!atomic_load(&pool->stop)) {
+        size_t i = atomic_fetch_add(&pool->next, 1);
+        if (i >= pool->n)
+            break;
+        const struct job_item *it = &pool->items[i];
+        job_import_file(&w, it->si, it->root, it->path, pool->finish, pool->follow);
+        if (w.db_down || (w.cancel && *w.cancel))
+            atomic_store(&pool->stop, true);
+    }
+out:
+    pthread_mutex_lock(&pool->mu);
+    struct job *j = pool->job;
+    j->files_imported += w.files_imported;
+    j->files_duplicate += w.files_duplicate;
+    j->files_failed += w.files_failed;
+    j->files_skipped += w.files_skipped;
+    j->rows_new += w.rows_new;
+    j->rows_dup += w.rows_dup;
+    j->rows_rejected += w.rows_rejected;
+    j->bytes += w.bytes;
+    j->db_down |= w.db_down;
+    pthread_mutex_unlock(&pool->mu);
+    db_close(w.db);
+    job_free(&w);
+    return NULL;
+}
+
+void job_run(struct job *job, const struct job_item *items, size_t n, unsigned jobs,
+             bool finish, bool follow_links)
+{
+    job->file_count = n;
+    if (jobs <= 1 || n <= 1) {
+        for (size_t i = 0; i < n && !job->db_down && !(job->cancel && *job->cancel); i++) {
+            job->file_index = i;
+            job_import_file(job, items[i].si, items[i].root, items[i].path, finish,
+                            follow_links);
+        }
+        return;
+    }
+    if (jobs > n)
+        jobs = (unsigned)n;
+    struct pool pool = {.job = job, .items = items, .n = n, .finish = finish,
+                        .follow = follow_links};
+    atomic_init(&pool.next, 0);
+    atomic_init(&pool.stop, false);
+    pthread_mutex_init(&pool.mu, NULL);
+    pthread_t *t = xcalloc(jobs, sizeof *t);
+    unsigned started = 0;
+    for (unsigned k = 0; k < jobs; k++)
+        if (pthread_create(&t[k], NULL, worker, &pool) == 0)
+            started++;
+        else
+            break;
+    for (unsigned k = 0; k < started; k++)
+        pthread_join(t[k], NULL);
+    free(t);
+    pthread_mutex_destroy(&pool.mu);
 }
 
 void job_summary(const struct job *job)

@@ -29,10 +29,12 @@ static const char usage_text[] =
     "\n"
     "Commands:\n"
     "  init-db                      create or migrate the database schema\n"
-    "  import [--source NAME] [--dry-run] [--force] PATH...\n"
-    "                               import files and folders (recursively); files stay\n"
-    "  scan                         import every matching file under every source's\n"
-    "                               path once, then move/delete/keep it (on_success)\n"
+    "  import [--source NAME] [--dry-run] [--force] [--jobs N] PATH...\n"
+    "                               import files and folders (recursively); files stay;\n"
+    "                               --jobs: N files at once over N connections\n"
+    "  scan [--jobs N]              import every matching file under every source's\n"
+    "                               path once, then move/delete/keep it (on_success);\n"
+    "                               N defaults to the config's `jobs`\n"
     "  watch                        import what is there, then keep watching the\n"
     "                               sources' folders until SIGTERM (SIGHUP: reload)\n"
     "  check                        validate the configuration and connect\n"
@@ -59,7 +61,8 @@ static struct cdr_config *load_config(const char *explicit_path)
 
 /* ---- commands ------------------------------------------------------------ */
 
-static int cmd_import(struct job *run, const char *source_name, char **paths, int npaths)
+static int cmd_import(struct job *run, const char *source_name, char **paths, int npaths,
+                      unsigned jobs)
 {
     const struct cdr_config *cfg = run->cfg;
     size_t si = 0;
@@ -111,37 +114,42 @@ static int cmd_import(struct job *run, const char *source_name, char **paths, in
             list.n++;
         }
     }
-    run->file_count = list.n;
-    for (size_t i = 0; i < list.n && !run->db_down; i++) {
-        run->file_index = i;
-        job_import_file(run, si, NULL, list.files[i].path, false, true);
-    }
+    struct job_item *items = xcalloc(list.n, sizeof *items);
+    for (size_t i = 0; i < list.n; i++)
+        items[i] = (struct job_item){si, NULL, list.files[i].path};
+    job_run(run, items, list.n, jobs, false, true);
+    free(items);
     source_list_free(&list);
     job_summary(run);
     int st = job_exit_status(run);
     return st > status ? st : status;
 }
 
-static int cmd_scan(struct job *run)
+static int cmd_scan(struct job *run, unsigned jobs)
 {
     const struct cdr_config *cfg = run->cfg;
     int status = CDR_EXIT_OK;
-    for (size_t si = 0; si < cfg->nsources && !run->db_down; si++) {
+    struct source_list *lists = xcalloc(cfg->nsources, sizeof *lists);
+    size_t total = 0;
+    for (size_t si = 0; si < cfg->nsources; si++) {
         const struct cdr_source *src = &cfg->sources[si];
-        struct source_list list = {0};
         char err[CDR_ERRLEN];
-        if (source_walk(src, src->path, src->recursive, &list, err, sizeof err) < 0) {
+        if (source_walk(src, src->path, src->recursive, &lists[si], err, sizeof err) < 0) {
             log_error("source %s: %s", src->name, err);
             status = CDR_EXIT_PARTIAL;
-            continue;
         }
-        run->file_count = list.n;
-        for (size_t i = 0; i < list.n && !run->db_down; i++) {
-            run->file_index = i;
-            job_import_file(run, si, src->path, list.files[i].path, true, false);
-        }
-        source_list_free(&list);
+        total += lists[si].n;
     }
+    struct job_item *items = xcalloc(total, sizeof *items);
+    size_t n = 0;
+    for (size_t si = 0; si < cfg->nsources; si++)
+        for (size_t i = 0; i < lists[si].n; i++)
+            items[n++] = (struct job_item){si, cfg->sources[si].path, lists[si].files[i].path};
+    job_run(run, items, n, jobs, true, false);
+    free(items);
+    for (size_t si = 0; si < cfg->nsources; si++)
+        source_list_free(&lists[si]);
+    free(lists);
     job_summary(run);
     int st = job_exit_status(run);
     return st > status ? st : status;
@@ -200,11 +208,13 @@ int main(int argc, char **argv)
     static const struct option import_opts[] = {
         {"source", required_argument, NULL, 's'}, {"dry-run", no_argument, NULL, 'n'},
         {"force", no_argument, NULL, 'f'},        {"limit", required_argument, NULL, 'l'},
+        {"jobs", required_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     const char *source_name = NULL;
     bool dry_run = false, force = false;
     int limit = 20;
+    long jobs = 0; /* 0: import 1, scan the config's `jobs` */
     bool known = strcmp(command, "init-db") == 0 || strcmp(command, "import") == 0 ||
                  strcmp(command, "scan") == 0 || strcmp(command, "check") == 0 ||
                  strcmp(command, "status") == 0 || strcmp(command, "watch") == 0;
@@ -212,17 +222,30 @@ int main(int argc, char **argv)
         fprintf(stderr, "cdrimport: unknown command '%s'\n\n%s", command, usage_text);
         return CDR_EXIT_USAGE;
     }
-    while ((c = getopt_long(argc, argv, "+s:nfl:h", import_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+s:nfl:j:h", import_opts, NULL)) != -1) {
         switch (c) {
         case 's': source_name = optarg; break;
         case 'n': dry_run = true; break;
         case 'f': force = true; break;
         case 'l': limit = atoi(optarg); break;
+        case 'j': {
+            char *end;
+            jobs = strtol(optarg, &end, 10);
+            if (*end || jobs < 1 || jobs > 64) {
+                fprintf(stderr, "cdrimport: --jobs takes a number from 1 to 64\n");
+                return CDR_EXIT_USAGE;
+            }
+            break;
+        }
         case 'h': fputs(usage_text, stdout); return CDR_EXIT_OK;
         default: fputs(usage_text, stderr); return CDR_EXIT_USAGE;
         }
     }
     bool is_import = strcmp(command, "import") == 0;
+    if (jobs && !is_import && strcmp(command, "scan") != 0) {
+        fprintf(stderr, "cdrimport: --jobs goes with import and scan\n");
+        return CDR_EXIT_USAGE;
+    }
     if ((source_name || dry_run || force) && !is_import) {
         fprintf(stderr, "cdrimport: --source, --dry-run and --force go with import\n");
         return CDR_EXIT_USAGE;
@@ -264,9 +287,10 @@ int main(int argc, char **argv)
         db_describe(run.db, desc, sizeof desc);
         printf("schema ready: %s\n", desc);
     } else if (is_import) {
-        status = cmd_import(&run, source_name, argv + optind, argc - optind);
+        status = cmd_import(&run, source_name, argv + optind, argc - optind,
+                            jobs ? (unsigned)jobs : 1);
     } else if (strcmp(command, "scan") == 0) {
-        status = cmd_scan(&run);
+        status = cmd_scan(&run, jobs ? (unsigned)jobs : cfg->jobs);
     } else if (strcmp(command, "check") == 0) {
         status = cmd_check(&run);
     } else if (strcmp(command, "status") == 0) {
