@@ -189,6 +189,8 @@ struct db *db_connect(const struct cdr_config *cfg, char *err, size_t errlen)
             const char *v = o->val;
             /* A relative socket folder means: relative to importer.yaml. */
             if (strcmp(o->keyword, "host") == 0 && v[0] == '.' && nowned < 4) {
+                while (v[0] == '.' && v[1] == '/')
+                    v += 2;
                 owned[nowned] = xasprintf("%s/%s", cfg->base_dir, v);
                 v = owned[nowned++];
             }

@@ -155,9 +155,8 @@ static int cmd_scan(struct job *run, unsigned jobs)
     return st > status ? st : status;
 }
 
-static int cmd_check(struct job *run)
+static void print_config(const struct cdr_config *cfg)
 {
-    const struct cdr_config *cfg = run->cfg;
     printf("config %s: OK, %zu source%s\n", cfg->file, cfg->nsources,
            cfg->nsources == 1 ? "" : "s");
     for (size_t i = 0; i < cfg->nsources; i++) {
@@ -168,6 +167,11 @@ static int cmd_check(struct job *run)
                profile_format_name(s->format), s->recursive ? "recursive" : "top level only",
                s->timezone, there ? "" : "  [folder missing]");
     }
+    fflush(stdout);
+}
+
+static int cmd_check(struct job *run)
+{
     char desc[256];
     db_describe(run->db, desc, sizeof desc);
     printf("database: OK, %s\n", desc);
@@ -274,6 +278,8 @@ int main(int argc, char **argv)
         job_free(&run);
         return watch_run(cfg, config_path); /* owns cfg from here: reloads replace it */
     }
+    if (strcmp(command, "check") == 0)
+        print_config(cfg);
     run.db = job_connect(cfg, !dry_run);
     if (!run.db && !dry_run) {
         status = CDR_EXIT_DB;
