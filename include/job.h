@@ -24,7 +24,7 @@ struct job {
     volatile sig_atomic_t *cancel; /* set by a signal: roll back, stop */
     /* totals */
     unsigned files_imported, files_duplicate, files_failed, files_skipped;
-    uint64_t rows_new, rows_dup, rows_rejected, bytes;
+    uint64_t rows_read, rows_new, rows_dup, rows_rejected, bytes;
     bool db_down;
     double t0;
     /* progress */

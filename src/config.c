@@ -729,6 +729,24 @@ static bool check_source(struct loader *ld, void *obj, yaml_node_t *map, const c
                     "only allowed with format custom (format is %s)",
                     profile_format_name(src->format));
 
+    if (src->format == CDR_FMT_CUSTOM) {
+        bool has_time = false;
+        for (size_t i = 0; i < src->ncolumns; i++)
+            has_time |= src->columns[i].kind == CDR_COL_FIELD &&
+                        src->columns[i].field == CDR_F_CALL_TIME;
+        if (!has_time)
+            return fail(ld, cols ? node_at(ld, cols->value) : map, kpath,
+                        "needs a call_time column (every call needs its start time)");
+    }
+    yaml_node_pair_t *hdr = map_find(ld, map, "header");
+    if (src->header && src->format != CDR_FMT_CUSTOM) {
+        /* A header on a headerless format would silently drop a call. */
+        path_key(kpath, path, "header");
+        return fail(ld, hdr ? node_at(ld, hdr->key) : map, kpath,
+                    "only allowed with format custom (format is %s)",
+                    profile_format_name(src->format));
+    }
+
     /* A file moved into a folder that is scanned would come back. */
     const char *dirs[] = {src->processed_dir, src->failed_dir};
     const char *names[] = {"processed_dir", "failed_dir"};

@@ -96,8 +96,10 @@ static void report_file(struct job *job, const char *path, const struct file_res
     switch (r->status) {
     case FILE_IMPORTED:
     case FILE_DUPLICATE:
-        log_info("%s %s sha256=%.12s rows new=%llu duplicate=%llu rejected=%llu repaired=%llu "
-                 "%.0f ms%s%s", file_status_name(r->status), path, r->sha256,
+        log_info("%s%s %s sha256=%.12s rows read=%llu new=%llu duplicate=%llu rejected=%llu "
+                 "repaired=%llu %.0f ms%s%s", job->dry_run ? "dry run: " : "",
+                 file_status_name(r->status), path, r->sha256,
+                 (unsigned long long)s->rows_read,
                  (unsigned long long)s->rows_inserted, (unsigned long long)s->rows_duplicate,
                  (unsigned long long)s->rows_rejected, (unsigned long long)s->rows_repaired, r->ms,
                  dest ? " -> " : "", dest ? dest : "");
@@ -126,6 +128,7 @@ static void account(struct job *job, const struct file_result *r)
     case FILE_SKIPPED: job->files_skipped++; break;
     case FILE_DB_DOWN: job->db_down = true; break;
     }
+    job->rows_read += r->stats.rows_read;
     job->rows_new += r->stats.rows_inserted;
     job->rows_dup += r->stats.rows_duplicate;
     job->rows_rejected += r->stats.rows_rejected;
@@ -199,6 +202,7 @@ out:
     j->files_duplicate += w.files_duplicate;
     j->files_failed += w.files_failed;
     j->files_skipped += w.files_skipped;
+    j->rows_read += w.rows_read;
     j->rows_new += w.rows_new;
     j->rows_dup += w.rows_dup;
     j->rows_rejected += w.rows_rejected;
@@ -247,11 +251,11 @@ void job_summary(const struct job *job)
     double el = job_now() - job->t0;
     char line[512];
     snprintf(line, sizeof line,
-             "%sfiles: %u imported, %u duplicate, %u failed, %u skipped; rows: %llu new, "
-             "%llu duplicate, %llu rejected; %.1f MB in %.2f s",
+             "%sfiles: %u imported, %u duplicate, %u failed, %u skipped; rows: %llu read, "
+             "%llu new, %llu duplicate, %llu rejected; %.1f MB in %.2f s",
              job->dry_run ? "dry run, nothing written: " : "", job->files_imported,
              job->files_duplicate, job->files_failed, job->files_skipped,
-             (unsigned long long)job->rows_new, (unsigned long long)job->rows_dup,
+             (unsigned long long)job->rows_read, (unsigned long long)job->rows_new, (unsigned long long)job->rows_dup,
              (unsigned long long)job->rows_rejected, (double)job->bytes / 1e6, el);
     if (job->tty)
         fprintf(stderr, "\r\033[K%s\n", line);

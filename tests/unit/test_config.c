@@ -110,7 +110,7 @@ static void check_all_set(const struct cdr_config *cfg)
     assert_string_equal(s->patterns[0], "*.CSV");
     assert_string_equal(s->patterns[1], "cdr-?.txt");
     assert_false(s->recursive);
-    assert_int_equal(s->format, CDR_FMT_ASTERISK_CUSTOM);
+    assert_int_equal(s->format, CDR_FMT_CUSTOM);
     assert_true(s->header);
     assert_string_equal(s->timezone, "America/Sao_Paulo");
     assert_string_equal(s->encoding, "ISO-8859-1");
@@ -185,7 +185,7 @@ static void check_columns(const struct cdr_config *cfg)
 {
     const struct cdr_source *s = &cfg->sources[0];
     assert_int_equal(s->format, CDR_FMT_CUSTOM);
-    assert_int_equal(s->ncolumns, 8);
+    assert_int_equal(s->ncolumns, 9);
     assert_int_equal(s->columns[0].kind, CDR_COL_FIELD);
     assert_int_equal(s->columns[0].field, CDR_F_CALL_ID);
     for (size_t i = 1; i <= 3; i++)
@@ -278,7 +278,8 @@ static const struct config_case cases[] = {
      SRC
      "    pattern: ['*.CSV', 'cdr-?.txt']\n"
      "    recursive: false\n"
-     "    format: asterisk-custom\n"
+     "    format: custom\n"
+     "    columns: [call_time, extra.a]\n"
      "    header: true\n"
      "    timezone: America/Sao_Paulo\n"
      "    encoding: ISO-8859-1\n"
@@ -310,13 +311,13 @@ static const struct config_case cases[] = {
      NULL, check_pattern_list, NULL},
     {"custom columns", CUSTOM
      "    header: yes\n"
-     "    columns: [call_id, '-', '', ~, extra.trunk, caller_phone, null, extra.x.y]\n",
+     "    columns: [call_id, '-', '', ~, extra.trunk, caller_phone, null, extra.x.y, call_time]\n",
      NULL, check_columns, NULL},
     {"booleans, YAML 1.1 style",
      "sources:\n"
-     "  - {name: a, path: /a, recursive: no, header: yes}\n"
-     "  - {name: b, path: /b, recursive: NO, header: True}\n"
-     "  - {name: c, path: /c, recursive: Off, header: ON}\n"
+     "  - {name: a, path: /a, recursive: no, header: yes, format: custom, columns: [call_time]}\n"
+     "  - {name: b, path: /b, recursive: NO, header: True, format: custom, columns: [call_time]}\n"
+     "  - {name: c, path: /c, recursive: Off, header: ON, format: custom, columns: [call_time]}\n"
      "  - {name: d, path: /d, recursive: TRUE, header: False}\n"
      "  - {name: e, path: /e, recursive: yes, header: no}\n",
      NULL, check_booleans, NULL},
@@ -484,6 +485,10 @@ static const struct config_case cases[] = {
      ":5:24: sources[0].columns[1]: 'call_id' is already columns[0]", NULL, NULL},
     {"extra column twice", CUSTOM "    columns: [extra.trunk, '-', extra.trunk]\n",
      "sources[0].columns[2]: 'extra.trunk' is already columns[0]", NULL, NULL},
+    {"custom columns without call_time", CUSTOM "    columns: [call_id, caller_phone]\n",
+     ":5:14: sources[0].columns: needs a call_time column", NULL, NULL},
+    {"header without format custom", SRC "    header: true\n",
+     ":4:5: sources[0].header: only allowed with format custom", NULL, NULL},
     {"extra without a name", CUSTOM "    columns: [extra.]\n",
      ":5:15: sources[0].columns[0]: 'extra.' needs a key name after the dot", NULL, NULL},
     {"header not a boolean", SRC "    header: 3\n",
