@@ -11,6 +11,7 @@
 #include "cdrimport.h"
 #include "config.h"
 
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -39,6 +40,7 @@ bool source_name_ignored(const char *name);
 int source_walk(const struct cdr_source *src, const char *dir, bool recursive,
                 struct source_list *list, char *err, size_t errlen);
 void source_list_sort(struct source_list *list);
+void source_list_add(struct source_list *list, const char *path, const struct stat *st);
 void source_list_free(struct source_list *list);
 
 #endif

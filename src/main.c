@@ -83,37 +83,27 @@ static int cmd_import(struct job *run, const char *source_name, char **paths, in
     int status = CDR_EXIT_OK;
     for (int i = 0; i < npaths; i++) {
         struct stat st;
-        if (stat(paths[i], &st) < 0) {
-            log_error("%s: %s", paths[i], strerror(errno));
+        /* The ledger keeps absolute paths, whatever the command line said. */
+        char *abs = realpath(paths[i], NULL);
+        const char *path = abs ? abs : paths[i];
+        if (stat(path, &st) < 0) {
+            log_error("%s: %s", path, strerror(errno));
             status = CDR_EXIT_PARTIAL;
+            free(abs);
             continue;
         }
         if (S_ISDIR(st.st_mode)) {
             char err[CDR_ERRLEN];
-            struct source_list sub = {0};
-            if (source_walk(src, paths[i], true, &sub, err, sizeof err) < 0) {
+            if (source_walk(src, path, true, &list, err, sizeof err) < 0) {
                 log_error("%s", err);
                 status = CDR_EXIT_PARTIAL;
             }
-            for (size_t k = 0; k < sub.n; k++) {
-                if (list.n == list.cap) {
-                    list.cap = list.cap ? list.cap * 2 : 64;
-                    list.files = xrealloc(list.files, list.cap * sizeof *list.files);
-                }
-                list.files[list.n++] = sub.files[k];
-            }
-            free(sub.files);
         } else {
-            if (list.n == list.cap) {
-                list.cap = list.cap ? list.cap * 2 : 64;
-                list.files = xrealloc(list.files, list.cap * sizeof *list.files);
-            }
-            list.files[list.n].path = xstrdup(paths[i]);
-            list.files[list.n].mtime = st.st_mtim;
-            list.files[list.n].size = st.st_size;
-            list.n++;
+            source_list_add(&list, path, &st);
         }
+        free(abs);
     }
+    source_list_sort(&list);
     struct job_item *items = xcalloc(list.n, sizeof *items);
     for (size_t i = 0; i < list.n; i++)
         items[i] = (struct job_item){si, NULL, list.files[i].path};

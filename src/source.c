@@ -43,7 +43,7 @@ bool source_name_matches(const struct cdr_source *src, const char *name)
     return false;
 }
 
-static void list_add(struct source_list *l, const char *path, const struct stat *st)
+void source_list_add(struct source_list *l, const char *path, const struct stat *st)
 {
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 64;
@@ -93,6 +93,8 @@ static void walk(const struct cdr_source *src, const char *root_real, const char
             if (recursive && depth < 64 && e->d_name[0] != '.' &&
                 !same_dir(path, src->processed_dir) && !same_dir(path, src->failed_dir))
                 walk(src, root_real, path, recursive, depth + 1, list);
+            else if (!recursive && source_name_matches(src, e->d_name))
+                log_warn("%s: a folder, not a file (recursive is off): skipped", path);
             free(path);
             continue;
         }
@@ -112,7 +114,7 @@ static void walk(const struct cdr_source *src, const char *root_real, const char
         }
         /* FIFOs and other special files are listed: the file stage reports
          * them clearly (and never blocks on them). */
-        list_add(list, path, &st);
+        source_list_add(list, path, &st);
         free(path);
     }
     closedir(d);
