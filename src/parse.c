@@ -46,6 +46,7 @@ struct parser {
     bool at_start;
     unsigned char head[3];
     size_t nhead;
+    bool cr_held;           /* the last chunk ended in '\r': not fed yet */
     char reason[256];
 };
 
@@ -58,6 +59,23 @@ static int never_space(unsigned char c)
     return 0;
 }
 
+/* Only '\n' ends a record. libcsv's default also ends one at '\r', which
+ * would split a line holding a stray CR into several records that all
+ * claim its line number; the CR of a CRLF is dropped before libcsv sees it
+ * (feed_line). A stray CR is field data, and the record's field count or
+ * quoting then decides. */
+static int is_lf(unsigned char c)
+{
+    return c == '\n';
+}
+
+/* Whether libcsv is inside a quoted field, where a CRLF is data. The
+ * values are libcsv's (libcsv.c: FIELD_BEGUN is 2), stable since 3.0. */
+static bool in_quotes(const struct parser *p)
+{
+    return p->csv.pstate == 2 && p->csv.quoted;
+}
+
 static void csv_reset(struct parser *p)
 {
     csv_free(&p->csv);
@@ -66,6 +84,7 @@ static void csv_reset(struct parser *p)
         abort();
     }
     csv_set_space_func(&p->csv, never_space);
+    csv_set_term_func(&p->csv, is_lf);
     p->nf = 0;
     p->fused = 0;
 }
@@ -89,6 +108,7 @@ struct parser *parser_create(size_t max_line_bytes, const struct parse_cb *cb)
         return NULL;
     }
     csv_set_space_func(&p->csv, never_space);
+    csv_set_term_func(&p->csv, is_lf);
     return p;
 }
 
@@ -115,11 +135,10 @@ uint64_t parser_lines(const struct parser *p)
 /* Report raw[0..len) as a rejected line; strips the line terminator. */
 static void reject(struct parser *p, uint64_t line, const char *raw, size_t len, const char *why)
 {
-    if (len && raw[len - 1] == '\n') {
+    /* libcsv also ends a record at a bare '\r', which may be the last byte
+     * seen so far: strip every line-end byte, whatever the chunking. */
+    while (len && (raw[len - 1] == '\n' || raw[len - 1] == '\r'))
         len--;
-        if (len && raw[len - 1] == '\r')
-            len--;
-    }
     char reason[sizeof p->reason + 64];
     if (memchr(raw, '\0', len))
         snprintf(reason, sizeof reason, "NUL bytes in line (unclean shutdown?); %s", why);
@@ -195,10 +214,28 @@ static void on_record_end(int c, void *data)
 
 /* ---- the segment loop ----------------------------------------------------- */
 
+/* Give libcsv one segment (a whole line, or a piece of one), dropping the
+ * CR of a line-ending CRLF unless it is inside quotes. Returns the bytes of
+ * seg consumed, as csv_parse does. */
+static size_t feed_line(struct parser *p, const char *seg, size_t seglen, bool eol)
+{
+    if (!eol || seglen < 2 || seg[seglen - 2] != '\r')
+        return csv_parse(&p->csv, seg, seglen, on_field, on_record_end, p);
+    size_t body = seglen - 2;
+    size_t done = csv_parse(&p->csv, seg, body, on_field, on_record_end, p);
+    if (done < body || p->replay || p->aborted)
+        return done;
+    if (in_quotes(p))
+        return done + csv_parse(&p->csv, seg + body, 2, on_field, on_record_end, p);
+    size_t k = csv_parse(&p->csv, seg + body + 1, 1, on_field, on_record_end, p);
+    return done + (k ? 2 : 1);
+}
+
 static void start_record(struct parser *p)
 {
     p->raw_len = 0;
     p->rec_line = p->line;
+    p->rec_ended = false;
     p->overflow = false;
     p->broken = false;
 }
@@ -246,6 +283,8 @@ static int process(struct parser *p, const char *data, size_t len)
              * complete enough. */
             size_t room = p->max - p->raw_len;
             size_t k = seglen < room ? seglen : room;
+            if (seglen > room)
+                p->overflow = true; /* as if the whole line had come at once */
             memcpy(p->raw + p->raw_len, seg, k);
             p->raw_len += k;
             pos += seglen;
@@ -301,8 +340,9 @@ static int process(struct parser *p, const char *data, size_t len)
 
         memcpy(p->raw + p->raw_len, seg, seglen);
         p->raw_len += seglen;
-        p->rec_ended = false;
-        size_t done = csv_parse(&p->csv, seg, seglen, on_field, on_record_end, p);
+        /* rec_ended is cleared by start_record only: a record that ended
+         * at a '\r' in an earlier segment of this line has still ended. */
+        size_t done = feed_line(p, seg, seglen, eol);
         pos += seglen;
         if (p->aborted)
             break;
@@ -321,6 +361,22 @@ static int process(struct parser *p, const char *data, size_t len)
             continue;
         }
         if (done < seglen) {
+            size_t first = first_line(p);
+            if (first && first < p->raw_len) {
+                /* A quote opened on an earlier line: blame that line and
+                 * replay now, while raw still holds every byte (the skip
+                 * branch below cuts raw at max). */
+                reject(p, p->rec_line, p->raw, first,
+                       "quoted field runs past the end of the line");
+                size_t n;
+                char *buf = take_replay(p, data + pos, len - pos, &n);
+                free(owned);
+                owned = buf;
+                data = buf;
+                len = n;
+                pos = 0;
+                continue;
+            }
             p->broken = true;
             p->broken_at = p->raw_len - seglen + done;
             if (!eol)
@@ -340,6 +396,30 @@ static int process(struct parser *p, const char *data, size_t len)
     }
     free(owned);
     return p->aborted ? -1 : 0;
+}
+
+/* Process bytes, holding back a '\r' that ends them: libcsv ends a record
+ * at '\r', before the '\n' shows whether the line fits max_line_bytes, so
+ * CRLF split across chunks must reach process() in one piece, as it does
+ * when the whole line comes at once. */
+static int feed_body(struct parser *p, const char *d, size_t len)
+{
+    if (len && p->cr_held) {
+        p->cr_held = false;
+        if (d[0] == '\n') {
+            d++;
+            len--;
+            if (process(p, "\r\n", 2) < 0)
+                return -1;
+        } else if (process(p, "\r", 1) < 0) {
+            return -1;
+        }
+    }
+    if (len && d[len - 1] == '\r') {
+        p->cr_held = true;
+        len--;
+    }
+    return process(p, d, len);
 }
 
 int parser_feed(struct parser *p, const void *data, size_t len)
@@ -364,7 +444,7 @@ int parser_feed(struct parser *p, const void *data, size_t len)
             return 0;
         }
     }
-    return process(p, (const char *)d, len);
+    return feed_body(p, (const char *)d, len);
 }
 
 int parser_finish(struct parser *p)
@@ -372,6 +452,12 @@ int parser_finish(struct parser *p)
     if (p->at_start && p->nhead && p->nhead < 3) {
         p->at_start = false;
         if (process(p, (const char *)p->head, p->nhead) < 0)
+            return -1;
+    }
+    if (p->cr_held) {
+        /* The file ends in CR: a line end, unless inside quotes. */
+        p->cr_held = false;
+        if (in_quotes(p) ? process(p, "\r", 1) < 0 : process(p, "\r\n", 2) < 0)
             return -1;
     }
     for (int guard = 0; !p->aborted; guard++) {
