@@ -610,6 +610,15 @@ static void key_put(struct profile *p, size_t *w, const void *s, size_t n)
     *w += n;
 }
 
+/* A length in the key: 4 bytes little-endian, so that keys are the same on
+ * every host. */
+static void key_len(struct profile *p, size_t *w, size_t len)
+{
+    unsigned char b[4] = {(unsigned char)len, (unsigned char)(len >> 8),
+                          (unsigned char)(len >> 16), (unsigned char)(len >> 24)};
+    key_put(p, w, b, sizeof b);
+}
+
 bool profile_map(struct profile *p, const char *const *f, const size_t *lens, size_t n,
                  struct cdr_row *row, char *err, size_t errlen)
 {
@@ -709,8 +718,8 @@ bool profile_map(struct profile *p, const char *const *f, const size_t *lens, si
     /* Pointers only now: buf may have moved while it grew. */
     size_t w = 0;
     if (p->source) {
-        uint32_t sl = (uint32_t)strlen(p->source);
-        key_put(p, &w, &sl, sizeof sl);
+        size_t sl = strlen(p->source);
+        key_len(p, &w, sl);
         key_put(p, &w, p->source, sl);
     }
     for (int i = 0; i < CDR_F_COUNT; i++) {
@@ -721,15 +730,14 @@ bool profile_map(struct profile *p, const char *const *f, const size_t *lens, si
             continue;
         }
         row->val[i] = p->buf + p->off[i];
-        uint32_t len = (uint32_t)row->len[i];
+
         key_put(p, &w, "\1", 1);
-        key_put(p, &w, &len, sizeof len);
+        key_len(p, &w, row->len[i]);
         key_put(p, &w, row->val[i], row->len[i]);
     }
     row->extra_json = p->json_len ? p->buf + p->json_off : NULL;
     row->extra_len = p->json_len;
-    uint32_t jl = (uint32_t)p->json_len;
-    key_put(p, &w, &jl, sizeof jl);
+    key_len(p, &w, p->json_len);
     if (p->json_len)
         key_put(p, &w, row->extra_json, p->json_len);
     unsigned char md[32];

@@ -36,20 +36,48 @@ struct watch_pending {
     bool closed;          /* inotify: closed after writing / moved in */
     unsigned stable;      /* polls in a row without change */
     bool done;            /* kept (on_success: keep) or could not be moved */
+    double retry_at;      /* skipped: not again before this */
     unsigned gen;
 };
+
+/* A skipped file (another importer holds it, or it changed while being
+ * read) is tried again after this many seconds at the earliest; with
+ * settle_ms 0 it would otherwise be retried in a tight loop, one log line
+ * each time, for as long as the other importer works on it. */
+#define SKIP_RETRY_S 1.0
 
 static volatile sig_atomic_t stop_flag;
 static volatile sig_atomic_t reload_flag;
 static int sigpipe[2] = {-1, -1};
 
+/* Seconds the daemon may take to stop after SIGTERM/SIGINT before it
+ * leaves anyway (see on_alarm). */
+#define STOP_GRACE_S 4
+
+/* Still busy STOP_GRACE_S after the stop signal: blocked in libpq on a
+ * server that does not answer (a connect waits up to connect_timeout, a
+ * query for ever). Leave now, as kill -9 would, which is safe at any
+ * moment: the server rolls back the file in progress, which stays put. */
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "cdrimport: still busy 4 s after the stop signal "
+                              "(database not answering); exiting now\n";
+    ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)n;
+    _exit(CDR_EXIT_OK);
+}
+
 static void on_signal(int sig)
 {
     int saved = errno;
-    if (sig == SIGHUP)
+    if (sig == SIGHUP) {
         reload_flag = 1;
-    else
+    } else {
+        if (!stop_flag)
+            alarm(STOP_GRACE_S);
         stop_flag = 1;
+    }
     ssize_t n = write(sigpipe[1], "x", 1);
     (void)n;
     errno = saved;
@@ -71,10 +99,15 @@ static struct watch_pending *find(struct watcher *w, const char *path)
     return NULL;
 }
 
+/* Keeps the order: import_ready walks the table sorted oldest first and
+ * drops entries as it goes (moving the last one into the hole would make
+ * the newest file the next one imported). */
 static void drop(struct watcher *w, struct watch_pending *p)
 {
     free(p->path);
-    *p = w->pend[--w->npend];
+    size_t i = (size_t)(p - w->pend);
+    memmove(p, p + 1, (w->npend - i - 1) * sizeof *p);
+    w->npend--;
 }
 
 void watch_note(struct watcher *w, size_t si, const char *path, enum watch_note_kind kind)
@@ -92,7 +125,8 @@ void watch_note(struct watcher *w, size_t si, const char *path, enum watch_note_
         return;
     }
     double now = job_now();
-    if (!p) {
+    bool fresh = !p;
+    if (fresh) {
         if (w->npend == w->cappend) {
             w->cappend = w->cappend ? w->cappend * 2 : 64;
             w->pend = xrealloc(w->pend, w->cappend * sizeof *w->pend);
@@ -115,7 +149,9 @@ void watch_note(struct watcher *w, size_t si, const char *path, enum watch_note_
         p->changed_at = now;
         p->stable = 0;
         p->done = false;
-    } else if (kind == WATCH_SEEN) {
+    } else if (kind == WATCH_SEEN && !fresh) {
+        /* Unchanged since an earlier look; the first sighting is no
+         * evidence that the file has stopped growing. */
         p->stable++;
     }
     switch (kind) {
@@ -162,7 +198,7 @@ void watch_scan(struct watcher *w, size_t si, const char *dir, bool sweep)
 static bool ready(const struct watcher *w, const struct watch_pending *p, double now)
 {
     const struct cdr_watch_config *wc = &w->cfg->sources[p->si].watch;
-    if (p->done || p->writing)
+    if (p->done || p->writing || now < p->retry_at)
         return false;
     if (now - p->changed_at < (double)wc->settle_ms / 1000.0)
         return false;
@@ -277,6 +313,7 @@ static void import_ready(struct watcher *w, struct dbstate *d)
                 drop(w, p);
             } else {
                 p->changed_at = job_now();
+                p->retry_at = p->changed_at + SKIP_RETRY_S;
                 i++;
             }
             continue;
@@ -367,6 +404,9 @@ int watch_run(struct cdr_config *cfg, const char *config_path)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    struct sigaction sa_alarm = {.sa_handler = on_alarm};
+    sigemptyset(&sa_alarm.sa_mask);
+    sigaction(SIGALRM, &sa_alarm, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     w.job.cancel = &stop_flag;
@@ -392,14 +432,19 @@ int watch_run(struct cdr_config *cfg, const char *config_path)
         int timeout = 1000;
         for (size_t si = 0; si < w.cfg->nsources; si++)
             if (w.cfg->sources[si].watch.backend == CDR_WATCH_POLL) {
-                int t = (int)w.cfg->sources[si].watch.poll_interval_ms;
+                /* Until the next poll is due (not a whole interval from
+                 * now: an early wake-up must not put it off). */
+                double due = w.src[si].last_poll +
+                             w.cfg->sources[si].watch.poll_interval_ms / 1000.0 - now;
+                int t = due <= 0 ? 0 : (int)(due * 1000) + 1;
                 timeout = t < timeout ? t : timeout;
             }
         for (size_t i = 0; i < w.npend; i++) {
             if (w.pend[i].done || w.pend[i].writing)
                 continue;
-            double due = w.pend[i].changed_at +
-                         w.cfg->sources[w.pend[i].si].watch.settle_ms / 1000.0 - now;
+            double at = w.pend[i].changed_at +
+                        w.cfg->sources[w.pend[i].si].watch.settle_ms / 1000.0;
+            double due = (at > w.pend[i].retry_at ? at : w.pend[i].retry_at) - now;
             int t = due <= 0 ? 0 : (int)(due * 1000) + 1;
             if (w.cfg->sources[w.pend[i].si].watch.backend == CDR_WATCH_POLL && w.pend[i].stable < 1)
                 continue;

@@ -89,6 +89,16 @@ static int add_tree(struct watcher *w, size_t si, const char *dir, int depth)
     return 0;
 }
 
+/* IN_CREATE comes from open(O_CREAT), a writer whose IN_CLOSE_WRITE will
+ * follow, but also from link(), symlink() and mkfifo(), after which no
+ * close ever comes: those are there whole and only need to settle, like a
+ * file found by a scan (else they would wait as "being written" for ever). */
+static bool created_by_writer(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1;
+}
+
 static void start(struct watcher *w, size_t si)
 {
     const struct cdr_source *src = &w->cfg->sources[si];
@@ -205,7 +215,10 @@ void watch_inotify_dispatch(struct watcher *w)
             } else if (source_name_matches(src, ev->name)) {
                 if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO))
                     watch_note(w, si, path, WATCH_CLOSED);
-                else if (ev->mask & (IN_CREATE | IN_MODIFY))
+                else if (ev->mask & IN_CREATE)
+                    watch_note(w, si, path,
+                               created_by_writer(path) ? WATCH_WRITING : WATCH_SEEN);
+                else if (ev->mask & IN_MODIFY)
                     watch_note(w, si, path, WATCH_WRITING);
             }
             free(path);
