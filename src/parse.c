@@ -267,15 +267,42 @@ static bool all_newlines(const char *s, size_t n)
     return true;
 }
 
+/* What process() reads: the caller's bytes, or a replay buffer it owns
+ * (the tail of a failed record followed by the unread input). */
+struct input {
+    char *owned;
+    const char *data;
+    size_t len, pos;
+};
+
+/* Continue with the failed record's lines after its first, then the rest. */
+static void replay_input(struct parser *p, struct input *in)
+{
+    size_t n;
+    char *buf = take_replay(p, in->data + in->pos, in->len - in->pos, &n);
+    free(in->owned);
+    in->owned = buf;
+    in->data = buf;
+    in->len = n;
+    in->pos = 0;
+}
+
+/* A quoted field ran past its line: reject that first line, read the
+ * following lines again as records of their own. */
+static void blame_first_line(struct parser *p, struct input *in, size_t first)
+{
+    reject(p, p->rec_line, p->raw, first, "quoted field runs past the end of the line");
+    replay_input(p, in);
+}
+
 static int process(struct parser *p, const char *data, size_t len)
 {
-    char *owned = NULL; /* a replay buffer that data points into */
-    size_t pos = 0;
+    struct input in = {NULL, data, len, 0};
 
-    while (pos < len && !p->aborted) {
-        const char *seg = data + pos;
-        const char *nl = memchr(seg, '\n', len - pos);
-        size_t seglen = nl ? (size_t)(nl - seg) + 1 : len - pos;
+    while (in.pos < in.len && !p->aborted) {
+        const char *seg = in.data + in.pos;
+        const char *nl = memchr(seg, '\n', in.len - in.pos);
+        size_t seglen = nl ? (size_t)(nl - seg) + 1 : in.len - in.pos;
         bool eol = nl != NULL;
 
         if (p->overflow || p->broken) {
@@ -287,7 +314,7 @@ static int process(struct parser *p, const char *data, size_t len)
                 p->overflow = true; /* as if the whole line had come at once */
             memcpy(p->raw + p->raw_len, seg, k);
             p->raw_len += k;
-            pos += seglen;
+            in.pos += seglen;
             if (!eol)
                 continue;
             p->nlines++;
@@ -299,15 +326,7 @@ static int process(struct parser *p, const char *data, size_t len)
             } else {
                 size_t first = first_line(p);
                 if (first && first < p->raw_len) {
-                    reject(p, p->rec_line, p->raw, first,
-                           "quoted field runs past the end of the line");
-                    size_t n;
-                    char *buf = take_replay(p, data + pos, len - pos, &n);
-                    free(owned);
-                    owned = buf;
-                    data = buf;
-                    len = n;
-                    pos = 0;
+                    blame_first_line(p, &in, first);
                     continue;
                 }
                 char why[96];
@@ -323,15 +342,7 @@ static int process(struct parser *p, const char *data, size_t len)
             size_t first = first_line(p);
             if (first) {
                 /* A quoted field swallowed whole lines: blame the first. */
-                reject(p, p->rec_line, p->raw, first,
-                       "quoted field runs past the end of the line");
-                size_t n;
-                char *buf = take_replay(p, data + pos, len - pos, &n);
-                free(owned);
-                owned = buf;
-                data = buf;
-                len = n;
-                pos = 0;
+                blame_first_line(p, &in, first);
                 continue;
             }
             p->overflow = true;
@@ -343,7 +354,7 @@ static int process(struct parser *p, const char *data, size_t len)
         /* rec_ended is cleared by start_record only: a record that ended
          * at a '\r' in an earlier segment of this line has still ended. */
         size_t done = feed_line(p, seg, seglen, eol);
-        pos += seglen;
+        in.pos += seglen;
         if (p->aborted)
             break;
         if (p->replay) {
@@ -351,13 +362,7 @@ static int process(struct parser *p, const char *data, size_t len)
                 p->nlines++;
                 p->line++;
             }
-            size_t n;
-            char *buf = take_replay(p, data + pos, len - pos, &n);
-            free(owned);
-            owned = buf;
-            data = buf;
-            len = n;
-            pos = 0;
+            replay_input(p, &in);
             continue;
         }
         if (done < seglen) {
@@ -366,15 +371,7 @@ static int process(struct parser *p, const char *data, size_t len)
                 /* A quote opened on an earlier line: blame that line and
                  * replay now, while raw still holds every byte (the skip
                  * branch below cuts raw at max). */
-                reject(p, p->rec_line, p->raw, first,
-                       "quoted field runs past the end of the line");
-                size_t n;
-                char *buf = take_replay(p, data + pos, len - pos, &n);
-                free(owned);
-                owned = buf;
-                data = buf;
-                len = n;
-                pos = 0;
+                blame_first_line(p, &in, first);
                 continue;
             }
             p->broken = true;
@@ -383,7 +380,7 @@ static int process(struct parser *p, const char *data, size_t len)
                 continue;
             /* The line is complete in raw: let the skip branch report it. */
             p->raw_len -= seglen;
-            pos -= seglen;
+            in.pos -= seglen;
             continue;
         }
         if (!eol)
@@ -394,7 +391,7 @@ static int process(struct parser *p, const char *data, size_t len)
             start_record(p);
         /* else: inside a quoted field that spans lines; keep going */
     }
-    free(owned);
+    free(in.owned);
     return p->aborted ? -1 : 0;
 }
 
