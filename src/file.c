@@ -148,12 +148,15 @@ out:
     return rc;
 }
 
-static enum file_status db_failure(enum load_status st, struct file_result *r)
+static enum file_status db_failure(enum load_status st)
 {
-    if (st == LOAD_DB_DOWN)
-        return FILE_DB_DOWN;
-    (void)r;
-    return FILE_FAILED;
+    return st == LOAD_DB_DOWN ? FILE_DB_DOWN : FILE_FAILED;
+}
+
+static void set_result(struct file_result *r, enum file_status st, const char *why)
+{
+    r->status = st;
+    snprintf(r->error, sizeof r->error, "%s", why);
 }
 
 /* Decide whether a parsed file is acceptable: why not, or NULL. */
@@ -192,8 +195,7 @@ void file_import(struct db *db, const struct cdr_source *src, struct profile *pr
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (o->follow_links ? 0 : O_NOFOLLOW));
     if (fd < 0) {
         if (errno == ENOENT) {
-            r->status = FILE_SKIPPED;
-            snprintf(r->error, sizeof r->error, "gone before it could be read");
+            set_result(r, FILE_SKIPPED, "gone before it could be read");
         } else {
             r->status = FILE_UNREADABLE;
             snprintf(r->error, sizeof r->error, "cannot open: %s",
@@ -216,16 +218,14 @@ void file_import(struct db *db, const struct cdr_source *src, struct profile *pr
     /* Claim: two overlapping scans (or watchers) on one host never read the
      * same file at once; across hosts the database's key still holds. */
     if (!o->dry_run && flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        r->status = FILE_SKIPPED;
-        snprintf(r->error, sizeof r->error, "being imported by another process");
+        set_result(r, FILE_SKIPPED, "being imported by another process");
         goto out;
     }
     /* Still the file at this path? Another importer may have moved it
      * away between our open and our lock. */
     struct stat now;
     if (stat(path, &now) < 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev) {
-        r->status = FILE_SKIPPED;
-        snprintf(r->error, sizeof r->error, "moved away by another importer");
+        set_result(r, FILE_SKIPPED, "moved away by another importer");
         goto out;
     }
 
@@ -246,8 +246,7 @@ void file_import(struct db *db, const struct cdr_source *src, struct profile *pr
             if (ls == LOAD_ERROR && o->dry_run) {
                 known = false;
             } else if (ls != LOAD_OK) {
-                r->status = db_failure(ls, r);
-                snprintf(r->error, sizeof r->error, "%s", err);
+                set_result(r, db_failure(ls), err);
                 goto out;
             }
             if (known) {
@@ -256,19 +255,17 @@ void file_import(struct db *db, const struct cdr_source *src, struct profile *pr
                     ls = db_record_file(db, src->name, path, r->sha256, r->size, "duplicate",
                                         NULL, err, sizeof err);
                     if (ls != LOAD_OK) {
-                        r->status = db_failure(ls, r);
-                        snprintf(r->error, sizeof r->error, "%s", err);
+                        set_result(r, db_failure(ls), err);
                     }
                 }
                 goto out;
             }
         }
         if (!o->dry_run) {
-            ls = load_begin(db, src->name, src->timezone, path, r->sha256, r->size, attempt > 0, &ld, err,
-                            sizeof err);
+            ls = load_begin(db, src->name, src->timezone, path, r->sha256, r->size, attempt > 0,
+                            &ld, err, sizeof err);
             if (ls != LOAD_OK) {
-                r->status = db_failure(ls, r);
-                snprintf(r->error, sizeof r->error, "%s", err);
+                set_result(r, db_failure(ls), err);
                 goto out;
             }
         }
@@ -281,13 +278,11 @@ void file_import(struct db *db, const struct cdr_source *src, struct profile *pr
             goto out;
         }
         if (rc == -2) {
-            r->status = FILE_SKIPPED;
-            snprintf(r->error, sizeof r->error, "changed while being read; will retry");
+            set_result(r, FILE_SKIPPED, "changed while being read; will retry");
             goto out;
         }
         if (rc == -4) {
-            r->status = FILE_SKIPPED;
-            snprintf(r->error, sizeof r->error, "interrupted; rolled back, will be read again");
+            set_result(r, FILE_SKIPPED, "interrupted; rolled back, will be read again");
             goto out;
         }
         if (rc == -3 && ps.st == LOAD_CONFLICT && attempt < CONFLICT_RETRIES) {
@@ -298,8 +293,7 @@ void file_import(struct db *db, const struct cdr_source *src, struct profile *pr
             continue;
         }
         if (rc == -3) {
-            r->status = db_failure(ps.st, r);
-            snprintf(r->error, sizeof r->error, "%s", load_error(ld));
+            set_result(r, db_failure(ps.st), load_error(ld));
             goto out;
         }
         char why[CDR_ERRLEN];
@@ -315,17 +309,16 @@ void file_import(struct db *db, const struct cdr_source *src, struct profile *pr
              * then record the failure and the rejects in a new transaction. */
             load_close(ld);
             ld = NULL;
-            ls = load_begin(db, src->name, src->timezone, path, r->sha256, r->size, attempt > 0, &ld, err,
-                            sizeof err);
+            ls = load_begin(db, src->name, src->timezone, path, r->sha256, r->size, attempt > 0,
+                            &ld, err, sizeof err);
             if (ls != LOAD_OK) {
-                r->status = db_failure(ls, r);
-                snprintf(r->error, sizeof r->error, "%s", err);
+                set_result(r, db_failure(ls), err);
                 goto out;
             }
             struct pass again = {.path = path, .prof = prof, .ld = ld, .rejects_only = true};
             rc = parse_pass(fd, &again, src, r->sha256, o, r->size);
             if (rc != 0) {
-                r->status = rc == -3 ? db_failure(again.st, r) : FILE_SKIPPED;
+                r->status = rc == -3 ? db_failure(again.st) : FILE_SKIPPED;
                 snprintf(r->error, sizeof r->error, "%s",
                          rc == -3 ? load_error(ld) : "changed while being read; will retry");
                 goto out;
@@ -333,8 +326,7 @@ void file_import(struct db *db, const struct cdr_source *src, struct profile *pr
             again.stats.rows_rejected = ps.stats.rows_rejected;
             ls = load_commit(ld, "failed", bad, &again.stats);
             if (ls != LOAD_OK) {
-                r->status = db_failure(ls, r);
-                snprintf(r->error, sizeof r->error, "%s", load_error(ld));
+                set_result(r, db_failure(ls), load_error(ld));
                 goto out;
             }
             r->stats = ps.stats;
@@ -351,8 +343,7 @@ void file_import(struct db *db, const struct cdr_source *src, struct profile *pr
             continue;
         }
         if (ls != LOAD_OK) {
-            r->status = db_failure(ls, r);
-            snprintf(r->error, sizeof r->error, "%s", load_error(ld));
+            set_result(r, db_failure(ls), load_error(ld));
             goto out;
         }
         r->stats = ps.stats;
