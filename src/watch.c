@@ -278,7 +278,8 @@ static void import_ready(struct watcher *w, struct dbstate *d)
     double now = job_now();
     if (!w->job.db)
         return;
-    qsort(w->pend, w->npend, sizeof *w->pend, by_mtime);
+    if (w->npend > 1)
+        qsort(w->pend, w->npend, sizeof *w->pend, by_mtime);
     for (size_t i = 0; i < w->npend && !stop_flag;) {
         struct watch_pending *p = &w->pend[i];
         if (!ready(w, p, now)) {
