@@ -415,8 +415,9 @@ int watch_run(struct cdr_config *cfg, const char *config_path)
         job_free(&w.job);
         return CDR_EXIT_USAGE;
     }
-    /* Down at start is not fatal: keep watching, import when it is back. */
-    db_try(&w, &d);
+    /* Watching first, then READY: the database is tried in the loop, so a
+     * server that is down or slow to answer at start delays neither (down
+     * at start is not fatal: files wait until it is back). */
     start_all(&w);
     sd_notify(0, "READY=1");
     notify_status(&w);
