@@ -657,3 +657,31 @@ def test_sighup_reload(workdir, dsn, q, daemons):
     assert len(d.log_lines(r" ERROR ")) == 1
     rc, took = d.stop()
     assert rc == 0 and took < 5
+
+
+# ---- the source folder goes away and comes back --------------------------------
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_source_folder_disappears_and_returns(backend, workdir, dsn, q, daemons):
+    """The inbox is removed while watching (an unmounted share, a careless
+    rm -r): the daemon says so once, keeps running, and when the folder is
+    back it watches it again and imports what is dropped there."""
+    d = daemons(config_for(workdir, dsn, backend))
+    first = kx_text(0, 50)
+    write_file(workdir / "inbox" / "a.csv", first)
+    q.wait_rows(50, daemons=[d])
+    wait_until(lambda: not files_under(workdir / "inbox"), 10, "the inbox to be empty")
+
+    shutil.rmtree(workdir / "inbox")
+    wait_until(lambda: d.log_lines(r"WARN .*inbox (disappeared|is missing)"), 10,
+               "the daemon to report the missing folder")
+    assert d.proc.poll() is None, "the daemon must keep running"
+
+    (workdir / "inbox").mkdir()
+    wait_until(lambda: d.log_lines(r"inbox is back"), 15, "the daemon to see the folder again")
+    second = kx_text(50, 70)
+    write_file(workdir / "inbox" / "b.csv", second)
+    q.wait_rows(120, daemons=[d])
+    q.assert_exactly_once(identities(first) | identities(second))
+    assert len(d.log_lines(r"WARN .*inbox (disappeared|is missing)")) == 1
+    assert sorted(p.split(".")[0] for p in files_under(workdir / "processed")) == ["a", "b"]
