@@ -57,7 +57,7 @@ $(BUILD)/obj/%.o: src/%.c
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcdr.a
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libcdr.a $(LDFLAGS) $(LDLIBS) -lcmocka
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libcdr.a $(LDFLAGS) $(LDLIBS) -lcmocka -ljansson
 
 # Unit tests: cmocka, table-driven, no database.
 unit: $(UNIT_BIN)

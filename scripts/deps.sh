@@ -12,7 +12,7 @@ PACKAGES=(
     build-essential pkg-config                      # cc, make, pkg-config
     libcsv-dev libpq-dev libyaml-dev libssl-dev     # link-time libraries
     libsystemd-dev                                  # sd_notify for watch under systemd
-    libcmocka-dev                                   # unit tests
+    libcmocka-dev libjansson-dev                    # unit tests
     postgresql postgresql-client                    # server 15 + psql
     python3 python3-pytest python3-psycopg2         # end-to-end tests
     procps util-linux coreutils                     # pgrep/ps, runuser, mktemp

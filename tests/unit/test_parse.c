@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -460,203 +461,29 @@ static void run_case(void **state)
 
 /* ---- csv-spectrum --------------------------------------------------------- */
 
-/* A JSON reader just big enough for csv-spectrum's arrays of flat objects
- * whose values are strings. */
-struct jpair {
-    char *key, *val;
-    size_t klen, vlen;
-};
-struct jobj {
-    struct jpair *p;
-    size_t n;
-};
-
-static void j_ws(const char **s, const char *end)
+/* Load a csv-spectrum JSON file: a non-empty array of flat objects whose
+ * values are strings. Strings may hold NUL bytes; keys must not repeat. */
+static json_t *load_spectrum_json(const char *path)
 {
-    while (*s < end && (**s == ' ' || **s == '\n' || **s == '\r' || **s == '\t'))
-        (*s)++;
-}
-
-static void utf8_put(char *out, size_t *w, unsigned cp)
-{
-    if (cp < 0x80) {
-        out[(*w)++] = (char)cp;
-    } else if (cp < 0x800) {
-        out[(*w)++] = (char)(0xC0 | cp >> 6);
-        out[(*w)++] = (char)(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out[(*w)++] = (char)(0xE0 | cp >> 12);
-        out[(*w)++] = (char)(0x80 | (cp >> 6 & 0x3F));
-        out[(*w)++] = (char)(0x80 | (cp & 0x3F));
-    } else {
-        out[(*w)++] = (char)(0xF0 | cp >> 18);
-        out[(*w)++] = (char)(0x80 | (cp >> 12 & 0x3F));
-        out[(*w)++] = (char)(0x80 | (cp >> 6 & 0x3F));
-        out[(*w)++] = (char)(0x80 | (cp & 0x3F));
+    json_error_t err;
+    json_t *rows = json_load_file(path, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &err);
+    if (!rows)
+        fail_msg("%s:%d: %s", path, err.line, err.text);
+    bool ok = json_is_array(rows) && json_array_size(rows) > 0;
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) {
+        const char *key;
+        json_t *val;
+        ok = ok && json_is_object(row);
+        json_object_foreach(row, key, val)
+            ok = ok && json_is_string(val);
     }
-}
-
-static bool j_hex4(const char **s, const char *end, unsigned *cp)
-{
-    if (end - *s < 4)
-        return false;
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = (*s)[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (unsigned)(c - 'A' + 10);
-        else
-            return false;
+    if (!ok) {
+        json_decref(rows);
+        fail_msg("%s: not a non-empty JSON array of objects of strings", path);
     }
-    *s += 4;
-    *cp = v;
-    return true;
-}
-
-static bool j_string(const char **s, const char *end, char **out, size_t *outlen)
-{
-    j_ws(s, end);
-    if (*s >= end || **s != '"')
-        return false;
-    (*s)++;
-    char *buf = xmalloc((size_t)(end - *s) + 1);
-    size_t w = 0;
-    while (*s < end && **s != '"') {
-        char c = *(*s)++;
-        if (c != '\\') {
-            buf[w++] = c;
-            continue;
-        }
-        if (*s >= end)
-            break;
-        c = *(*s)++;
-        unsigned cp;
-        switch (c) {
-        case 'n': buf[w++] = '\n'; break;
-        case 'r': buf[w++] = '\r'; break;
-        case 't': buf[w++] = '\t'; break;
-        case 'b': buf[w++] = '\b'; break;
-        case 'f': buf[w++] = '\f'; break;
-        case '"': case '\\': case '/': buf[w++] = c; break;
-        case 'u':
-            if (!j_hex4(s, end, &cp)) {
-                free(buf);
-                return false;
-            }
-            if (cp >= 0xD800 && cp < 0xDC00 && end - *s >= 6 && (*s)[0] == '\\' &&
-                (*s)[1] == 'u') {
-                unsigned lo;
-                *s += 2;
-                if (!j_hex4(s, end, &lo)) {
-                    free(buf);
-                    return false;
-                }
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            }
-            utf8_put(buf, &w, cp);
-            break;
-        default:
-            free(buf);
-            return false;
-        }
-    }
-    if (*s >= end) {
-        free(buf);
-        return false;
-    }
-    (*s)++;
-    buf[w] = '\0';
-    *out = buf;
-    *outlen = w;
-    return true;
-}
-
-static void jobjs_free(struct jobj *o, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        for (size_t k = 0; k < o[i].n; k++) {
-            free(o[i].p[k].key);
-            free(o[i].p[k].val);
-        }
-        free(o[i].p);
-    }
-    free(o);
-}
-
-/* Parse `[ {"k": "v", ...}, ... ]`; returns the count or -1. */
-static long j_array_of_objects(const char *s, size_t len, struct jobj **out)
-{
-    const char *end = s + len;
-    struct jobj *objs = NULL;
-    size_t n = 0;
-    j_ws(&s, end);
-    if (s >= end || *s++ != '[')
-        goto bad;
-    j_ws(&s, end);
-    if (s < end && *s == ']') {
-        s++;
-        goto done;
-    }
-    for (;;) {
-        j_ws(&s, end);
-        if (s >= end || *s++ != '{')
-            goto bad;
-        objs = xrealloc(objs, (n + 1) * sizeof *objs);
-        struct jobj *o = &objs[n++];
-        o->p = NULL;
-        o->n = 0;
-        j_ws(&s, end);
-        if (s < end && *s == '}') {
-            s++;
-        } else {
-            for (;;) {
-                o->p = xrealloc(o->p, (o->n + 1) * sizeof *o->p);
-                struct jpair *pr = &o->p[o->n];
-                if (!j_string(&s, end, &pr->key, &pr->klen))
-                    goto bad;
-                j_ws(&s, end);
-                if (s >= end || *s++ != ':' || !j_string(&s, end, &pr->val, &pr->vlen)) {
-                    free(pr->key);
-                    goto bad;
-                }
-                o->n++;
-                j_ws(&s, end);
-                if (s < end && *s == ',') {
-                    s++;
-                    continue;
-                }
-                if (s < end && *s == '}') {
-                    s++;
-                    break;
-                }
-                goto bad;
-            }
-        }
-        j_ws(&s, end);
-        if (s < end && *s == ',') {
-            s++;
-            continue;
-        }
-        if (s < end && *s == ']') {
-            s++;
-            break;
-        }
-        goto bad;
-    }
-done:
-    j_ws(&s, end);
-    if (s != end)
-        goto bad;
-    *out = objs;
-    return (long)n;
-bad:
-    jobjs_free(objs, n);
-    return -1;
+    return rows;
 }
 
 static char *slurp(const char *path, size_t *len)
@@ -708,13 +535,10 @@ static void check_spectrum(const char *dir, const char *base)
 {
     char *cpath = xasprintf("%s/csvs/%s.csv", dir, base);
     char *jpath = xasprintf("%s/json/%s.json", dir, base);
-    size_t clen, jlen;
+    size_t clen;
     char *csv = slurp(cpath, &clen);
-    char *json = slurp(jpath, &jlen);
-    struct jobj *objs = NULL;
-    long nobj = j_array_of_objects(json, jlen, &objs);
-    if (nobj < 1)
-        fail_msg("%s: not a non-empty JSON array of objects of strings", jpath);
+    json_t *rows = load_spectrum_json(jpath);
+    size_t nobj = json_array_size(rows);
 
     /* Physical lines: newlines, plus a last line without one. */
     uint64_t want_lines = 0;
@@ -725,42 +549,47 @@ static void check_spectrum(const char *dir, const char *base)
 
     struct log whole;
     run_parser(csv, clen, 0, clen, &whole);
-    if (whole.nrejs || whole.rc != 0 || whole.lines != want_lines ||
-        whole.nrecs != (size_t)nobj + 1) {
+    if (whole.nrejs || whole.rc != 0 || whole.lines != want_lines || whole.nrecs != nobj + 1) {
         dump_log(&whole);
-        fail_msg("%s: want %ld records (header included), no rejects, %llu lines", base,
+        fail_msg("%s: want %zu records (header included), no rejects, %llu lines", base,
                  nobj + 1, (unsigned long long)want_lines);
     }
     /* The header: the keys of the first object, in order. */
     const struct got_rec *h = &whole.recs[0];
+    json_t *first = json_array_get(rows, 0);
     assert_int_equal(h->line, 1);
-    assert_int_equal(h->n, objs[0].n);
-    for (size_t k = 0; k < h->n; k++)
-        if (h->len[k] != objs[0].p[k].klen || memcmp(h->f[k], objs[0].p[k].key, h->len[k]))
-            fail_msg("%s: header field %zu differs from JSON key '%s'", base, k + 1,
-                     objs[0].p[k].key);
+    assert_int_equal(h->n, json_object_size(first));
+    size_t k = 0;
+    const char *key;
+    size_t klen;
+    json_t *val;
+    json_object_keylen_foreach(first, key, klen, val) {
+        if (h->len[k] != klen || memcmp(h->f[k], key, klen) != 0)
+            fail_msg("%s: header field %zu differs from JSON key '%s'", base, k + 1, key);
+        k++;
+    }
     /* Each row: the value of each header key. */
     uint64_t prev_line = 1;
-    for (long i = 0; i < nobj; i++) {
+    for (size_t i = 0; i < nobj; i++) {
         const struct got_rec *r = &whole.recs[i + 1];
+        const json_t *obj = json_array_get(rows, i);
         assert_true(r->line > prev_line);
         prev_line = r->line;
         if (r->n != h->n)
-            fail_msg("%s: row %ld has %zu fields, the header %zu", base, i + 1, r->n, h->n);
-        for (size_t k = 0; k < h->n; k++) {
-            const struct jpair *pr = NULL;
-            for (size_t m = 0; m < objs[i].n; m++)
-                if (objs[i].p[m].klen == h->len[k] && !memcmp(objs[i].p[m].key, h->f[k], h->len[k]))
-                    pr = &objs[i].p[m];
-            if (!pr)
-                fail_msg("%s: row %ld: JSON lacks key %zu", base, i + 1, k + 1);
-            if (r->len[k] != pr->vlen || memcmp(r->f[k], pr->val, pr->vlen) != 0) {
+            fail_msg("%s: row %zu has %zu fields, the header %zu", base, i + 1, r->n, h->n);
+        for (k = 0; k < h->n; k++) {
+            const json_t *want = json_object_getn(obj, h->f[k], h->len[k]);
+            if (!want)
+                fail_msg("%s: row %zu: JSON lacks key %zu", base, i + 1, k + 1);
+            size_t wlen = json_string_length(want);
+            if (r->len[k] != wlen || memcmp(r->f[k], json_string_value(want), wlen) != 0) {
                 print_message("got [");
                 dump_bytes(r->f[k], r->len[k]);
                 print_message("] want [");
-                dump_bytes(pr->val, pr->vlen);
+                dump_bytes(json_string_value(want), wlen);
                 print_message("]\n");
-                fail_msg("%s: row %ld field '%s' differs", base, i + 1, pr->key);
+                fail_msg("%s: row %zu field '%.*s' differs", base, i + 1, (int)h->len[k],
+                         h->f[k]);
             }
         }
     }
@@ -775,9 +604,8 @@ static void check_spectrum(const char *dir, const char *base)
         log_free(&lg);
     }
     log_free(&whole);
-    jobjs_free(objs, (size_t)nobj);
+    json_decref(rows);
     free(csv);
-    free(json);
     free(cpath);
     free(jpath);
 }

@@ -3,9 +3,9 @@
  * (shared docs/master-csv-format.md): timestamps, the column layouts of
  * kx-hts, asterisk (16..21 columns), asterisk-custom (18/19) and custom,
  * text repair and charset conversion, the jsonb `extra` object (decoded
- * with a small strict JSON reader, so escaping is checked by meaning, not by
- * spelling), and the row key: equal for equal content whatever the quoting,
- * different for any change. Last, fixtures/import/kxhts_basic.csv through the
+ * with jansson, so escaping is checked by meaning, not by spelling), and the
+ * row key: equal for equal content whatever the quoting, different for any
+ * change. Last, fixtures/import/kxhts_basic.csv through the
  * parser and the profile against its hand-written .expected.json.
  */
 #include <setjmp.h>
@@ -14,251 +14,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "parse.h"
 #include "profile.h"
-
-/* ---- a strict little JSON reader ------------------------------------------ */
-
-enum jtype { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
-
-struct jval {
-    enum jtype t;
-    char *s; /* J_STR: decoded bytes; J_NUM, J_BOOL: the literal text */
-    size_t n;
-    struct jval *v; /* J_ARR, J_OBJ: the values */
-    char **k;       /* J_OBJ: the keys (decoded, NUL-terminated) */
-    size_t *kn;
-    size_t count;
-};
-
-static void j_free(struct jval *v)
-{
-    for (size_t i = 0; i < v->count; i++) {
-        j_free(&v->v[i]);
-        if (v->k)
-            free(v->k[i]);
-    }
-    free(v->v);
-    free(v->k);
-    free(v->kn);
-    free(v->s);
-    memset(v, 0, sizeof *v);
-}
-
-static void j_ws(const char **s, const char *end)
-{
-    while (*s < end && (**s == ' ' || **s == '\n' || **s == '\r' || **s == '\t'))
-        (*s)++;
-}
-
-static bool j_hex4(const char **s, const char *end, unsigned *cp)
-{
-    if (end - *s < 4)
-        return false;
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = (*s)[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (unsigned)(c - 'A' + 10);
-        else
-            return false;
-    }
-    *s += 4;
-    *cp = v;
-    return true;
-}
-
-static void utf8_put(char *out, size_t *w, unsigned cp)
-{
-    if (cp < 0x80) {
-        out[(*w)++] = (char)cp;
-    } else if (cp < 0x800) {
-        out[(*w)++] = (char)(0xC0 | cp >> 6);
-        out[(*w)++] = (char)(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out[(*w)++] = (char)(0xE0 | cp >> 12);
-        out[(*w)++] = (char)(0x80 | (cp >> 6 & 0x3F));
-        out[(*w)++] = (char)(0x80 | (cp & 0x3F));
-    } else {
-        out[(*w)++] = (char)(0xF0 | cp >> 18);
-        out[(*w)++] = (char)(0x80 | (cp >> 12 & 0x3F));
-        out[(*w)++] = (char)(0x80 | (cp >> 6 & 0x3F));
-        out[(*w)++] = (char)(0x80 | (cp & 0x3F));
-    }
-}
-
-/* A JSON string; raw control characters are an error, as RFC 8259 says. */
-static bool j_string(const char **s, const char *end, char **out, size_t *outlen)
-{
-    if (*s >= end || **s != '"')
-        return false;
-    (*s)++;
-    char *buf = xmalloc((size_t)(end - *s) + 1);
-    size_t w = 0;
-    while (*s < end && **s != '"') {
-        unsigned char c = (unsigned char)*(*s)++;
-        if (c < 0x20)
-            goto bad;
-        if (c != '\\') {
-            buf[w++] = (char)c;
-            continue;
-        }
-        if (*s >= end)
-            goto bad;
-        c = (unsigned char)*(*s)++;
-        unsigned cp;
-        switch (c) {
-        case 'n': buf[w++] = '\n'; break;
-        case 'r': buf[w++] = '\r'; break;
-        case 't': buf[w++] = '\t'; break;
-        case 'b': buf[w++] = '\b'; break;
-        case 'f': buf[w++] = '\f'; break;
-        case '"': case '\\': case '/': buf[w++] = (char)c; break;
-        case 'u':
-            if (!j_hex4(s, end, &cp))
-                goto bad;
-            if (cp >= 0xD800 && cp < 0xDC00) {
-                unsigned lo;
-                if (end - *s < 2 || (*s)[0] != '\\' || (*s)[1] != 'u')
-                    goto bad;
-                *s += 2;
-                if (!j_hex4(s, end, &lo) || lo < 0xDC00 || lo > 0xDFFF)
-                    goto bad;
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                goto bad;
-            }
-            utf8_put(buf, &w, cp);
-            break;
-        default:
-            goto bad;
-        }
-    }
-    if (*s >= end)
-        goto bad;
-    (*s)++;
-    buf[w] = '\0';
-    *out = buf;
-    *outlen = w;
-    return true;
-bad:
-    free(buf);
-    return false;
-}
-
-static bool j_value(const char **s, const char *end, struct jval *out, int depth)
-{
-    memset(out, 0, sizeof *out);
-    j_ws(s, end);
-    if (*s >= end || depth > 32)
-        return false;
-    char c = **s;
-    if (c == '"') {
-        out->t = J_STR;
-        return j_string(s, end, &out->s, &out->n);
-    }
-    if (c == '[' || c == '{') {
-        bool obj = c == '{';
-        out->t = obj ? J_OBJ : J_ARR;
-        (*s)++;
-        j_ws(s, end);
-        if (*s < end && **s == (obj ? '}' : ']')) {
-            (*s)++;
-            return true;
-        }
-        for (;;) {
-            out->v = xrealloc(out->v, (out->count + 1) * sizeof *out->v);
-            if (obj) {
-                out->k = xrealloc(out->k, (out->count + 1) * sizeof *out->k);
-                out->kn = xrealloc(out->kn, (out->count + 1) * sizeof *out->kn);
-                j_ws(s, end);
-                if (!j_string(s, end, &out->k[out->count], &out->kn[out->count]))
-                    return false;
-                j_ws(s, end);
-                if (*s >= end || **s != ':') {
-                    free(out->k[out->count]);
-                    return false;
-                }
-                (*s)++;
-            }
-            if (!j_value(s, end, &out->v[out->count], depth + 1)) {
-                j_free(&out->v[out->count]);
-                if (obj)
-                    free(out->k[out->count]);
-                return false;
-            }
-            out->count++;
-            j_ws(s, end);
-            if (*s < end && **s == ',') {
-                (*s)++;
-                continue;
-            }
-            if (*s < end && **s == (obj ? '}' : ']')) {
-                (*s)++;
-                return true;
-            }
-            return false;
-        }
-    }
-    const char *start = *s;
-    while (*s < end && ((**s >= '0' && **s <= '9') || (**s >= 'a' && **s <= 'z') ||
-                        (**s >= 'A' && **s <= 'Z') || **s == '-' || **s == '+' || **s == '.'))
-        (*s)++;
-    size_t len = (size_t)(*s - start);
-    if (len == 4 && memcmp(start, "null", 4) == 0) {
-        out->t = J_NULL;
-        return true;
-    }
-    if ((len == 4 && memcmp(start, "true", 4) == 0) ||
-        (len == 5 && memcmp(start, "false", 5) == 0)) {
-        out->t = J_BOOL;
-    } else {
-        for (size_t i = 0; i < len; i++)
-            if (!strchr("0123456789-+.eE", start[i]))
-                return false;
-        if (len == 0)
-            return false;
-        out->t = J_NUM;
-    }
-    out->s = xstrndup(start, len);
-    out->n = len;
-    return true;
-}
-
-/* Parse a whole text as one JSON value; false if invalid or trailing junk. */
-static bool j_parse(const char *text, size_t len, struct jval *out)
-{
-    const char *s = text, *end = text + len;
-    if (!j_value(&s, end, out, 0)) {
-        j_free(out);
-        return false;
-    }
-    j_ws(&s, end);
-    if (s != end) {
-        j_free(out);
-        return false;
-    }
-    return true;
-}
-
-static const struct jval *j_get(const struct jval *obj, const char *key)
-{
-    if (obj->t != J_OBJ)
-        return NULL;
-    for (size_t i = 0; i < obj->count; i++)
-        if (obj->kn[i] == strlen(key) && memcmp(obj->k[i], key, obj->kn[i]) == 0)
-            return &obj->v[i];
-    return NULL;
-}
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -765,30 +527,35 @@ static void check_extra(const char *name, const struct cdr_row *row, const char 
     }
     if (!row->extra_json)
         fail_msg("%s: want an extra object, got NULL", name);
-    struct jval j;
-    if (!j_parse(row->extra_json, row->extra_len, &j) || j.t != J_OBJ) {
+    json_error_t err;
+    json_t *j = json_loadb(row->extra_json, row->extra_len,
+                           JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &err);
+    if (!json_is_object(j)) {
         print_message("extra: ");
         show_bytes(row->extra_json, row->extra_len);
+        print_message("\n%s\n", j ? "not an object" : err.text);
+        json_decref(j);
         fail_msg("%s: extra is not a JSON object", name);
     }
     assert_true(valid_utf8(row->extra_json, row->extra_len));
-    if (j.count != nwant)
-        fail_msg("%s: extra has %zu keys, want %zu", name, j.count, nwant);
+    if (json_object_size(j) != nwant)
+        fail_msg("%s: extra has %zu keys, want %zu", name, json_object_size(j), nwant);
     for (size_t i = 0; i < nwant; i++) {
-        const struct jval *v = j_get(&j, want[2 * i]);
-        if (!v || v->t != J_STR)
+        const json_t *v = json_object_get(j, want[2 * i]);
+        if (!json_is_string(v))
             fail_msg("%s: extra lacks string key '%s'", name, want[2 * i]);
         const char *w = want[2 * i + 1];
-        if (v->n != strlen(w) || memcmp(v->s, w, v->n) != 0) {
+        size_t vlen = json_string_length(v);
+        if (vlen != strlen(w) || memcmp(json_string_value(v), w, vlen) != 0) {
             print_message("got ");
-            show_bytes(v->s, v->n);
+            show_bytes(json_string_value(v), vlen);
             print_message("\nwant ");
             show_bytes(w, strlen(w));
             print_message("\n");
             fail_msg("%s: extra '%s' differs", name, want[2 * i]);
         }
     }
-    j_free(&j);
+    json_decref(j);
 }
 
 static void run_map_case(void **state)
@@ -1240,13 +1007,13 @@ static void test_big_values(void **state)
         assert_memory_equal(row.val[CDR_F_FLAG3] + 103, data + 101, ndata - 101);
         assert_memory_equal(row.val[CDR_F_CALL_TYPE], "ANSWERED", 8);
         assert_memory_equal(row.val[CDR_F_CALL_ID], UID, strlen(UID));
-        struct jval j;
-        assert_true(j_parse(row.extra_json, row.extra_len, &j));
-        const struct jval *v = j_get(&j, "clid");
-        assert_non_null(v);
-        assert_int_equal(v->n, nclid);
-        assert_memory_equal(v->s, clid, nclid);
-        j_free(&j);
+        json_t *j = json_loadb(row.extra_json, row.extra_len, JSON_ALLOW_NUL, NULL);
+        assert_true(json_is_object(j));
+        const json_t *v = json_object_get(j, "clid");
+        assert_true(json_is_string(v));
+        assert_int_equal(json_string_length(v), nclid);
+        assert_memory_equal(json_string_value(v), clid, nclid);
+        json_decref(j);
     }
     free(clid);
     free(data);
@@ -1257,37 +1024,39 @@ static void test_big_values(void **state)
 
 struct fixlog {
     struct profile *p;
-    struct jval *rows; /* the expected array */
+    const json_t *rows; /* the expected array */
     size_t n;
     size_t rejects;
 };
 
 /* An expected JSON value against a mapped one. */
-static void check_fixture_value(size_t rowno, const char *name, const struct jval *w,
+static void check_fixture_value(size_t rowno, const char *name, const json_t *w,
                                 const char *got, size_t glen)
 {
     if (!w)
         fail_msg("row %zu: the expected JSON lacks %s", rowno, name);
-    if (w->t == J_NULL) {
+    if (json_is_null(w)) {
         if (got)
             fail_msg("row %zu: %s is '%.*s', want NULL", rowno, name, (int)glen, got);
         return;
     }
-    if (w->t == J_STR && w->n == 0) { /* '' or NULL, says the fixture */
+    if (json_is_string(w) && json_string_length(w) == 0) { /* '' or NULL, says the fixture */
         if (got && glen)
             fail_msg("row %zu: %s is '%.*s', want empty", rowno, name, (int)glen, got);
         return;
     }
     char want[64];
-    if (w->t == J_NUM) {
-        snprintf(want, sizeof want, "%s", w->s);
-    } else if (w->t == J_STR && w->n == 25 && w->s[10] == 'T' &&
-               strcmp(w->s + 19, "+00:00") == 0) {
+    const char *s = json_string_value(w);
+    if (json_is_integer(w)) {
+        snprintf(want, sizeof want, "%" JSON_INTEGER_FORMAT, json_integer_value(w));
+    } else if (s && json_string_length(w) == 25 && s[10] == 'T' &&
+               strcmp(s + 19, "+00:00") == 0) {
         /* an instant in UTC, and the source's zone is UTC: wall clock */
-        snprintf(want, sizeof want, "%.10s %.8s", w->s, w->s + 11);
+        snprintf(want, sizeof want, "%.10s %.8s", s, s + 11);
     } else {
-        assert_int_equal(w->t, J_STR);
-        snprintf(want, sizeof want, "%s", w->s);
+        if (!s)
+            fail_msg("row %zu: %s: want a string, an integer or null in the JSON", rowno, name);
+        snprintf(want, sizeof want, "%s", s);
     }
     if (!got || glen != strlen(want) || memcmp(got, want, glen) != 0)
         fail_msg("row %zu: %s is '%.*s', want '%s'", rowno, name, (int)glen, got ? got : "NULL",
@@ -1301,15 +1070,15 @@ static enum parse_verdict fix_record(void *ctx, const char *const *f, const size
     struct cdr_row row;
     if (!profile_map(fl->p, f, lens, n, &row, reason, reason_len))
         return PARSE_BAD;
-    if (fl->n >= fl->rows->count)
+    if (fl->n >= json_array_size(fl->rows))
         fail_msg("more records than expected rows");
-    const struct jval *w = &fl->rows->v[fl->n++];
-    const struct jval *ln = j_get(w, "line_no");
-    assert_non_null(ln);
-    assert_int_equal(line, strtoull(ln->s, NULL, 10));
+    const json_t *w = json_array_get(fl->rows, fl->n++);
+    const json_t *ln = json_object_get(w, "line_no");
+    assert_true(json_is_integer(ln));
+    assert_int_equal(line, json_integer_value(ln));
     for (int i = 0; i < CDR_F_COUNT; i++) {
         const char *name = profile_field_name((enum cdr_field)i);
-        check_fixture_value(fl->n, name, j_get(w, name), row.val[i], row.len[i]);
+        check_fixture_value(fl->n, name, json_object_get(w, name), row.val[i], row.len[i]);
     }
     return PARSE_OK;
 }
@@ -1349,35 +1118,33 @@ static void test_fixture_kxhts_basic(void **state)
         dir = "fixtures";
     char *cpath = xasprintf("%s/import/kxhts_basic.csv", dir);
     char *jpath = xasprintf("%s/import/kxhts_basic.expected.json", dir);
-    size_t clen, jlen;
+    size_t clen;
     char *csv = slurp(cpath, &clen);
-    char *json = slurp(jpath, &jlen);
-    struct jval doc;
-    if (!j_parse(json, jlen, &doc))
-        fail_msg("%s: invalid JSON", jpath);
-    const struct jval *rows = j_get(&doc, "rows");
-    assert_non_null(rows);
-    assert_int_equal(rows->t, J_ARR);
+    json_error_t err;
+    json_t *doc = json_load_file(jpath, JSON_REJECT_DUPLICATES, &err);
+    if (!doc)
+        fail_msg("%s:%d: invalid JSON: %s", jpath, err.line, err.text);
+    const json_t *rows = json_object_get(doc, "rows");
+    assert_true(json_is_array(rows));
 
     /* whole, and in small pieces */
     static const size_t chunks[] = {0, 1, 7, 64};
     for (size_t c = 0; c < sizeof chunks / sizeof *chunks; c++) {
-        struct fixlog fl = {mkprofile(CDR_FMT_KXHTS, NULL, 0, NULL), (struct jval *)rows, 0, 0};
+        struct fixlog fl = {mkprofile(CDR_FMT_KXHTS, NULL, 0, NULL), rows, 0, 0};
         struct parse_cb cb = {fix_record, fix_reject, &fl};
         struct parser *ps = parser_create(0, &cb);
         size_t step = chunks[c] ? chunks[c] : clen;
         for (size_t off = 0; off < clen; off += step)
             assert_int_equal(parser_feed(ps, csv + off, clen - off < step ? clen - off : step), 0);
         assert_int_equal(parser_finish(ps), 0);
-        assert_int_equal(parser_lines(ps), rows->count);
+        assert_int_equal(parser_lines(ps), json_array_size(rows));
         parser_destroy(ps);
         assert_int_equal(fl.rejects, 0);
-        assert_int_equal(fl.n, rows->count);
+        assert_int_equal(fl.n, json_array_size(rows));
         profile_destroy(fl.p);
     }
-    j_free(&doc);
+    json_decref(doc);
     free(csv);
-    free(json);
     free(cpath);
     free(jpath);
 }
