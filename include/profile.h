@@ -1,7 +1,7 @@
 /*
  * profile.h - column layouts of the Master.csv dialects and the mapping of a
  * parsed CSV record onto a cdr row: field validation (dates, durations),
- * UTF-8 repair or charset conversion, and the row key that deduplicates.
+ * UTF-8 repair or charset conversion (the row key is copytext.h's).
  * Pure: no I/O, no logging, no database.
  */
 #ifndef CDR_PROFILE_H
@@ -65,9 +65,7 @@ void profile_destroy(struct profile *p);
 /* Whether the first record of a file is a header to skip (format custom
  * with `header: true`). */
 void profile_set_header(struct profile *p, bool header);
-/* The source name is part of every row key, so that the database's key
- * (call_time, row_key) means (source, call ID, content). */
-void profile_set_source(struct profile *p, const char *source);
+
 bool profile_has_header(const struct profile *p);
 
 /*
@@ -82,7 +80,6 @@ struct cdr_row {
     const char *extra_json;   /* a JSON object, or NULL when empty */
     size_t extra_len;
     bool repaired;            /* invalid bytes were replaced */
-    unsigned char key[16];    /* row key: hash of source, call ID and content */
 };
 
 /*

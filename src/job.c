@@ -36,7 +36,6 @@ bool job_init(struct job *job, const struct cdr_config *cfg)
             return false;
         }
         profile_set_header(job->profiles[i], s->header);
-        profile_set_source(job->profiles[i], s->name);
     }
     return true;
 }

@@ -7,6 +7,7 @@
  * schema name from the config is quoted with PQescapeIdentifier.
  */
 #include "load.h"
+#include "copytext.h"
 
 #include <libpq-fe.h>
 #include <pthread.h>
@@ -33,6 +34,7 @@ struct batch {
     char *buf;
     size_t len, cap;
     size_t *line_off;      /* start of each row's line in buf */
+    uint32_t *content_len; /* its content part: what the row key hashes */
     unsigned char (*keys)[16];
     bool *skip;
     size_t nrows;
@@ -55,6 +57,7 @@ struct load {
     /* open-addressing set over a batch's keys (loader thread only) */
     int32_t *slots;
     size_t nslots;
+    struct checksum *ck;   /* row keys (loader thread only) */
     /* the loader thread: owns the connection while `busy` */
     pthread_t thread;
     bool thread_started;
@@ -456,37 +459,6 @@ static void lreserve(char **buf, size_t *cap, size_t len, size_t more)
     *cap = c;
 }
 
-/* Append s escaped for COPY text format: backslash, and the characters that
- * would end a field or a row. Everything else goes byte for byte. */
-static size_t copy_escape(char *w, const char *s, size_t n)
-{
-    char *start = w;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        switch (c) {
-        case '\\': *w++ = '\\'; *w++ = '\\'; break;
-        case '\t': *w++ = '\\'; *w++ = 't'; break;
-        case '\n': *w++ = '\\'; *w++ = 'n'; break;
-        case '\r': *w++ = '\\'; *w++ = 'r'; break;
-        default: *w++ = c;
-        }
-    }
-    return (size_t)(w - start);
-}
-
-static void uuid_text(const unsigned char k[16], char out[37])
-{
-    static const char hex[] = "0123456789abcdef";
-    char *w = out;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            *w++ = '-';
-        *w++ = hex[k[i] >> 4];
-        *w++ = hex[k[i] & 15];
-    }
-    *w = '\0';
-}
-
 /* ---- the file's transaction ---------------------------------------------- */
 
 static void *loader_main(void *arg);
@@ -494,6 +466,7 @@ static void *loader_main(void *arg);
 static void batch_init(struct batch *b)
 {
     b->line_off = xmalloc(BATCH_ROWS * sizeof *b->line_off);
+    b->content_len = xmalloc(BATCH_ROWS * sizeof *b->content_len);
     b->keys = xmalloc(BATCH_ROWS * sizeof *b->keys);
     b->skip = xmalloc(BATCH_ROWS * sizeof *b->skip);
 }
@@ -502,6 +475,7 @@ static void batch_free(struct batch *b)
 {
     free(b->buf);
     free(b->line_off);
+    free(b->content_len);
     free(b->keys);
     free(b->skip);
     free(b->rbuf);
@@ -538,11 +512,12 @@ enum load_status load_begin(struct db *db, const char *source, const char *timez
     snprintf(ld->file_id_txt, sizeof ld->file_id_txt, "%lld", ld->file_id);
     ld->source = xstrdup(source);
     ld->source_esc = xmalloc(strlen(source) * 2 + 1);
-    ld->source_esc_len = copy_escape(ld->source_esc, source, strlen(source));
+    ld->source_esc_len = copytext_escape(ld->source_esc, source, strlen(source));
     batch_init(&ld->batches[0]);
     batch_init(&ld->batches[1]);
     ld->nslots = BATCH_ROWS * 2;
     ld->slots = xmalloc(ld->nslots * sizeof *ld->slots);
+    ld->ck = checksum_create();
     pthread_mutex_init(&ld->mu, NULL);
     pthread_cond_init(&ld->cv, NULL);
     if (pthread_create(&ld->thread, NULL, loader_main, ld) != 0) {
@@ -683,6 +658,13 @@ static enum load_status load_batch(struct load *ld, struct batch *b)
 {
     enum load_status st;
     if (b->nrows) {
+        /* Row keys here, off the parser's thread: SHA-256 of each line's
+         * content part, written into the line's row_key placeholder. */
+        for (size_t i = 0; i < b->nrows; i++) {
+            size_t end = i + 1 < b->nrows ? b->line_off[i + 1] : b->len;
+            copytext_key(ld->ck, b->buf + b->line_off[i], b->content_len[i], b->keys[i]);
+            copytext_uuid(b->keys[i], b->buf + end - 37);
+        }
         ld->duplicate += dedup_batch(ld, b);
         if ((st = probe(ld, b)) != LOAD_OK)
             return st;
@@ -776,13 +758,8 @@ static enum load_status submit(struct load *ld)
 enum load_status load_row(struct load *ld, const struct cdr_row *row, uint64_t line_no)
 {
     struct batch *b = &ld->batches[ld->fill];
-    /* Worst case: every byte escaped to two, plus separators and numbers. */
-    size_t need = ld->source_esc_len + 2 * row->extra_len + 160;
-    for (int i = 0; i < CDR_F_COUNT; i++)
-        need += 2 * row->len[i] + 3;
-    lreserve(&b->buf, &b->cap, b->len, need);
+    lreserve(&b->buf, &b->cap, b->len, copytext_content_max(ld->source_esc_len, row) + 96);
     b->line_off[b->nrows] = b->len;
-    memcpy(b->keys[b->nrows], row->key, 16);
     /* Canonical "YYYY-MM-DD HH:MM:SS" compares as text in time order. */
     const char *t = row->val[CDR_F_CALL_TIME];
     if (b->nrows == 0 || memcmp(t, b->tmin, 19) < 0)
@@ -790,26 +767,12 @@ enum load_status load_row(struct load *ld, const struct cdr_row *row, uint64_t l
     if (b->nrows == 0 || memcmp(t, b->tmax, 19) > 0)
         memcpy(b->tmax, t, 19);
     char *w = b->buf + b->len;
-    memcpy(w, ld->source_esc, ld->source_esc_len);
-    w += ld->source_esc_len;
-    for (int i = 0; i < CDR_F_COUNT; i++) {
-        *w++ = '\t';
-        if (!row->val[i]) {
-            *w++ = '\\';
-            *w++ = 'N';
-        } else {
-            w += copy_escape(w, row->val[i], row->len[i]);
-        }
-    }
-    *w++ = '\t';
-    if (row->extra_json) {
-        w += copy_escape(w, row->extra_json, row->extra_len);
-    } else {
-        *w++ = '\\';
-        *w++ = 'N';
-    }
+    size_t content = copytext_content(w, ld->source_esc, ld->source_esc_len, row);
+    b->content_len[b->nrows] = (uint32_t)content;
+    w += content;
+    /* file_id, line_no, and room for the row key the loader fills in. */
     w += sprintf(w, "\t%s\t%llu\t", ld->file_id_txt, (unsigned long long)line_no);
-    uuid_text(row->key, w);
+    memset(w, '0', 36);
     w += 36;
     *w++ = '\n';
     b->len = (size_t)(w - b->buf);
@@ -834,7 +797,7 @@ enum load_status load_reject(struct load *ld, uint64_t line_no, const char *raw,
         *w++ = hex[c & 15];
     }
     *w++ = '\t';
-    w += copy_escape(w, reason, rl);
+    w += copytext_escape(w, reason, rl);
     *w++ = '\n';
     b->rlen = (size_t)(w - b->rbuf);
     b->nrejects++;
@@ -892,5 +855,6 @@ void load_close(struct load *ld)
     batch_free(&ld->batches[0]);
     batch_free(&ld->batches[1]);
     free(ld->slots);
+    checksum_destroy(ld->ck);
     free(ld);
 }

@@ -1,17 +1,12 @@
 /*
  * profile.c - the column layouts of KX-HTS and Asterisk-family Master.csv
  * files, and the mapping of one parsed record onto a cdr row: validation of
- * dates and durations, text decoding (UTF-8 repair or iconv), the jsonb
- * `extra` object, and the row key that deduplicates.
- *
- * The row key is SHA-256 (first 128 bits) over the call ID and the parsed,
- * canonical values, so the same record written with other quoting or line
- * ends has the same key, while two legs sharing a call ID do not. A
- * cryptographic hash because the files are untrusted: nobody may craft a
- * row that collides with, and so suppresses, a real call.
+ * dates and durations, text decoding (UTF-8 repair or iconv) and the jsonb
+ * `extra` object, all in canonical form. The row key is computed from the
+ * mapped row (copytext.c), so equal values mean an equal key whatever the
+ * quoting or line ends of the file.
  */
 #include "profile.h"
-#include "checksum.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -163,7 +158,6 @@ struct profile {
     char *custom_names; /* owned storage for custom column names */
     bool utf8;
     iconv_t cd;
-    struct checksum *ck;
     /* Decoded values of the current row: offsets into buf, which grows. */
     char *buf;
     size_t cap, used;
@@ -172,9 +166,6 @@ struct profile {
     struct extra_ref extras[MAX_COLS];
     size_t nextras;
     size_t json_off, json_len;
-    char *keybuf;
-    size_t keycap;
-    char *source;      /* salt of the row key */
 };
 
 static bool is_utf8_name(const char *enc)
@@ -276,11 +267,8 @@ struct profile *profile_create(enum cdr_format fmt, const struct cdr_colspec *co
         snprintf(err, errlen, "unknown format %d", (int)fmt);
         goto fail;
     }
-    p->ck = checksum_create();
     p->cap = 4096;
     p->buf = xmalloc(p->cap);
-    p->keycap = 4096;
-    p->keybuf = xmalloc(p->keycap);
     return p;
 fail:
     profile_destroy(p);
@@ -293,12 +281,9 @@ void profile_destroy(struct profile *p)
         return;
     if (p->cd != (iconv_t)-1)
         iconv_close(p->cd);
-    checksum_destroy(p->ck);
     free(p->layouts);
     free(p->custom_names);
     free(p->buf);
-    free(p->keybuf);
-    free(p->source);
     free(p);
 }
 
@@ -312,11 +297,6 @@ void profile_set_header(struct profile *p, bool header)
     p->header = header;
 }
 
-void profile_set_source(struct profile *p, const char *source)
-{
-    free(p->source);
-    p->source = source ? xstrdup(source) : NULL;
-}
 
 /* ---- arena ---------------------------------------------------------------- */
 
@@ -599,25 +579,7 @@ static bool fail(char *err, size_t errlen, const char *fmt, ...)
     return false;
 }
 
-static void key_put(struct profile *p, size_t *w, const void *s, size_t n)
-{
-    if (*w + n > p->keycap) {
-        while (*w + n > p->keycap)
-            p->keycap *= 2;
-        p->keybuf = xrealloc(p->keybuf, p->keycap);
-    }
-    memcpy(p->keybuf + *w, s, n);
-    *w += n;
-}
 
-/* A length in the key: 4 bytes little-endian, so that keys are the same on
- * every host. */
-static void key_len(struct profile *p, size_t *w, size_t len)
-{
-    unsigned char b[4] = {(unsigned char)len, (unsigned char)(len >> 8),
-                          (unsigned char)(len >> 16), (unsigned char)(len >> 24)};
-    key_put(p, w, b, sizeof b);
-}
 
 bool profile_map(struct profile *p, const char *const *f, const size_t *lens, size_t n,
                  struct cdr_row *row, char *err, size_t errlen)
@@ -716,33 +678,16 @@ bool profile_map(struct profile *p, const char *const *f, const size_t *lens, si
     }
 
     /* Pointers only now: buf may have moved while it grew. */
-    size_t w = 0;
-    if (p->source) {
-        size_t sl = strlen(p->source);
-        key_len(p, &w, sl);
-        key_put(p, &w, p->source, sl);
-    }
     for (int i = 0; i < CDR_F_COUNT; i++) {
         if (p->isnull[i]) {
             row->val[i] = NULL;
             row->len[i] = 0;
-            key_put(p, &w, "\0", 1);
-            continue;
+        } else {
+            row->val[i] = p->buf + p->off[i];
         }
-        row->val[i] = p->buf + p->off[i];
-
-        key_put(p, &w, "\1", 1);
-        key_len(p, &w, row->len[i]);
-        key_put(p, &w, row->val[i], row->len[i]);
     }
     row->extra_json = p->json_len ? p->buf + p->json_off : NULL;
     row->extra_len = p->json_len;
-    key_len(p, &w, p->json_len);
-    if (p->json_len)
-        key_put(p, &w, row->extra_json, p->json_len);
-    unsigned char md[32];
-    checksum_digest(p->ck, p->keybuf, w, md);
-    memcpy(row->key, md, 16);
     row->repaired = repaired;
     return true;
 }

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "copytext.h"
 #include "parse.h"
 #include "profile.h"
 
@@ -725,7 +726,7 @@ static bool map_row(struct profile *p, const char *const *f, const size_t *lens,
         print_message("refused: %s\n", err);
         return false;
     }
-    memcpy(key, row.key, 16);
+    copytext_row_key("office", &row, key);
     return true;
 }
 
@@ -904,7 +905,7 @@ static enum parse_verdict key_record(void *ctx, const char *const *f, const size
     if (!profile_map(kl->p, f, lens, n, &row, reason, reason_len))
         return PARSE_BAD;
     assert_true(kl->n < 8);
-    memcpy(kl->keys[kl->n], row.key, 16);
+    copytext_row_key("office", &row, kl->keys[kl->n]);
     kl->lines[kl->n++] = line;
     return PARSE_OK;
 }
