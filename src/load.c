@@ -58,6 +58,8 @@ struct load {
     int32_t *slots;
     size_t nslots;
     struct checksum *ck;   /* row keys (loader thread only) */
+    bool copy_pending;     /* a COPY of rows sent, its result not read yet */
+    bool copy_failed;
     /* the loader thread: owns the connection while `busy` */
     pthread_t thread;
     bool thread_started;
@@ -537,7 +539,9 @@ const char *load_error(const struct load *ld)
     return ld ? ld->err : "";
 }
 
-static enum load_status copy_send(struct load *ld, const char *sql, const char *data, size_t len)
+/* Start a COPY and send all of data, ending it; the server may still be
+ * working on it when this returns. copy_wait collects its result. */
+static enum load_status copy_start(struct load *ld, const char *sql, const char *data, size_t len)
 {
     PGconn *c = ld->db->conn;
     char *q = sql_for(ld->db, sql);
@@ -550,6 +554,7 @@ static enum load_status copy_send(struct load *ld, const char *sql, const char *
         return st;
     }
     PQclear(res);
+    ld->copy_pending = true;
     bool ok = true;
     for (size_t off = 0; off < len && ok; off += SEND_CHUNK) {
         size_t n = len - off < SEND_CHUNK ? len - off : SEND_CHUNK;
@@ -558,12 +563,23 @@ static enum load_status copy_send(struct load *ld, const char *sql, const char *
     if (!ok) {
         seterr(ld->err, sizeof ld->err, "COPY: %s", PQerrorMessage(c));
         PQputCopyEnd(c, "cdrimport: send failed");
+        ld->copy_failed = true;
     } else if (PQputCopyEnd(c, NULL) != 1) {
         seterr(ld->err, sizeof ld->err, "COPY end: %s", PQerrorMessage(c));
-        ok = false;
+        ld->copy_failed = true;
     }
+    return LOAD_OK;
+}
+
+/* Wait for the COPY in flight, if any: whether its rows went in. */
+static enum load_status copy_wait(struct load *ld)
+{
+    if (!ld->copy_pending)
+        return LOAD_OK;
+    PGconn *c = ld->db->conn;
+    enum load_status st = ld->copy_failed ? LOAD_DB_DOWN : LOAD_OK;
+    PGresult *res;
     /* Drain every result; the COPY's own tells whether the rows went in. */
-    enum load_status st = ok ? LOAD_OK : LOAD_DB_DOWN;
     while ((res = PQgetResult(c)) != NULL) {
         if (PQresultStatus(res) != PGRES_COMMAND_OK && st == LOAD_OK) {
             st = classify(ld->db, res);
@@ -575,7 +591,15 @@ static enum load_status copy_send(struct load *ld, const char *sql, const char *
     }
     if (st == LOAD_OK && PQstatus(c) == CONNECTION_BAD)
         st = LOAD_DB_DOWN;
+    ld->copy_pending = false;
+    ld->copy_failed = false;
     return st;
+}
+
+static enum load_status copy_send(struct load *ld, const char *sql, const char *data, size_t len)
+{
+    enum load_status st = copy_start(ld, sql, data, len);
+    return st != LOAD_OK ? st : copy_wait(ld);
 }
 
 static uint32_t key_hash(const unsigned char k[16])
@@ -653,7 +677,9 @@ static enum load_status probe(struct load *ld, struct batch *b)
     return LOAD_OK;
 }
 
-/* Loader thread: probe and COPY one batch, then its rejects. */
+/* Loader thread: key, probe and COPY one batch, then its rejects. The
+ * rows' COPY is left in flight: the server finishes it while this thread
+ * hashes the next batch (copy_wait comes before anything else is sent). */
 static enum load_status load_batch(struct load *ld, struct batch *b)
 {
     enum load_status st;
@@ -665,6 +691,9 @@ static enum load_status load_batch(struct load *ld, struct batch *b)
             copytext_key(ld->ck, b->buf + b->line_off[i], b->content_len[i], b->keys[i]);
             copytext_uuid(b->keys[i], b->buf + end - 37);
         }
+        /* The previous batch's rows must be in before the probe looks. */
+        if ((st = copy_wait(ld)) != LOAD_OK)
+            return st;
         ld->duplicate += dedup_batch(ld, b);
         if ((st = probe(ld, b)) != LOAD_OK)
             return st;
@@ -681,7 +710,7 @@ static enum load_status load_batch(struct load *ld, struct batch *b)
             kept++;
         }
         if (kept) {
-            st = copy_send(ld,
+            st = copy_start(ld,
                 "COPY @.cdr (source, call_id, caller_phone, dialed_phone, flag2, flag3,"
                 " call_time, answer_time, end_time, total_duration_s, call_duration_s,"
                 " call_type, account_code, src_channel, dst_channel, feature, extra,"
@@ -692,6 +721,8 @@ static enum load_status load_batch(struct load *ld, struct batch *b)
         }
     }
     if (b->nrejects) {
+        if ((st = copy_wait(ld)) != LOAD_OK)
+            return st;
         st = copy_send(ld, "COPY @.cdr_reject (file_id, line_no, raw_line, reason) FROM STDIN",
                        b->rbuf, b->rlen);
         if (st != LOAD_OK)
@@ -812,9 +843,11 @@ enum load_status load_commit(struct load *ld, const char *status, const char *er
     enum load_status st = submit(ld);
     if (st == LOAD_OK)
         st = wait_idle(ld);
+    /* The loader is idle: the connection is ours again. */
+    if (st == LOAD_OK)
+        st = copy_wait(ld);
     if (st != LOAD_OK)
         return st;
-    /* The loader is idle: the connection is ours again. */
     stats->rows_inserted = ld->inserted;
     stats->rows_duplicate = ld->duplicate;
     char v[6][24];
@@ -847,6 +880,7 @@ void load_close(struct load *ld)
         pthread_mutex_destroy(&ld->mu);
         pthread_cond_destroy(&ld->cv);
     }
+    copy_wait(ld);
     if (PQstatus(ld->db->conn) == CONNECTION_OK &&
         PQtransactionStatus(ld->db->conn) != PQTRANS_IDLE)
         PQclear(PQexec(ld->db->conn, "ROLLBACK"));
