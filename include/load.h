@@ -3,12 +3,13 @@
  * ledger, and the COPY of rows and rejects. One file is one transaction:
  * rows, rejects and its ledger row commit together or not at all.
  *
- * Dedup: rows are buffered in bounded batches; for each batch the keys
- * already stored are looked up (rows of earlier batches of the same file
- * are visible inside the transaction), the rest go in by COPY. The primary
- * key (source, row_key) stays the final word: a concurrent importer that
- * commits the same row first makes our COPY fail with unique_violation,
- * and the caller retries the file (LOAD_CONFLICT).
+ * Dedup: rows are buffered in two alternating bounded batches; a loader
+ * thread keys each batch, fetches the keys already stored in its call_time
+ * range (rows of earlier batches of the same file are visible inside the
+ * transaction) and COPYs the rest, while the parser fills the other batch.
+ * The primary key (call_time, row_key) stays the final word: a concurrent
+ * importer that commits the same row first makes our COPY fail with
+ * unique_violation, and the caller retries the file (LOAD_CONFLICT).
  */
 #ifndef CDR_LOAD_H
 #define CDR_LOAD_H
