@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "parse.h"
+#include "testutil.h"
 
 /* ---- the table ------------------------------------------------------------ */
 
@@ -484,24 +485,6 @@ static json_t *load_spectrum_json(const char *path)
         fail_msg("%s: not a non-empty JSON array of objects of strings", path);
     }
     return rows;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot open %s", path);
-    size_t cap = 4096, n = 0;
-    char *buf = xmalloc(cap);
-    size_t k;
-    while ((k = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += k;
-        if (n == cap)
-            buf = xrealloc(buf, cap *= 2);
-    }
-    fclose(f);
-    *len = n;
-    return buf;
 }
 
 static char *spectrum_dir(void)

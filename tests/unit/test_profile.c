@@ -22,6 +22,7 @@
 #include "copytext.h"
 #include "parse.h"
 #include "profile.h"
+#include "testutil.h"
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -1092,23 +1093,6 @@ static enum parse_verdict fix_reject(void *ctx, uint64_t line, const char *raw, 
                   reason);
     fl->rejects++;
     return PARSE_OK;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot open %s (set CDR_FIXTURES to the repository's fixtures/)", path);
-    size_t cap = 4096, n = 0, k;
-    char *buf = xmalloc(cap);
-    while ((k = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += k;
-        if (n == cap)
-            buf = xrealloc(buf, cap *= 2);
-    }
-    fclose(f);
-    *len = n;
-    return buf;
 }
 
 static void test_fixture_kxhts_basic(void **state)

@@ -1,0 +1,30 @@
+/*
+ * testutil.h - helpers the unit tests share. Include after cmocka.h.
+ */
+#ifndef CDR_TESTUTIL_H
+#define CDR_TESTUTIL_H
+
+#include <stdio.h>
+
+#include "cdrimport.h"
+
+/* A whole file into memory (NUL bytes and all); fails the test if it
+ * cannot be opened. The caller frees. */
+static inline char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("cannot open %s (are CDR_FIXTURES and SHARED set?)", path);
+    size_t cap = 4096, n = 0, k;
+    char *buf = xmalloc(cap);
+    while ((k = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += k;
+        if (n == cap)
+            buf = xrealloc(buf, cap *= 2);
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+#endif
