@@ -6,7 +6,10 @@
  * Dedup: rows are buffered in two alternating bounded batches; a loader
  * thread keys each batch, fetches the keys already stored in its call_time
  * range (rows of earlier batches of the same file are visible inside the
- * transaction) and COPYs the rest, while the parser fills the other batch.
+ * transaction) and COPYs the rest in binary format, while the parser fills
+ * the other batch. The COPY is queued without blocking and fed to the
+ * server while the loader prepares the next batch (keys, instants: see
+ * zone.h); only the probe waits for it to finish.
  * The primary key (call_time, row_key) stays the final word: a concurrent
  * importer that commits the same row first makes our COPY fail with
  * unique_violation, and the caller retries the file (LOAD_CONFLICT).

@@ -9,18 +9,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Bytes COPY text must escape: backslash and the three control characters
+ * that would end a field or a line. */
+static bool special(unsigned char c)
+{
+    return c <= '\r' ? (c == '\t' || c == '\n' || c == '\r') : c == '\\';
+}
+
 size_t copytext_escape(char *w, const char *s, size_t n)
 {
     char *start = w;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        switch (c) {
-        case '\\': *w++ = '\\'; *w++ = '\\'; break;
-        case '\t': *w++ = '\\'; *w++ = 't'; break;
-        case '\n': *w++ = '\\'; *w++ = 'n'; break;
-        case '\r': *w++ = '\\'; *w++ = 'r'; break;
-        default: *w++ = c;
-        }
+    size_t i = 0;
+    for (;;) {
+        /* Copy the run up to the next special byte in one go: most
+         * values have none. */
+        size_t run = i;
+        while (i < n && !special((unsigned char)s[i]))
+            i++;
+        memcpy(w, s + run, i - run);
+        w += i - run;
+        if (i == n)
+            break;
+        char c = s[i++];
+        *w++ = '\\';
+        *w++ = c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : '\\';
     }
     return (size_t)(w - start);
 }

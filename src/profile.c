@@ -449,8 +449,33 @@ static int days_in_month(int y, int m)
     return dm[m - 1];
 }
 
+/* Already canonical ("2023-11-14 22:12:40", what KX-HTS and Asterisk
+ * write): check it in place and copy it. */
+static bool canonical_time(const char *s, size_t len, char out[20])
+{
+    static const char shape[] = "dddd-dd-dd dd:dd:dd";
+    if (len != 19)
+        return false;
+    for (int k = 0; k < 19; k++) {
+        bool digit = s[k] >= '0' && s[k] <= '9';
+        if (shape[k] == 'd' ? !digit : s[k] != shape[k])
+            return false;
+    }
+#define NUM2(p) ((s[p] - '0') * 10 + (s[p + 1] - '0'))
+    int y = NUM2(0) * 100 + NUM2(2), mo = NUM2(5), d = NUM2(8);
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || NUM2(11) > 23 ||
+        NUM2(14) > 59 || NUM2(17) > 59)
+        return false;
+#undef NUM2
+    memcpy(out, s, 19);
+    out[19] = '\0';
+    return true;
+}
+
 bool profile_parse_time(const char *s, size_t len, char out[20])
 {
+    if (canonical_time(s, len, out))
+        return true;
     size_t i = 0;
     int y, mo, d, h, mi, se = 0;
     if (!digits(s, len, &i, 4, 4, &y))
@@ -508,7 +533,12 @@ static bool parse_seconds(const char *s, size_t len, char *out, size_t *outlen)
     }
     if (v > 2147483647LL)
         return false;
-    *outlen = (size_t)snprintf(out, 16, "%lld", v);
+    size_t z = 0;
+    while (z + 1 < len && s[z] == '0')
+        z++;
+    memcpy(out, s + z, len - z);
+    out[len - z] = '\0';
+    *outlen = len - z;
     return true;
 }
 

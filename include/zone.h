@@ -1,0 +1,51 @@
+/*
+ * zone.h - wall times of a PBX to instants, with the database server as
+ * the authority. Binary COPY sends instants, so the client must convert,
+ * and it must convert exactly as PostgreSQL reads text (its zone data, its
+ * rule for the repeated and the skipped hour). So the client asks: for
+ * every local hour it meets, the server converts the hour's first and last
+ * second; equal offsets mean the whole hour has that offset, different ones
+ * (an hour with a clock change) make every second of that hour a question
+ * of its own. Answers are cached per zone, and a question about an hour
+ * also asks about the 48 after it, so a file in time order costs one small
+ * query every two days of calls.
+ *
+ * Pure: the caller (load.c) runs the queries. Bounded: the cache is
+ * emptied between batches once it holds ZONE_CACHE_MAX answers.
+ */
+#ifndef CDR_ZONE_H
+#define CDR_ZONE_H
+
+#include "cdrimport.h"
+
+#define ZONE_CACHE_MAX 16384
+/* Hours asked for beyond the one a batch meets (see zone_need). */
+#define ZONE_AHEAD_HOURS 48
+
+struct zone_cache;
+
+struct zone_cache *zone_create(void);
+void zone_destroy(struct zone_cache *zc);
+
+/* Start a batch of conversions in zone `name`: forget answers of another
+ * zone, or all of them once there are too many, and any open questions. */
+void zone_begin(struct zone_cache *zc, const char *name);
+
+/* Note that local (seconds since 1970 in wall-clock time) will be
+ * converted; adds questions for what the cache cannot answer yet. */
+void zone_need(struct zone_cache *zc, int64_t local);
+
+/* The open questions: wall times to convert, in order. */
+size_t zone_questions(const struct zone_cache *zc, const int64_t **locals);
+
+/* Record the server's answers (instants in seconds since 1970, one per
+ * question) and close the questions. Returns true when an hour turned out
+ * to hold a clock change: call zone_need again for the batch, whose
+ * seconds in that hour are now questions of their own. */
+bool zone_answer(struct zone_cache *zc, const int64_t *utc);
+
+/* The instant of a wall time that zone_need has seen and whose questions
+ * are answered. */
+int64_t zone_to_utc(const struct zone_cache *zc, int64_t local);
+
+#endif
