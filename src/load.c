@@ -28,6 +28,7 @@ struct db {
 #define BATCH_ROWS 16384
 #define BATCH_BYTES (8u << 20)
 #define SEND_CHUNK (64u * 1024u) /* larger chunks measured slower (issue 4) */
+#define COPY_QUEUE (1u << 20)     /* COPY data left queued in libpq at most */
 
 /* A batch of rows as binary COPY tuples, with each row's COPY text content
  * (what its key hashes) and the rejected lines met while filling it. Two
@@ -73,6 +74,7 @@ struct load {
     bool copy_pending;     /* a COPY of rows sent, its result not read yet */
     bool copy_failed;
     bool flushing;         /* COPY data queued in libpq, not all sent yet */
+    size_t queued;         /* bytes queued since libpq's buffer was last empty */
     /* the loader thread: owns the connection while `busy` */
     pthread_t thread;
     bool thread_started;
@@ -566,18 +568,25 @@ const char *load_error(const struct load *ld)
 
 /* Send queued COPY data: what the socket takes now, or (block) all of it,
  * then back to blocking mode. */
-static void copy_pump(struct load *ld, bool block)
+static int flush_some(PGconn *c, bool block)
 {
-    if (!ld->flushing)
-        return;
-    PGconn *c = ld->db->conn;
     int r;
     while ((r = PQflush(c)) == 1 && block) {
         struct pollfd p = {.fd = PQsocket(c), .events = POLLOUT};
         poll(&p, 1, 1000);
     }
+    return r;
+}
+
+static void copy_pump(struct load *ld, bool block)
+{
+    if (!ld->flushing)
+        return;
+    PGconn *c = ld->db->conn;
+    int r = flush_some(c, block);
     if (r == 1)
         return;
+    ld->queued = 0;
     if (r < 0) {
         seterr(ld->err, sizeof ld->err, "COPY: %s", PQerrorMessage(c));
         ld->copy_failed = true;
@@ -618,6 +627,17 @@ static void copy_put(struct load *ld, const char *data, size_t len)
         if (PQputCopyData(c, data + off, (int)n) != 1) {
             seterr(ld->err, sizeof ld->err, "COPY: %s", PQerrorMessage(c));
             ld->copy_failed = true;
+        }
+        /* Bound what libpq holds: wait until the server has taken the
+         * rest before queueing more (COPY_QUEUE bytes cover the time the
+         * next batch takes to prepare). */
+        ld->queued += n;
+        if (ld->queued >= COPY_QUEUE && !ld->copy_failed) {
+            if (flush_some(c, true) < 0) {
+                seterr(ld->err, sizeof ld->err, "COPY: %s", PQerrorMessage(c));
+                ld->copy_failed = true;
+            }
+            ld->queued = 0;
         }
     }
 }
