@@ -31,7 +31,7 @@ struct copybin_dates {
 };
 int64_t copybin_local_seconds(struct copybin_dates *c, const char *t);
 /* The inverse, for asking the server about a wall time: writes 19
- * characters and a NUL. */
+ * characters and a NUL for years 1970 to 9999 (the caller keeps to them). */
 void copybin_format_local(int64_t secs, char out[20]);
 
 /* Big-endian stores; each returns the position after what it wrote. */

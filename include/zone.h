@@ -11,7 +11,7 @@
  * query every two days of calls.
  *
  * Pure: the caller (load.c) runs the queries. Bounded: the cache is
- * emptied between batches once it holds ZONE_CACHE_MAX answers.
+ * emptied between batches once it holds more than ZONE_CACHE_MAX answers.
  */
 #ifndef CDR_ZONE_H
 #define CDR_ZONE_H

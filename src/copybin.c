@@ -5,6 +5,7 @@
  */
 #include "copybin.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -52,7 +53,12 @@ void copybin_format_local(int64_t secs, char out[20])
     time_t tt = (time_t)secs;
     struct tm tm;
     gmtime_r(&tt, &tm);
-    strftime(out, 20, "%Y-%m-%d %H:%M:%S", &tm);
+    /* Years 1970-9999 (what profile.c accepts) make exactly 19 characters. */
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    memcpy(out, tmp, 19);
+    out[19] = '\0';
 }
 
 char *copybin_i16(char *w, int16_t v)

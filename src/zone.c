@@ -5,6 +5,7 @@
  */
 #include "zone.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,6 +205,12 @@ int64_t zone_to_utc(const struct zone_cache *zc, int64_t local)
     const int32_t *v = zmap_find(&zc->hours, hour_of(local));
     if (v && *v == SPLIT)
         v = zmap_find(&zc->secs, local);
-    /* zone_need and zone_answer came first: an answer is there. */
-    return v ? local - *v : local;
+    /* zone_need and zone_answer came first: an answer is there. Anything
+     * else is a bug that would store a wrong instant: stop. */
+    if (!v || *v == PENDING || *v == SPLIT) {
+        fprintf(stderr, "cdrimport: zone_to_utc: no answer for local time %lld\n",
+                (long long)local);
+        abort();
+    }
+    return local - *v;
 }

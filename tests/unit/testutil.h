@@ -5,6 +5,7 @@
 #define CDR_TESTUTIL_H
 
 #include <stdio.h>
+#include <time.h>
 
 #include "cdrimport.h"
 
@@ -25,6 +26,19 @@ static inline char *slurp(const char *path, size_t *len)
     fclose(f);
     *len = n;
     return buf;
+}
+
+/* Seconds since 1970 of a calendar time read as UTC (timegm). */
+static inline int64_t utc_of(int y, int mo, int d, int h, int mi, int s)
+{
+    struct tm tm = {0};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = s;
+    return (int64_t)timegm(&tm);
 }
 
 #endif
