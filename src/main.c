@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +179,11 @@ int main(int argc, char **argv)
     const char *config_path = NULL;
     int verbosity = LOG_INFO;
     int c;
+    /* Batch buffers (megabytes each) are made and freed once per file. With
+     * glibc's sliding mmap threshold they come from the heap after the
+     * first file and fragment it: an import of six files peaked at 34 MiB
+     * against 25 for one. A fixed threshold returns them to the system. */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
     /* "+": stop at the command; its own options follow it. */
     while ((c = getopt_long(argc, argv, "+c:vqhV", global, NULL)) != -1) {
         switch (c) {
