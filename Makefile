@@ -38,6 +38,8 @@ LIB_SRC  = $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJ  = $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ = $(BUILD)/obj/main.o
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
+# The shared fixtures (../shared, or beside the repository this was cloned from).
+SHARED_DIR := $(shell scripts/shared-dir)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all check unit e2e sanitize install clean bench
@@ -61,12 +63,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcdr.a
 
 # Unit tests: cmocka, table-driven, no database.
 unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CDR_FIXTURES=$(CURDIR)/fixtures SHARED=$(CURDIR)/../shared $$t; done
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CDR_FIXTURES=$(CURDIR)/fixtures SHARED=$(SHARED_DIR) $$t; done
 
 # End-to-end: the real binary, a real PostgreSQL (started by scripts/pg.sh
 # unless PGHOST is already set), real folders and signals.
 e2e: $(BUILD)/cdrimport
-	CDRIMPORT_BIN=$(CURDIR)/$(BUILD)/cdrimport tests/e2e/run.sh
+	CDRIMPORT_BIN=$(CURDIR)/$(BUILD)/cdrimport SHARED=$(SHARED_DIR) tests/e2e/run.sh
 
 sanitize:
 	$(MAKE) SANITIZE=address,undefined unit e2e

@@ -18,7 +18,8 @@ import psycopg2.extensions
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED = REPO_ROOT.parent / "shared"
+# `make e2e` sets SHARED (scripts/shared-dir); ../shared otherwise.
+SHARED = Path(os.environ.get("SHARED") or REPO_ROOT.parent / "shared")
 FIXTURES = REPO_ROOT / "fixtures"
 BIN = os.environ.get("CDRIMPORT_BIN", str(REPO_ROOT / "build" / "cdrimport"))
 
