@@ -11,6 +11,7 @@
 #include "copytext.h"
 #include "zone.h"
 
+#include <assert.h>
 #include <libpq-fe.h>
 #include <poll.h>
 #include <pthread.h>
@@ -1077,6 +1078,7 @@ enum load_status load_row(struct load *ld, const struct cdr_row *row, uint64_t l
         w = row->val[f] ? copybin_bytes(w, row->val[f], row->len[f]) : copybin_null(w);
     }
     w = row->extra_json ? copybin_jsonb(w, row->extra_json, row->extra_len) : copybin_null(w);
+    assert((size_t)(w - (b->buf + b->line_off[i])) <= need); /* TUPLE_FIXED is right */
     b->len = (size_t)(w - b->buf);
     b->nrows++;
     if (b->nrows == BATCH_ROWS || b->len + b->tlen >= BATCH_BYTES || b->rlen >= BATCH_BYTES)

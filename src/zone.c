@@ -12,6 +12,8 @@
 #define PENDING INT32_MIN     /* asked, not answered yet */
 #define SPLIT (INT32_MIN + 1) /* the hour's ends differ: ask per second */
 #define EMPTY INT64_MIN
+/* No look-ahead once this many questions are open (scattered times). */
+#define AHEAD_MAX_QUESTIONS 2048
 /* The hour of 9999-12-31 23:00: questions are asked as four-digit years. */
 #define LAST_HOUR (253402300799LL / 3600)
 
@@ -162,7 +164,7 @@ void zone_need(struct zone_cache *zc, int64_t local)
          * the following batches find their answers here and need no
          * round trip. Only while the questions are few: scattered times
          * must not multiply them. */
-        for (int64_t k = h + 1; k <= h + ZONE_AHEAD_HOURS && k <= LAST_HOUR && zc->nask < 2048;
+        for (int64_t k = h + 1; k <= h + ZONE_AHEAD_HOURS && k <= LAST_HOUR && zc->nask < AHEAD_MAX_QUESTIONS;
              k++)
             if (!zmap_find(&zc->hours, k))
                 ask_hour(zc, k);
