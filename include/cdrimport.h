@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <time.h>
 
 #define CDRIMPORT_VERSION "0.1.0"
 
@@ -36,5 +37,12 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* snprintf into a fresh heap string. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Seconds on the monotonic clock: durations and deadlines, never dates. */
+double cdr_monotonic(void);
+/* n bytes as 2n lowercase hex digits and a NUL into out. */
+void cdr_hex(const unsigned char *in, size_t n, char *out);
+/* Order of two times (mtimes): <0, 0, >0. */
+int cdr_timespec_cmp(const struct timespec *a, const struct timespec *b);
 
 #endif

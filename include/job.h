@@ -64,6 +64,5 @@ void job_run(struct job *job, const struct job_item *items, size_t n, unsigned j
 
 void job_summary(const struct job *job);
 int job_exit_status(const struct job *job);
-double job_now(void);
 
 #endif

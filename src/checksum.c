@@ -54,16 +54,11 @@ void checksum_update(struct checksum *c, const void *data, size_t len)
 
 void checksum_final_hex(struct checksum *c, char hex[65])
 {
-    static const char digits[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     if (EVP_DigestFinal_ex(c->ctx, md, &n) != 1 || n != 32)
         crypto_abort("digest final");
-    for (unsigned i = 0; i < 32; i++) {
-        hex[2 * i] = digits[md[i] >> 4];
-        hex[2 * i + 1] = digits[md[i] & 15];
-    }
-    hex[64] = '\0';
+    cdr_hex(md, 32, hex);
     checksum_reset(c);
 }
 

@@ -87,13 +87,6 @@ static enum parse_verdict on_reject(void *ctx, uint64_t line, const char *raw, s
     return PARSE_OK;
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* One parse pass over fd. Returns -1 on a read error (errno set), -2 if the
  * file's content changed since the checksum pass, -3 if a load failed, -4
  * if the caller cancelled. */
@@ -183,7 +176,7 @@ static const char *verdict(const struct pass *ps, const struct cdr_source *src, 
 void file_import(struct db *db, const struct cdr_source *src, struct profile *prof,
                  const char *path, const struct file_opts *o, struct file_result *r)
 {
-    double t0 = now_ms();
+    double t0 = cdr_monotonic();
     int fd = -1;
     struct load *ld = NULL;
     struct checksum *ck = NULL;
@@ -356,7 +349,7 @@ out:
     /* The lock is held until the caller has moved the file, so that no
      * other importer picks it up in between. */
     r->lock_fd = fd;
-    r->ms = now_ms() - t0;
+    r->ms = (cdr_monotonic() - t0) * 1e3;
 }
 
 void file_release(struct file_result *r)

@@ -14,17 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
-double job_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 bool job_init(struct job *job, const struct cdr_config *cfg)
 {
     job->cfg = cfg;
-    job->t0 = job_now();
+    job->t0 = cdr_monotonic();
     job->profiles = xcalloc(cfg->nsources, sizeof *job->profiles);
     for (size_t i = 0; i < cfg->nsources; i++) {
         const struct cdr_source *s = &cfg->sources[i];
@@ -71,7 +64,7 @@ static bool progress(void *ctx, uint64_t done, uint64_t total, uint64_t rows)
     struct job *job = ctx;
     if (job->cancel && *job->cancel)
         return false;
-    double t = job_now();
+    double t = cdr_monotonic();
     if (!job->tty || (t - job->last_draw < 0.1 && done < total))
         return true;
     job->last_draw = t;
@@ -247,7 +240,7 @@ void job_run(struct job *job, const struct job_item *items, size_t n, unsigned j
 
 void job_summary(const struct job *job)
 {
-    double el = job_now() - job->t0;
+    double el = cdr_monotonic() - job->t0;
     char line[512];
     snprintf(line, sizeof line,
              "%sfiles: %u imported, %u duplicate, %u failed, %u skipped; rows: %llu read, "

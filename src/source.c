@@ -138,11 +138,8 @@ int source_walk(const struct cdr_source *src, const char *dir, bool recursive,
 static int by_mtime(const void *a, const void *b)
 {
     const struct source_file *x = a, *y = b;
-    if (x->mtime.tv_sec != y->mtime.tv_sec)
-        return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
-    if (x->mtime.tv_nsec != y->mtime.tv_nsec)
-        return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
-    return strcmp(x->path, y->path);
+    int c = cdr_timespec_cmp(&x->mtime, &y->mtime);
+    return c ? c : strcmp(x->path, y->path);
 }
 
 void source_list_sort(struct source_list *list)

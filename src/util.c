@@ -1,6 +1,7 @@
 /*
  * util.c - allocation wrappers that abort on out-of-memory, so that the
- * pipeline's callers need not each check (the Redis zmalloc habit).
+ * pipeline's callers need not each check (the Redis zmalloc habit), and the
+ * few small helpers every stage shares (clock, hex, time order).
  */
 #include "cdrimport.h"
 
@@ -65,4 +66,30 @@ char *xasprintf(const char *fmt, ...)
     vsnprintf(p, (size_t)n + 1, fmt, ap);
     va_end(ap);
     return p;
+}
+
+double cdr_monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void cdr_hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+int cdr_timespec_cmp(const struct timespec *a, const struct timespec *b)
+{
+    if (a->tv_sec != b->tv_sec)
+        return a->tv_sec < b->tv_sec ? -1 : 1;
+    if (a->tv_nsec != b->tv_nsec)
+        return a->tv_nsec < b->tv_nsec ? -1 : 1;
+    return 0;
 }

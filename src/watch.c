@@ -124,7 +124,7 @@ void watch_note(struct watcher *w, size_t si, const char *path, enum watch_note_
             drop(w, p);
         return;
     }
-    double now = job_now();
+    double now = cdr_monotonic();
     bool fresh = !p;
     if (fresh) {
         if (w->npend == w->cappend) {
@@ -141,8 +141,7 @@ void watch_note(struct watcher *w, size_t si, const char *path, enum watch_note_
         log_debug("new candidate %s", path);
     }
     p->gen = w->gen;
-    bool changed = st.st_size != p->size || st.st_mtim.tv_sec != p->mtime.tv_sec ||
-                   st.st_mtim.tv_nsec != p->mtime.tv_nsec;
+    bool changed = st.st_size != p->size || cdr_timespec_cmp(&st.st_mtim, &p->mtime) != 0;
     if (changed) {
         p->size = st.st_size;
         p->mtime = st.st_mtim;
@@ -210,11 +209,8 @@ static bool ready(const struct watcher *w, const struct watch_pending *p, double
 static int by_mtime(const void *a, const void *b)
 {
     const struct watch_pending *x = a, *y = b;
-    if (x->mtime.tv_sec != y->mtime.tv_sec)
-        return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
-    if (x->mtime.tv_nsec != y->mtime.tv_nsec)
-        return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
-    return strcmp(x->path, y->path);
+    int c = cdr_timespec_cmp(&x->mtime, &y->mtime);
+    return c ? c : strcmp(x->path, y->path);
 }
 
 /* ---- the database --------------------------------------------------------- */
@@ -237,12 +233,12 @@ static void db_lost(struct watcher *w, struct dbstate *d, const char *why)
         d->reported_down = true;
     }
     d->backoff = d->backoff < 1 ? 1 : (d->backoff * 2 > 60 ? 60 : d->backoff * 2);
-    d->next_try = job_now() + d->backoff;
+    d->next_try = cdr_monotonic() + d->backoff;
 }
 
 static void db_try(struct watcher *w, struct dbstate *d)
 {
-    if (w->job.db || job_now() < d->next_try)
+    if (w->job.db || cdr_monotonic() < d->next_try)
         return;
     char err[CDR_ERRLEN];
     struct db *db = db_connect(w->cfg, err, sizeof err);
@@ -275,7 +271,7 @@ static void notify_status(const struct watcher *w)
 /* Import every pending file that is complete, oldest first. */
 static void import_ready(struct watcher *w, struct dbstate *d)
 {
-    double now = job_now();
+    double now = cdr_monotonic();
     if (!w->job.db)
         return;
     if (w->npend > 1)
@@ -292,8 +288,7 @@ static void import_ready(struct watcher *w, struct dbstate *d)
             drop(w, p);
             continue;
         }
-        if (st.st_size != p->size || st.st_mtim.tv_sec != p->mtime.tv_sec ||
-            st.st_mtim.tv_nsec != p->mtime.tv_nsec) {
+        if (st.st_size != p->size || cdr_timespec_cmp(&st.st_mtim, &p->mtime) != 0) {
             watch_note(w, p->si, p->path, WATCH_SEEN);
             i++;
             continue;
@@ -313,7 +308,7 @@ static void import_ready(struct watcher *w, struct dbstate *d)
             if (access(p->path, F_OK) < 0) {
                 drop(w, p);
             } else {
-                p->changed_at = job_now();
+                p->changed_at = cdr_monotonic();
                 p->retry_at = p->changed_at + SKIP_RETRY_S;
                 i++;
             }
@@ -422,14 +417,14 @@ int watch_run(struct cdr_config *cfg, const char *config_path)
     sd_notify(0, "READY=1");
     notify_status(&w);
 
-    double last_rescan = job_now();
+    double last_rescan = cdr_monotonic();
     while (!stop_flag) {
         if (reload_flag) {
             reload_flag = 0;
             if (reload(&w, config_path))
-                last_rescan = job_now();
+                last_rescan = cdr_monotonic();
         }
-        double now = job_now();
+        double now = cdr_monotonic();
         /* Sleep until the next thing to do, at most 250 ms when files wait. */
         int timeout = 1000;
         for (size_t si = 0; si < w.cfg->nsources; si++)
@@ -474,7 +469,7 @@ int watch_run(struct cdr_config *cfg, const char *config_path)
         if (w.ifd >= 0 && n > 0 && (fds[1].revents & POLLIN))
             watch_inotify_dispatch(&w);
 
-        now = job_now();
+        now = cdr_monotonic();
         for (size_t si = 0; si < w.cfg->nsources; si++)
             ops_for(&w, si)->tick(&w, si, now);
         if (now - last_rescan >= w.cfg->watch.rescan_interval_s) {

@@ -32,7 +32,7 @@ static void poll_source(struct watcher *w, size_t si, double now)
 
 static void start(struct watcher *w, size_t si)
 {
-    poll_source(w, si, job_now());
+    poll_source(w, si, cdr_monotonic());
 }
 
 static void tick(struct watcher *w, size_t si, double now)
