@@ -45,4 +45,14 @@ void cdr_hex(const unsigned char *in, size_t n, char *out);
 /* Order of two times (mtimes): <0, 0, >0. */
 int cdr_timespec_cmp(const struct timespec *a, const struct timespec *b);
 
+/* Outside text (file names, server messages) made safe for one log line or
+ * one text column: valid UTF-8 is kept, control characters become \n, \r,
+ * \t or \xNN, bytes that are not UTF-8 become \xNN. cdr_escape returns a
+ * new string; cdr_escape_buf writes at most outlen bytes with a NUL (cut
+ * whole escapes only) and returns the length written. */
+char *cdr_escape(const char *s, size_t n);
+size_t cdr_escape_buf(const char *s, size_t n, char *out, size_t outlen);
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
+size_t cdr_utf8_len(const unsigned char *s, size_t n);
+
 #endif

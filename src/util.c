@@ -93,3 +93,86 @@ int cdr_timespec_cmp(const struct timespec *a, const struct timespec *b)
         return a->tv_nsec < b->tv_nsec ? -1 : 1;
     return 0;
 }
+
+size_t cdr_utf8_len(const unsigned char *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    unsigned c = s[0];
+    size_t len;
+    unsigned lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        if (c == 0xe0)
+            lo = 0xa0; /* no overlong forms */
+        else if (c == 0xed)
+            hi = 0x9f; /* no surrogates */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f; /* nothing above U+10FFFF */
+    } else
+        return 0;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    return len;
+}
+
+/* The escape of one byte or sequence into esc; returns its length. */
+static size_t escape_one(const unsigned char *s, size_t n, char esc[8], size_t *used)
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned c = s[0];
+    size_t len = cdr_utf8_len(s, n);
+    if (len > 1 || (len == 1 && c >= 0x20 && c != 0x7f)) {
+        memcpy(esc, s, len);
+        *used = len;
+        return len;
+    }
+    *used = 1;
+    esc[0] = '\\';
+    if (c == '\n' || c == '\r' || c == '\t') {
+        esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        return 2;
+    }
+    esc[1] = 'x';
+    esc[2] = digits[c >> 4];
+    esc[3] = digits[c & 15];
+    return 4;
+}
+
+size_t cdr_escape_buf(const char *s, size_t n, char *out, size_t outlen)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t w = 0;
+    if (outlen == 0)
+        return 0;
+    for (size_t i = 0; i < n;) {
+        char esc[8];
+        size_t used, len = escape_one(u + i, n - i, esc, &used);
+        if (w + len >= outlen)
+            break;
+        memcpy(out + w, esc, len);
+        w += len;
+        i += used;
+    }
+    out[w] = '\0';
+    return w;
+}
+
+char *cdr_escape(const char *s, size_t n)
+{
+    size_t cap = 4 * n + 1; /* the longest escape is 4 bytes per byte */
+    char *out = xmalloc(cap);
+    cdr_escape_buf(s, n, out, cap);
+    return out;
+}
