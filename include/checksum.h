@@ -1,6 +1,6 @@
 /*
  * checksum.h - SHA-256 through OpenSSL's EVP interface: streaming for whole
- * files (the ledger's duplicate-file check) and one-shot for row keys.
+ * inputs (input.c: the ledger's duplicate-file check) and one-shot for row keys.
  * The digest is fetched once per context, not per call: row keys are hashed
  * a million times per file.
  */
@@ -23,8 +23,5 @@ void checksum_final_hex(struct checksum *c, char hex[65]);
 /* One-shot SHA-256 of data into out[32]. */
 void checksum_digest(struct checksum *c, const void *data, size_t len, unsigned char out[32]);
 
-/* Checksum a whole open file from its start, with a bounded buffer.
- * Returns 0, or -1 with errno set. *size receives the bytes read. */
-int checksum_fd(struct checksum *c, int fd, char hex[65], uint64_t *size);
 
 #endif

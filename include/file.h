@@ -11,6 +11,8 @@
 #include "load.h"
 #include "profile.h"
 
+struct input;
+
 enum file_status {
     FILE_IMPORTED = 0,  /* committed (possibly zero new rows) */
     FILE_DUPLICATE,     /* checksum already imported: nothing added */
@@ -37,7 +39,7 @@ struct file_result {
     uint64_t size;
     double ms;
     char error[CDR_ERRLEN]; /* why it failed / was skipped */
-    int lock_fd;            /* the claimed file, kept locked until released */
+    struct input *input;    /* the claimed file, kept locked until released */
 };
 
 /*

@@ -4,9 +4,8 @@
  */
 #include "checksum.h"
 
-#include <errno.h>
 #include <stdio.h>
-#include <unistd.h>
+#include <stdlib.h>
 #include <openssl/evp.h>
 
 struct checksum {
@@ -69,36 +68,4 @@ void checksum_digest(struct checksum *c, const void *data, size_t len, unsigned 
         EVP_DigestUpdate(c->ctx, data, len) != 1 ||
         EVP_DigestFinal_ex(c->ctx, out, &n) != 1 || n != 32)
         crypto_abort("digest");
-}
-
-int checksum_fd(struct checksum *c, int fd, char hex[65], uint64_t *size)
-{
-    enum { BUFSZ = 256 * 1024 };
-    unsigned char *buf = xmalloc(BUFSZ);
-    uint64_t total = 0;
-    int rc = 0;
-
-    checksum_reset(c);
-    if (lseek(fd, 0, SEEK_SET) < 0) {
-        rc = -1;
-        goto out;
-    }
-    for (;;) {
-        ssize_t n = read(fd, buf, BUFSZ);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = -1;
-            goto out;
-        }
-        if (n == 0)
-            break;
-        checksum_update(c, buf, (size_t)n);
-        total += (uint64_t)n;
-    }
-    checksum_final_hex(c, hex);
-    *size = total;
-out:
-    free(buf);
-    return rc;
 }

@@ -1,26 +1,26 @@
 /*
- * file.c - one file through the pipeline: claim (open without following
- * links or blocking on FIFOs, flock against concurrent importers), checksum,
- * duplicate check, then parse -> profile -> load in one transaction.
+ * file.c - one input through the pipeline, in four steps that read top to
+ * bottom in file_import: claim it (input_file.c: no links out of the tree,
+ * no FIFOs, flock against concurrent importers), skip it if its checksum is
+ * already known, parse -> profile -> load it in one transaction (retried
+ * when a concurrent importer stored some rows first), and, when too many
+ * lines are bad, record the failure with its rejects kept verbatim.
  *
- * The file is read twice: a checksum pass (cheap, and a known file stops
- * there), then the parse pass, which hashes again so that a file changed
- * in between is noticed and rolled back rather than half-imported.
+ * A plain file is read twice: a checksum pass (cheap, and a known file stops
+ * there), then the parse pass, which hashes again as it reads (input.h) so
+ * that a file changed in between is noticed and rolled back rather than
+ * half-imported. An input that cannot afford the first pass learns its
+ * checksum in the parse pass and rolls back as a duplicate if it is known.
  */
 #include "file.h"
-#include "checksum.h"
+#include "input.h"
 #include "log.h"
 #include "parse.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #define READ_CHUNK (256u * 1024u)
 #define MAX_LOGGED_REJECTS 20
@@ -87,58 +87,80 @@ static enum parse_verdict on_reject(void *ctx, uint64_t line, const char *raw, s
     return PARSE_OK;
 }
 
-/* One parse pass over fd. Returns -1 on a read error (errno set), -2 if the
- * file's content changed since the checksum pass, -3 if a load failed, -4
- * if the caller cancelled. */
-static int parse_pass(int fd, struct pass *ps, const struct cdr_source *src,
-                      const char *sha256, const struct file_opts *o, uint64_t size)
+/* One file's import: what the steps share. */
+struct import {
+    struct db *db;
+    const struct cdr_source *src;
+    struct profile *prof;
+    const char *path;
+    const struct file_opts *o;
+    struct file_result *r;
+    struct input *in;
+    bool prehashed;           /* r->sha256 known before the parse pass */
+};
+
+/* How a parse pass ended. */
+enum pass_end {
+    PASS_DONE = 0,
+    PASS_READ_ERROR,          /* errno set */
+    PASS_CHANGED,             /* the content differs from the checksum pass */
+    PASS_LOAD_FAILED,         /* ps->st says why */
+    PASS_CANCELLED,           /* the caller's progress callback said stop */
+    PASS_NO_PARSER
+};
+
+/* One pass over the input from its first byte. */
+static enum pass_end parse_pass(struct import *im, struct pass *ps)
 {
     struct parse_cb cb = {on_record, on_reject, ps};
-    struct parser *parser = parser_create(src->max_line_bytes, &cb);
-    struct checksum *ck = checksum_create();
-    char *buf = xmalloc(READ_CHUNK);
-    uint64_t done = 0;
-    int rc = 0;
+    const struct file_opts *o = im->o;
+    uint64_t total = input_size(im->in) > 0 ? (uint64_t)input_size(im->in) : 0;
+    enum pass_end end = PASS_DONE;
+    char *buf = NULL;
+    struct parser *parser = parser_create(im->src->max_line_bytes, &cb);
+    if (!parser)
+        return PASS_NO_PARSER;
 
     ps->header_pending = profile_has_header(ps->prof);
-    if (lseek(fd, 0, SEEK_SET) < 0) {
-        rc = -1;
+    if (input_offset(im->in) != 0 && input_rewind(im->in) < 0) {
+        end = PASS_READ_ERROR;
         goto out;
     }
+    buf = xmalloc(READ_CHUNK);
     for (;;) {
-        ssize_t n = read(fd, buf, READ_CHUNK);
+        ssize_t n = input_read(im->in, buf, READ_CHUNK);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = -1;
+            end = PASS_READ_ERROR;
             goto out;
         }
         if (n == 0)
             break;
-        checksum_update(ck, buf, (size_t)n);
-        done += (uint64_t)n;
         if (parser_feed(parser, buf, (size_t)n) < 0) {
-            rc = -3;
+            end = PASS_LOAD_FAILED;
             goto out;
         }
-        if (o->progress && !o->progress(o->progress_ctx, done, size, ps->stats.rows_read)) {
-            rc = -4;
+        if (o->progress &&
+            !o->progress(o->progress_ctx, input_offset(im->in), total, ps->stats.rows_read)) {
+            end = PASS_CANCELLED;
             goto out;
         }
     }
     if (parser_finish(parser) < 0) {
-        rc = -3;
+        end = PASS_LOAD_FAILED;
         goto out;
     }
     char hex[65];
-    checksum_final_hex(ck, hex);
-    if (strcmp(hex, sha256) != 0)
-        rc = -2;
+    input_checksum(im->in, hex);
+    if (!im->prehashed) {
+        memcpy(im->r->sha256, hex, sizeof hex);
+        im->r->size = input_offset(im->in);
+    } else if (strcmp(hex, im->r->sha256) != 0) {
+        end = PASS_CHANGED;
+    }
 out:
     free(buf);
-    checksum_destroy(ck);
     parser_destroy(parser);
-    return rc;
+    return end;
 }
 
 static enum file_status db_failure(enum load_status st)
@@ -173,188 +195,201 @@ static const char *verdict(const struct pass *ps, const struct cdr_source *src, 
     return NULL;
 }
 
+/* Why a pass that did not end PASS_DONE stopped, as the file's result. */
+static void pass_failed(struct import *im, enum pass_end end, const struct pass *ps,
+                        const struct load *ld)
+{
+    struct file_result *r = im->r;
+    switch (end) {
+    case PASS_DONE:
+        break;
+    case PASS_READ_ERROR:
+        r->status = FILE_UNREADABLE;
+        snprintf(r->error, sizeof r->error, "read error: %s", strerror(errno));
+        break;
+    case PASS_CHANGED:
+        set_result(r, FILE_SKIPPED, "changed while being read; will retry");
+        break;
+    case PASS_CANCELLED:
+        set_result(r, FILE_SKIPPED, "interrupted; rolled back, will be read again");
+        break;
+    case PASS_LOAD_FAILED:
+        set_result(r, db_failure(ps->st), load_error(ld));
+        break;
+    case PASS_NO_PARSER:
+        set_result(r, FILE_FAILED, "cannot set up the CSV parser");
+        break;
+    }
+}
+
+/* Step 1: open and lock the file. */
+static bool claim(struct import *im)
+{
+    char why[CDR_ERRLEN];
+    switch (input_file_claim(im->path, im->o->follow_links, !im->o->dry_run, &im->in, why,
+                             sizeof why)) {
+    case INPUT_CLAIMED:
+        return true;
+    case INPUT_GONE:
+    case INPUT_BUSY:
+    case INPUT_MOVED:
+        set_result(im->r, FILE_SKIPPED, why);
+        return false;
+    case INPUT_UNREADABLE:
+        set_result(im->r, FILE_UNREADABLE, why);
+        return false;
+    }
+    return false;
+}
+
+/* The checksum pass, where the input can afford one. */
+static bool prehash(struct import *im)
+{
+    if (!input_can_rewind(im->in))
+        return true;
+    if (input_hash_all(im->in, im->r->sha256, &im->r->size) < 0) {
+        im->r->status = FILE_UNREADABLE;
+        snprintf(im->r->error, sizeof im->r->error, "read error: %s", strerror(errno));
+        return false;
+    }
+    im->prehashed = true;
+    return true;
+}
+
+/* Step 2: whether the checksum is already imported for this source; if so
+ * the file is a duplicate (recorded in the ledger unless dry-run). Answers
+ * true when the import is over, either way. */
+static bool known_checksum(struct import *im)
+{
+    struct file_result *r = im->r;
+    char err[CDR_ERRLEN];
+    bool known = false;
+    if (!im->db || im->o->force || !im->prehashed)
+        return false;
+    enum load_status ls = db_file_known(im->db, im->src->name, r->sha256, &known, err,
+                                        sizeof err);
+    /* A dry run does not create the schema: on a database without it (not
+     * yet init-db'd) no file is known yet. */
+    if (ls == LOAD_ERROR && im->o->dry_run)
+        return false;
+    if (ls != LOAD_OK) {
+        set_result(r, db_failure(ls), err);
+        return true;
+    }
+    if (!known)
+        return false;
+    r->status = FILE_DUPLICATE;
+    if (!im->o->dry_run) {
+        ls = db_record_file(im->db, im->src->name, im->path, r->sha256, r->size, "duplicate",
+                            NULL, err, sizeof err);
+        if (ls != LOAD_OK)
+            set_result(r, db_failure(ls), err);
+    }
+    return true;
+}
+
+/* Step 4: too many bad lines. None of the file's rows are kept, but its bad
+ * lines are: a second pass in a new transaction stores only the rejects,
+ * with the ledger row saying why. */
+static void record_failure(struct import *im, const struct pass *first, const char *bad,
+                           bool careful)
+{
+    struct file_result *r = im->r;
+    struct load *ld = NULL;
+    char err[CDR_ERRLEN];
+    enum load_status ls = load_begin(im->db, im->src->name, im->src->timezone, im->path,
+                                     r->sha256, r->size, careful, &ld, err, sizeof err);
+    if (ls != LOAD_OK) {
+        set_result(r, db_failure(ls), err);
+        return;
+    }
+    struct pass again = {.path = im->path, .prof = im->prof, .ld = ld, .rejects_only = true};
+    enum pass_end end = parse_pass(im, &again);
+    if (end != PASS_DONE) {
+        pass_failed(im, end, &again, ld);
+    } else {
+        again.stats.rows_rejected = first->stats.rows_rejected;
+        ls = load_commit(ld, "failed", bad, &again.stats);
+        if (ls != LOAD_OK) {
+            set_result(r, db_failure(ls), load_error(ld));
+        } else {
+            r->stats = first->stats;
+            r->stats.rows_inserted = 0;
+            r->stats.rows_duplicate = 0;
+            set_result(r, FILE_FAILED, bad);
+        }
+    }
+    load_close(ld);
+}
+
+/* Step 3: one parse-and-load attempt in one transaction. Returns true when
+ * a concurrent importer stored some of the rows first and the attempt may
+ * be made again (they will be seen as duplicates then). */
+static bool attempt(struct import *im, bool careful, bool last)
+{
+    struct file_result *r = im->r;
+    struct load *ld = NULL;
+    char err[CDR_ERRLEN], why[CDR_ERRLEN];
+    bool retry = false;
+    if (!im->o->dry_run) {
+        enum load_status ls = load_begin(im->db, im->src->name, im->src->timezone, im->path,
+                                         r->sha256, r->size, careful, &ld, err, sizeof err);
+        if (ls != LOAD_OK) {
+            set_result(r, db_failure(ls), err);
+            return false;
+        }
+    }
+    struct pass ps = {.path = im->path, .prof = im->prof, .ld = ld, .st = LOAD_OK};
+    enum pass_end end = parse_pass(im, &ps);
+    r->stats = ps.stats;
+    const char *bad = end == PASS_DONE ? verdict(&ps, im->src, why, sizeof why) : NULL;
+    if (end == PASS_LOAD_FAILED && ps.st == LOAD_CONFLICT && !last) {
+        retry = true;
+    } else if (end != PASS_DONE) {
+        pass_failed(im, end, &ps, ld);
+    } else if (im->o->dry_run) {
+        set_result(r, bad ? FILE_FAILED : FILE_IMPORTED, bad ? bad : "");
+    } else if (bad) {
+        load_close(ld);
+        ld = NULL;
+        record_failure(im, &ps, bad, careful);
+    } else {
+        enum load_status ls = load_commit(ld, "imported", NULL, &ps.stats);
+        if (ls == LOAD_CONFLICT && !last)
+            retry = true;
+        else if (ls != LOAD_OK)
+            set_result(r, db_failure(ls), load_error(ld));
+        else {
+            r->stats = ps.stats;
+            r->status = FILE_IMPORTED;
+        }
+    }
+    load_close(ld);
+    return retry;
+}
+
 void file_import(struct db *db, const struct cdr_source *src, struct profile *prof,
                  const char *path, const struct file_opts *o, struct file_result *r)
 {
     double t0 = cdr_monotonic();
-    int fd = -1;
-    struct load *ld = NULL;
-    struct checksum *ck = NULL;
-    char err[CDR_ERRLEN];
+    struct import im = {.db = db, .src = src, .prof = prof, .path = path, .o = o, .r = r};
 
     memset(r, 0, sizeof *r);
-    r->lock_fd = -1;
-    /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (o->follow_links ? 0 : O_NOFOLLOW));
-    if (fd < 0) {
-        if (errno == ENOENT) {
-            set_result(r, FILE_SKIPPED, "gone before it could be read");
-        } else {
-            r->status = FILE_UNREADABLE;
-            snprintf(r->error, sizeof r->error, "cannot open: %s",
-                     errno == ELOOP ? "it is a symbolic link" : strerror(errno));
-        }
-        goto out;
+    if (claim(&im) && prehash(&im)) {
+        /* The known-checksum check is made again before every attempt: the
+         * importer whose rows conflicted with ours may have been importing
+         * this very file. */
+        for (int n = 0; !known_checksum(&im) && attempt(&im, n > 0, n == CONFLICT_RETRIES); n++)
+            ;
     }
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        r->status = FILE_UNREADABLE;
-        snprintf(r->error, sizeof r->error, "not a regular file (%s)",
-                 S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" : "special");
-        goto out;
-    }
-    if (fcntl(fd, F_SETFL, 0) < 0) { /* regular file: back to blocking reads */
-        r->status = FILE_UNREADABLE;
-        snprintf(r->error, sizeof r->error, "fcntl: %s", strerror(errno));
-        goto out;
-    }
-    /* Claim: two overlapping scans (or watchers) on one host never read the
-     * same file at once; across hosts the database's key still holds. */
-    if (!o->dry_run && flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        set_result(r, FILE_SKIPPED, "being imported by another process");
-        goto out;
-    }
-    /* Still the file at this path? Another importer may have moved it
-     * away between our open and our lock. */
-    struct stat now;
-    if (stat(path, &now) < 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev) {
-        set_result(r, FILE_SKIPPED, "moved away by another importer");
-        goto out;
-    }
-
-    ck = checksum_create();
-    if (checksum_fd(ck, fd, r->sha256, &r->size) < 0) {
-        r->status = FILE_UNREADABLE;
-        snprintf(r->error, sizeof r->error, "read error: %s", strerror(errno));
-        goto out;
-    }
-
-    for (int attempt = 0;; attempt++) {
-        enum load_status ls;
-        if (db && !o->force) {
-            bool known = false;
-            ls = db_file_known(db, src->name, r->sha256, &known, err, sizeof err);
-            /* A dry run does not create the schema: on a database without
-             * it (not yet init-db'd) no file is known yet. */
-            if (ls == LOAD_ERROR && o->dry_run) {
-                known = false;
-            } else if (ls != LOAD_OK) {
-                set_result(r, db_failure(ls), err);
-                goto out;
-            }
-            if (known) {
-                r->status = FILE_DUPLICATE;
-                if (!o->dry_run) {
-                    ls = db_record_file(db, src->name, path, r->sha256, r->size, "duplicate",
-                                        NULL, err, sizeof err);
-                    if (ls != LOAD_OK) {
-                        set_result(r, db_failure(ls), err);
-                    }
-                }
-                goto out;
-            }
-        }
-        if (!o->dry_run) {
-            ls = load_begin(db, src->name, src->timezone, path, r->sha256, r->size, attempt > 0,
-                            &ld, err, sizeof err);
-            if (ls != LOAD_OK) {
-                set_result(r, db_failure(ls), err);
-                goto out;
-            }
-        }
-        struct pass ps = {.path = path, .prof = prof, .ld = ld, .st = LOAD_OK};
-        int rc = parse_pass(fd, &ps, src, r->sha256, o, r->size);
-        r->stats = ps.stats;
-        if (rc == -1) {
-            r->status = FILE_UNREADABLE;
-            snprintf(r->error, sizeof r->error, "read error: %s", strerror(errno));
-            goto out;
-        }
-        if (rc == -2) {
-            set_result(r, FILE_SKIPPED, "changed while being read; will retry");
-            goto out;
-        }
-        if (rc == -4) {
-            set_result(r, FILE_SKIPPED, "interrupted; rolled back, will be read again");
-            goto out;
-        }
-        if (rc == -3 && ps.st == LOAD_CONFLICT && attempt < CONFLICT_RETRIES) {
-            /* Another importer committed some of these rows first: start
-             * over; they will be seen as duplicates now. */
-            load_close(ld);
-            ld = NULL;
-            continue;
-        }
-        if (rc == -3) {
-            set_result(r, db_failure(ps.st), load_error(ld));
-            goto out;
-        }
-        char why[CDR_ERRLEN];
-        const char *bad = verdict(&ps, src, why, sizeof why);
-        if (o->dry_run) {
-            r->status = bad ? FILE_FAILED : FILE_IMPORTED;
-            if (bad)
-                snprintf(r->error, sizeof r->error, "%s", bad);
-            goto out;
-        }
-        if (bad) {
-            /* None of its rows are kept, but its bad lines are: roll back,
-             * then record the failure and the rejects in a new transaction. */
-            load_close(ld);
-            ld = NULL;
-            ls = load_begin(db, src->name, src->timezone, path, r->sha256, r->size, attempt > 0,
-                            &ld, err, sizeof err);
-            if (ls != LOAD_OK) {
-                set_result(r, db_failure(ls), err);
-                goto out;
-            }
-            struct pass again = {.path = path, .prof = prof, .ld = ld, .rejects_only = true};
-            rc = parse_pass(fd, &again, src, r->sha256, o, r->size);
-            if (rc != 0) {
-                r->status = rc == -3 ? db_failure(again.st) : FILE_SKIPPED;
-                snprintf(r->error, sizeof r->error, "%s",
-                         rc == -3 ? load_error(ld) : "changed while being read; will retry");
-                goto out;
-            }
-            again.stats.rows_rejected = ps.stats.rows_rejected;
-            ls = load_commit(ld, "failed", bad, &again.stats);
-            if (ls != LOAD_OK) {
-                set_result(r, db_failure(ls), load_error(ld));
-                goto out;
-            }
-            r->stats = ps.stats;
-            r->stats.rows_inserted = 0;
-            r->stats.rows_duplicate = 0;
-            r->status = FILE_FAILED;
-            snprintf(r->error, sizeof r->error, "%s", bad);
-            goto out;
-        }
-        ls = load_commit(ld, "imported", NULL, &ps.stats);
-        if (ls == LOAD_CONFLICT && attempt < CONFLICT_RETRIES) {
-            load_close(ld);
-            ld = NULL;
-            continue;
-        }
-        if (ls != LOAD_OK) {
-            set_result(r, db_failure(ls), load_error(ld));
-            goto out;
-        }
-        r->stats = ps.stats;
-        r->status = FILE_IMPORTED;
-        goto out;
-    }
-out:
-    load_close(ld);
-    checksum_destroy(ck);
-    /* The lock is held until the caller has moved the file, so that no
+    /* The claim is held until the caller has moved the file, so that no
      * other importer picks it up in between. */
-    r->lock_fd = fd;
+    r->input = im.in;
     r->ms = (cdr_monotonic() - t0) * 1e3;
 }
 
 void file_release(struct file_result *r)
 {
-    if (r->lock_fd >= 0)
-        close(r->lock_fd); /* releases the flock */
-    r->lock_fd = -1;
+    input_close(r->input); /* releases the flock */
+    r->input = NULL;
 }

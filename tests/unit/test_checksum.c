@@ -1,9 +1,8 @@
 /*
  * test_checksum.c - checksum.c against the SHA-256 test vectors of FIPS 180-2
- * (appendix B) and NIST's byte-oriented examples: one-shot, streamed in
- * pieces of every awkward size, and checksum_fd over temp files (a file
- * larger than its read buffer, an fd not at offset 0, an fd that cannot
- * seek).
+ * (appendix B) and NIST's byte-oriented examples: one-shot and streamed in
+ * pieces of every awkward size. Whole files are hashed through input.h
+ * (test_input.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,12 +10,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "checksum.h"
 
@@ -152,132 +148,9 @@ static void test_reuse(void **state)
     checksum_destroy(NULL);
 }
 
-static int temp_file(const void *data, size_t len)
-{
-    char path[] = "/tmp/test_checksum.XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    unlink(path);
-    const char *p = data;
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = write(fd, p + done, len - done);
-        assert_true(n > 0);
-        done += (size_t)n;
-    }
-    return fd;
-}
-
-/* checksum_fd over files: the known vectors, from offset 0 wherever the fd
- * was left, a million bytes (larger than its read buffer). */
-static void test_fd(void **state)
-{
-    (void)state;
-    struct checksum *c = checksum_create();
-    for (size_t i = 0; i < NVEC; i++) {
-        const struct vector *v = &vectors[i];
-        char *buf = vector_bytes(v);
-        int fd = temp_file(buf, v->len); /* the offset is now at the end */
-        char hex[65];
-        uint64_t size = 12345;
-        assert_int_equal(checksum_fd(c, fd, hex, &size), 0);
-        if (strcmp(hex, v->hex) != 0)
-            fail_msg("%s: checksum_fd gave %s", v->name, hex);
-        assert_int_equal(size, v->len);
-        /* again, from the middle: the same */
-        if (v->len > 1)
-            assert_int_equal(lseek(fd, (off_t)(v->len / 2), SEEK_SET), (off_t)(v->len / 2));
-        assert_int_equal(checksum_fd(c, fd, hex, &size), 0);
-        assert_string_equal(hex, v->hex);
-        assert_int_equal(size, v->len);
-        /* and it equals a one-shot digest of the same bytes */
-        unsigned char md[32];
-        char hex2[65];
-        checksum_digest(c, buf, v->len, md);
-        to_hex(md, hex2);
-        assert_string_equal(hex, hex2);
-        close(fd);
-        free(buf);
-    }
-
-    /* A 1 MiB buffer of every byte value: file vs pieces vs one-shot. */
-    size_t n = 1u << 20;
-    unsigned char *big = xmalloc(n);
-    uint32_t x = 2463534242u;
-    for (size_t i = 0; i < n; i++) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        big[i] = (unsigned char)x;
-    }
-    int fd = temp_file(big, n);
-    char from_fd[65], streamed[65], oneshot[65];
-    uint64_t size = 0;
-    assert_int_equal(checksum_fd(c, fd, from_fd, &size), 0);
-    assert_int_equal(size, n);
-    checksum_reset(c);
-    for (size_t off = 0, step = 1; off < n; off += step, step = step * 3 % 10007 + 1)
-        checksum_update(c, big + off, n - off < step ? n - off : step);
-    checksum_final_hex(c, streamed);
-    unsigned char md[32];
-    checksum_digest(c, big, n, md);
-    to_hex(md, oneshot);
-    assert_string_equal(from_fd, oneshot);
-    assert_string_equal(streamed, oneshot);
-    close(fd);
-    free(big);
-    checksum_destroy(c);
-}
-
-/* An fd that cannot seek or read: -1 with errno, and the context still works. */
-static void test_fd_errors(void **state)
-{
-    (void)state;
-    struct checksum *c = checksum_create();
-    char hex[65];
-    uint64_t size = 0;
-    int pfd[2];
-    assert_int_equal(pipe(pfd), 0);
-    close(pfd[1]); /* so that a read would see EOF, not block */
-    errno = 0;
-    assert_int_equal(checksum_fd(c, pfd[0], hex, &size), -1);
-    assert_int_equal(errno, ESPIPE);
-    close(pfd[0]);
-
-    /* a directory seeks but does not read */
-    int dfd = open("/", O_RDONLY | O_DIRECTORY);
-    assert_true(dfd >= 0);
-    errno = 0;
-    assert_int_equal(checksum_fd(c, dfd, hex, &size), -1);
-    assert_int_equal(errno, EISDIR);
-    close(dfd);
-
-    /* a write-only file: nothing to read */
-    char path[] = "/tmp/test_checksum.XXXXXX";
-    int wfd = mkstemp(path);
-    assert_true(wfd >= 0);
-    int wo = open(path, O_WRONLY);
-    unlink(path);
-    close(wfd);
-    assert_true(wo >= 0);
-    errno = 0;
-    assert_int_equal(checksum_fd(c, wo, hex, &size), -1);
-    assert_int_equal(errno, EBADF);
-    close(wo);
-
-    /* after a failure, a fresh stream is right */
-    checksum_reset(c);
-    checksum_update(c, "abc", 3);
-    checksum_final_hex(c, hex);
-    assert_string_equal(hex, vectors[1].hex);
-    checksum_destroy(c);
-}
-
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_vectors),
     cmocka_unit_test(test_reuse),
-    cmocka_unit_test(test_fd),
-    cmocka_unit_test(test_fd_errors),
 };
 
 int main(void)

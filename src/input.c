@@ -1,0 +1,122 @@
+/*
+ * input.c - the input stream every importer pass reads through (see
+ * input.h): the implementation's read, plus the running SHA-256 of what
+ * has been read, so one pass yields both the records and the checksum.
+ */
+#include "input.h"
+#include "checksum.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HASH_CHUNK (256u * 1024u)
+
+struct input {
+    char *name;
+    int64_t size;
+    const struct input_ops *ops;
+    void *impl;
+    struct checksum *ck;
+    uint64_t offset;
+    bool at_end;
+    bool hashed;      /* hex holds the checksum of the pass that ended */
+    char hex[65];
+};
+
+struct input *input_new(const char *name, int64_t size, const struct input_ops *ops,
+                        void *impl)
+{
+    struct input *in = xcalloc(1, sizeof *in);
+    in->name = xstrdup(name);
+    in->size = size;
+    in->ops = ops;
+    in->impl = impl;
+    in->ck = checksum_create();
+    return in;
+}
+
+void input_close(struct input *in)
+{
+    if (!in)
+        return;
+    if (in->ops->close)
+        in->ops->close(in->impl);
+    checksum_destroy(in->ck);
+    free(in->name);
+    free(in);
+}
+
+const char *input_name(const struct input *in)
+{
+    return in->name;
+}
+
+int64_t input_size(const struct input *in)
+{
+    return in->size;
+}
+
+bool input_can_rewind(const struct input *in)
+{
+    return in->ops->rewind != NULL;
+}
+
+ssize_t input_read(struct input *in, void *buf, size_t len)
+{
+    if (in->at_end)
+        return 0;
+    ssize_t n = in->ops->read(in->impl, buf, len);
+    if (n > 0) {
+        checksum_update(in->ck, buf, (size_t)n);
+        in->offset += (uint64_t)n;
+    } else if (n == 0) {
+        in->at_end = true;
+        checksum_final_hex(in->ck, in->hex); /* also resets the context */
+        in->hashed = true;
+    }
+    return n;
+}
+
+int input_rewind(struct input *in)
+{
+    if (!in->ops->rewind) {
+        errno = ESPIPE;
+        return -1;
+    }
+    if (in->ops->rewind(in->impl) < 0)
+        return -1;
+    if (!in->at_end)
+        checksum_reset(in->ck);
+    in->offset = 0;
+    in->at_end = false;
+    in->hashed = false;
+    return 0;
+}
+
+uint64_t input_offset(const struct input *in)
+{
+    return in->offset;
+}
+
+bool input_checksum(struct input *in, char hex[65])
+{
+    if (!in->hashed)
+        return false;
+    memcpy(hex, in->hex, sizeof in->hex);
+    return true;
+}
+
+int input_hash_all(struct input *in, char hex[65], uint64_t *size)
+{
+    char *buf = xmalloc(HASH_CHUNK);
+    ssize_t n;
+    while ((n = input_read(in, buf, HASH_CHUNK)) > 0)
+        ;
+    free(buf);
+    if (n < 0)
+        return -1;
+    *size = in->offset;
+    input_checksum(in, hex);
+    return input_rewind(in);
+}
