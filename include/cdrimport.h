@@ -35,6 +35,9 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+/* Print "cdrimport: <message>" on stderr and abort: for what can only be a
+ * bug or an exhausted machine, where no caller could do better. */
+void cdr_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* snprintf into a fresh heap string. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -31,7 +31,4 @@ void copytext_key(struct checksum *ck, const char *content, size_t len, unsigned
 /* Both steps for one row (for tests and callers without a buffer). */
 void copytext_row_key(const char *source, const struct cdr_row *row, unsigned char key[16]);
 
-/* The key as uuid text (36 characters, no NUL). */
-void copytext_uuid(const unsigned char key[16], char out[36]);
-
 #endif

@@ -15,6 +15,15 @@
 
 #include <signal.h>
 
+/* What a run has done: per worker, merged into the run's; a watch daemon
+ * keeps them across a SIGHUP reload. */
+struct job_totals {
+    unsigned files_imported, files_duplicate, files_failed, files_skipped;
+    uint64_t rows_read, rows_new, rows_dup, rows_rejected, bytes;
+};
+
+void job_totals_merge(struct job_totals *into, const struct job_totals *from);
+
 struct job {
     const struct cdr_config *cfg;
     struct db *db;
@@ -22,9 +31,7 @@ struct job {
     bool tty;
     bool dry_run, force;
     volatile sig_atomic_t *cancel; /* set by a signal: roll back, stop */
-    /* totals */
-    unsigned files_imported, files_duplicate, files_failed, files_skipped;
-    uint64_t rows_read, rows_new, rows_dup, rows_rejected, bytes;
+    struct job_totals totals;
     bool db_down;
     double t0;
     /* progress */

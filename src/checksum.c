@@ -15,8 +15,7 @@ struct checksum {
 
 static void crypto_abort(const char *what)
 {
-    fprintf(stderr, "cdrimport: OpenSSL %s failed\n", what);
-    abort();
+    cdr_fatal("OpenSSL %s failed", what);
 }
 
 struct checksum *checksum_create(void)

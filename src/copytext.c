@@ -90,15 +90,3 @@ void copytext_row_key(const char *source, const struct cdr_row *row, unsigned ch
     free(buf);
     free(esc);
 }
-
-void copytext_uuid(const unsigned char key[16], char out[36])
-{
-    static const char hex[] = "0123456789abcdef";
-    char *w = out;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            *w++ = '-';
-        *w++ = hex[key[i] >> 4];
-        *w++ = hex[key[i] & 15];
-    }
-}

@@ -225,8 +225,13 @@ int finish_failed(const struct cdr_source *src, const char *root, const char *pa
         struct tm tm;
         gmtime_r(&t, &tm);
         strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        fprintf(f, "file: %s\nsource: %s\nsha256: %s\nfailed at: %s\nreason: %s\n", path,
-                src->name, sha256 && *sha256 ? sha256 : "-", stamp, reason);
+        /* One line per field, whatever the file's name or the reason hold. */
+        char *safe_path = cdr_escape(path, strlen(path));
+        char *safe_reason = cdr_escape(reason, strlen(reason));
+        fprintf(f, "file: %s\nsource: %s\nsha256: %s\nfailed at: %s\nreason: %s\n",
+                safe_path, src->name, sha256 && *sha256 ? sha256 : "-", stamp, safe_reason);
+        free(safe_path);
+        free(safe_reason);
         fprintf(f, "rejected lines, if any, are in table cdr_reject (join cdr_file on sha256)\n");
         if (fclose(f) != 0) {
             snprintf(err, errlen, "cannot write %s: %s", note, strerror(errno));

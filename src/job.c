@@ -69,11 +69,14 @@ static bool progress(void *ctx, uint64_t done, uint64_t total, uint64_t rows)
         return true;
     job->last_draw = t;
     double el = t - job->t0;
-    double mbps = el > 0 ? (double)(job->bytes + done) / 1e6 / el : 0;
+    double mbps = el > 0 ? (double)(job->totals.bytes + done) / 1e6 / el : 0;
     double eta = mbps > 0 ? (double)(total - done) / 1e6 / mbps : 0;
     const char *name = strrchr(job->current, '/');
+    char safe[256]; /* the terminal sees no raw control bytes of a name */
+    name = name ? name + 1 : job->current;
+    cdr_escape_buf(name, strlen(name), safe, sizeof safe);
     fprintf(stderr, "\r\033[K[%zu/%zu] %s %3.0f%% %llu rows %.1f MB/s ETA %.0fs",
-            job->file_index + 1, job->file_count, name ? name + 1 : job->current,
+            job->file_index + 1, job->file_count, safe,
             total ? 100.0 * (double)done / (double)total : 100.0, (unsigned long long)rows, mbps,
             eta);
     return true;
@@ -112,19 +115,33 @@ static void report_file(struct job *job, const char *path, const struct file_res
 
 static void account(struct job *job, const struct file_result *r)
 {
+    struct job_totals *t = &job->totals;
     switch (r->status) {
-    case FILE_IMPORTED: job->files_imported++; break;
-    case FILE_DUPLICATE: job->files_duplicate++; break;
+    case FILE_IMPORTED: t->files_imported++; break;
+    case FILE_DUPLICATE: t->files_duplicate++; break;
     case FILE_FAILED:
-    case FILE_UNREADABLE: job->files_failed++; break;
-    case FILE_SKIPPED: job->files_skipped++; break;
+    case FILE_UNREADABLE: t->files_failed++; break;
+    case FILE_SKIPPED: t->files_skipped++; break;
     case FILE_DB_DOWN: job->db_down = true; break;
     }
-    job->rows_read += r->stats.rows_read;
-    job->rows_new += r->stats.rows_inserted;
-    job->rows_dup += r->stats.rows_duplicate;
-    job->rows_rejected += r->stats.rows_rejected;
-    job->bytes += r->size;
+    t->rows_read += r->stats.rows_read;
+    t->rows_new += r->stats.rows_inserted;
+    t->rows_dup += r->stats.rows_duplicate;
+    t->rows_rejected += r->stats.rows_rejected;
+    t->bytes += r->size;
+}
+
+void job_totals_merge(struct job_totals *into, const struct job_totals *from)
+{
+    into->files_imported += from->files_imported;
+    into->files_duplicate += from->files_duplicate;
+    into->files_failed += from->files_failed;
+    into->files_skipped += from->files_skipped;
+    into->rows_read += from->rows_read;
+    into->rows_new += from->rows_new;
+    into->rows_dup += from->rows_dup;
+    into->rows_rejected += from->rows_rejected;
+    into->bytes += from->bytes;
 }
 
 enum file_status job_import_file(struct job *job, size_t si, const char *root, const char *path,
@@ -190,15 +207,7 @@ static void *worker(void *arg)
 out:
     pthread_mutex_lock(&pool->mu);
     struct job *j = pool->job;
-    j->files_imported += w.files_imported;
-    j->files_duplicate += w.files_duplicate;
-    j->files_failed += w.files_failed;
-    j->files_skipped += w.files_skipped;
-    j->rows_read += w.rows_read;
-    j->rows_new += w.rows_new;
-    j->rows_dup += w.rows_dup;
-    j->rows_rejected += w.rows_rejected;
-    j->bytes += w.bytes;
+    job_totals_merge(&j->totals, &w.totals);
     j->db_down |= w.db_down;
     pthread_mutex_unlock(&pool->mu);
     db_close(w.db);
@@ -240,15 +249,17 @@ void job_run(struct job *job, const struct job_item *items, size_t n, unsigned j
 
 void job_summary(const struct job *job)
 {
+    const struct job_totals *t = &job->totals;
     double el = cdr_monotonic() - job->t0;
     char line[512];
     snprintf(line, sizeof line,
              "%sfiles: %u imported, %u duplicate, %u failed, %u skipped; rows: %llu read, "
              "%llu new, %llu duplicate, %llu rejected; %.1f MB in %.2f s",
-             job->dry_run ? "dry run, nothing written: " : "", job->files_imported,
-             job->files_duplicate, job->files_failed, job->files_skipped,
-             (unsigned long long)job->rows_read, (unsigned long long)job->rows_new, (unsigned long long)job->rows_dup,
-             (unsigned long long)job->rows_rejected, (double)job->bytes / 1e6, el);
+             job->dry_run ? "dry run, nothing written: " : "", t->files_imported,
+             t->files_duplicate, t->files_failed, t->files_skipped,
+             (unsigned long long)t->rows_read, (unsigned long long)t->rows_new,
+             (unsigned long long)t->rows_dup, (unsigned long long)t->rows_rejected,
+             (double)t->bytes / 1e6, el);
     if (job->tty)
         fprintf(stderr, "\r\033[K%s\n", line);
     else
@@ -259,7 +270,7 @@ int job_exit_status(const struct job *job)
 {
     if (job->db_down)
         return CDR_EXIT_DB;
-    if (job->files_failed || job->rows_rejected)
+    if (job->totals.files_failed || job->totals.rows_rejected)
         return CDR_EXIT_PARTIAL;
     return CDR_EXIT_OK;
 }

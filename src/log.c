@@ -1,8 +1,13 @@
 /*
  * log.c - leveled log lines on stderr: "2026-11-26T06:40:01Z cdrimport[123]
  * WARN message". systemd's journal keeps stderr, so no syslog of our own.
+ * One event is always one line: the message is escaped (cdr_escape_buf)
+ * after formatting, so a file name holding a newline and a fake prefix, raw
+ * ESC or BEL bytes, or libpq's multi-line errors (CONTEXT: ...) cannot forge
+ * a line or reach the terminal raw.
  */
 #include "log.h"
+#include "cdrimport.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,11 +19,6 @@ static enum log_level current = LOG_INFO;
 void log_set_level(enum log_level level)
 {
     current = level;
-}
-
-enum log_level log_get_level(void)
-{
-    return current;
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)
@@ -33,10 +33,14 @@ void log_msg(enum log_level level, const char *fmt, ...)
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
 
     /* One fprintf per line so concurrent writers don't interleave halves. */
-    char line[4096];
+    char line[4096], safe[8192];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s cdrimport[%ld] %s %s\n", stamp, (long)getpid(), names[level], line);
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == ' '))
+        len--; /* libpq ends its messages with a newline */
+    cdr_escape_buf(line, len, safe, sizeof safe);
+    fprintf(stderr, "%s cdrimport[%ld] %s %s\n", stamp, (long)getpid(), names[level], safe);
 }

@@ -1,8 +1,8 @@
 /*
  * main.c - the command line: parse options, load importer.yaml, and run
- * init-db, import, scan, check or status. Owns the report a person sees: a
- * progress line and a summary on a terminal, one log line per file
- * otherwise. Exit statuses are in cdrimport.h.
+ * init-db, import, scan, check or status (watch hands over to watch.c).
+ * The report a person sees (progress line, summary, one log line per
+ * file) is job.c's. Exit statuses are in cdrimport.h.
  */
 #include "cdrimport.h"
 #include "config.h"
@@ -14,6 +14,7 @@
 #include "watch.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -50,6 +51,19 @@ static const char usage_text[] =
     "\n"
     "Exit status: 0 all files imported or duplicate; 1 a file failed or had rejected\n"
     "rows; 2 usage or configuration error; 3 database unreachable (nothing moved).\n";
+
+/* A usage error: one line on stderr, exit status 2. */
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("cdrimport: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return CDR_EXIT_USAGE;
+}
 
 static struct cdr_config *load_config(const char *explicit_path)
 {
@@ -219,8 +233,9 @@ int main(int argc, char **argv)
                  strcmp(command, "scan") == 0 || strcmp(command, "check") == 0 ||
                  strcmp(command, "status") == 0 || strcmp(command, "watch") == 0;
     if (!known) {
-        fprintf(stderr, "cdrimport: unknown command '%s'\n\n%s", command, usage_text);
-        return CDR_EXIT_USAGE;
+        int rc = usage_error("unknown command '%s'", command);
+        fprintf(stderr, "\n%s", usage_text);
+        return rc;
     }
     while ((c = getopt_long(argc, argv, "+s:nfl:j:h", import_opts, NULL)) != -1) {
         switch (c) {
@@ -232,8 +247,7 @@ int main(int argc, char **argv)
             char *end;
             jobs = strtol(optarg, &end, 10);
             if (*end || jobs < 1 || jobs > 64) {
-                fprintf(stderr, "cdrimport: --jobs takes a number from 1 to 64\n");
-                return CDR_EXIT_USAGE;
+                return usage_error("--jobs takes a number from 1 to 64");
             }
             break;
         }
@@ -243,20 +257,16 @@ int main(int argc, char **argv)
     }
     bool is_import = strcmp(command, "import") == 0;
     if (jobs && !is_import && strcmp(command, "scan") != 0) {
-        fprintf(stderr, "cdrimport: --jobs goes with import and scan\n");
-        return CDR_EXIT_USAGE;
+        return usage_error("--jobs goes with import and scan");
     }
     if ((source_name || dry_run || force) && !is_import) {
-        fprintf(stderr, "cdrimport: --source, --dry-run and --force go with import\n");
-        return CDR_EXIT_USAGE;
+        return usage_error("--source, --dry-run and --force go with import");
     }
     if (is_import && optind >= argc) {
-        fprintf(stderr, "cdrimport: import needs at least one file or folder\n");
-        return CDR_EXIT_USAGE;
+        return usage_error("import needs at least one file or folder");
     }
     if (!is_import && optind < argc) {
-        fprintf(stderr, "cdrimport: %s takes no arguments\n", command);
-        return CDR_EXIT_USAGE;
+        return usage_error("%s takes no arguments", command);
     }
 
     struct cdr_config *cfg = load_config(config_path);

@@ -80,10 +80,8 @@ static bool in_quotes(const struct parser *p)
 static void csv_reset(struct parser *p)
 {
     csv_free(&p->csv);
-    if (csv_init(&p->csv, CSV_STRICT | CSV_STRICT_FINI) != 0) {
-        fprintf(stderr, "cdrimport: libcsv initialisation failed\n");
-        abort();
-    }
+    if (csv_init(&p->csv, CSV_STRICT | CSV_STRICT_FINI) != 0)
+        cdr_fatal("libcsv initialisation failed");
     csv_set_space_func(&p->csv, never_space);
     p->nf = 0;
     p->fused = 0;

@@ -10,10 +10,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+void cdr_fatal(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "cdrimport: %s\n", msg);
+    abort();
+}
+
 static void oom(size_t n)
 {
-    fprintf(stderr, "cdrimport: out of memory (%zu bytes)\n", n);
-    abort();
+    cdr_fatal("out of memory (%zu bytes)", n);
 }
 
 void *xmalloc(size_t n)

@@ -264,8 +264,8 @@ static void notify_status(const struct watcher *w)
 {
     sd_notifyf(0, "STATUS=watching %zu source%s; %u files imported, %u duplicate, %u failed; "
                "%llu rows new", w->cfg->nsources, w->cfg->nsources == 1 ? "" : "s",
-               w->job.files_imported, w->job.files_duplicate, w->job.files_failed,
-               (unsigned long long)w->job.rows_new);
+               w->job.totals.files_imported, w->job.totals.files_duplicate, w->job.totals.files_failed,
+               (unsigned long long)w->job.totals.rows_new);
 }
 
 /* Import every pending file that is complete, oldest first. */
@@ -371,10 +371,7 @@ static bool reload(struct watcher *w, const char *config_path)
         db_close(job.db);
         job.db = NULL;
     }
-    job.files_imported = w->job.files_imported;
-    job.files_duplicate = w->job.files_duplicate;
-    job.files_failed = w->job.files_failed;
-    job.rows_new = w->job.rows_new;
+    job.totals = w->job.totals;
     job_free(&w->job);
     config_free(w->cfg);
     w->cfg = cfg;
@@ -485,8 +482,8 @@ int watch_run(struct cdr_config *cfg, const char *config_path)
 
     sd_notify(0, "STOPPING=1");
     log_info("stopping: %u files imported, %u duplicate, %u failed; %llu rows new",
-             w.job.files_imported, w.job.files_duplicate, w.job.files_failed,
-             (unsigned long long)w.job.rows_new);
+             w.job.totals.files_imported, w.job.totals.files_duplicate, w.job.totals.files_failed,
+             (unsigned long long)w.job.totals.rows_new);
     stop_all(&w);
     free(w.pend);
     free(w.dirs);

@@ -210,9 +210,7 @@ int64_t zone_to_utc(const struct zone_cache *zc, int64_t local)
     /* zone_need and zone_answer came first: an answer is there. Anything
      * else is a bug that would store a wrong instant: stop. */
     if (!v || *v == PENDING || *v == SPLIT) {
-        fprintf(stderr, "cdrimport: zone_to_utc: no answer for local time %lld\n",
-                (long long)local);
-        abort();
+        cdr_fatal("zone_to_utc: no answer for local time %lld", (long long)local);
     }
     return local - *v;
 }

@@ -2,6 +2,7 @@
 output, whatever goes wrong with the connection; a schema name from the
 config is quoted as an identifier, never pasted into SQL."""
 import os
+import re
 import signal
 import subprocess
 import time
@@ -52,3 +53,36 @@ def test_schema_name_is_quoted(workdir, dsn, db):
                     " AND table_name IN ('cdr', 'cdr_file', 'cdr_reject')", schema)[0][0] == 3
     assert rows(db, 'SELECT caller_phone, call_id FROM "cdr""; DROP TABLE x; --".cdr') == \
         [("201", "1714557600.1")]
+
+
+LOG_LINE = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ cdrimport\[\d+\] (ERROR|WARN|INFO|DEBUG) ")
+
+
+def test_hostile_file_names_stay_one_log_line(workdir, dsn, db):
+    """A file name holding a newline and a fake log prefix cannot forge a log
+    line, and raw ESC/BEL bytes in a name reach neither stderr nor the
+    .error note: every outside string is escaped, one event is one line."""
+    inbox = workdir / "inbox"
+    forged = "Master\n2026-11-26T06:41:30Z cdrimport[1] INFO imported forged.csv"
+    (inbox / forged).write_text(ROW)
+    loud = "bell\x07\x1b[31mred.csv"
+    (inbox / loud).write_text("not,a,cdr\n" * 3)
+    config = write_config(workdir, dsn)
+
+    r = subprocess.run([BIN, "-c", config, "-v", "scan"], capture_output=True, timeout=60)
+
+    assert r.returncode == 1, r.stderr  # the second file failed
+    assert rows(db, "SELECT call_id FROM cdr") == [("1714557600.1",)]
+    err = r.stderr
+    assert b"\x07" not in err and b"\x1b" not in err, err
+    for line in err.splitlines():
+        assert LOG_LINE.match(line), line
+        assert not line.startswith(b"2026-11-26T06:41:30Z cdrimport[1]"), line
+    assert b"Master\\n2026-11-26T06:41:30Z cdrimport[1] INFO imported forged.csv" in err, err
+    assert b"bell\\x07\\x1b[31mred.csv" in err, err
+    notes = list((workdir / "failed").glob("*.error"))
+    assert len(notes) == 1, notes
+    note = notes[0].read_bytes()
+    assert b"\x07" not in note and b"\x1b" not in note, note
+    assert b"file: " in note and b"bell\\x07\\x1b[31mred" in note, note
+    assert len([ln for ln in note.splitlines() if ln.startswith(b"file: ")]) == 1, note
