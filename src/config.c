@@ -422,7 +422,7 @@ static bool set_sources(struct keytab *kt, const struct keytab_key *k, void *obj
 static const struct keytab_key top_keys[] = {
     {.name = "database", .type = KEYTAB_MAP, .offset = 0, .sub = &database_table},
     {.name = "jobs", .type = KEYTAB_UINT, .offset = CONFIG_FIELD(jobs), .def_int = 1, .min = 1,
-     .max = 1024},
+     .max = CDR_MAX_JOBS},
     {.name = "watch", .type = KEYTAB_MAP, .offset = CONFIG_FIELD(watch), .sub = &watch_table},
     {.name = "sources", .type = KEYTAB_CUSTOM, .flags = KEYTAB_REQUIRED, .set = set_sources},
 };
@@ -513,6 +513,15 @@ const char *config_locate(const char *explicit_path)
     if (env && *env)
         return env;
     return "importer.yaml";
+}
+
+bool config_parse_jobs(const char *text, unsigned *jobs, char *err, size_t errlen)
+{
+    long long v;
+    if (!keytab_parse_int(text, 1, CDR_MAX_JOBS, &v, err, errlen))
+        return false;
+    *jobs = (unsigned)v;
+    return true;
 }
 
 const struct cdr_source *config_find_source(const struct cdr_config *cfg, const char *name)

@@ -229,12 +229,14 @@ int main(int argc, char **argv)
         case 'f': force = true; break;
         case 'l': limit = atoi(optarg); break;
         case 'j': {
-            char *end;
-            jobs = strtol(optarg, &end, 10);
-            if (*end || jobs < 1 || jobs > 64) {
-                fprintf(stderr, "cdrimport: --jobs takes a number from 1 to 64\n");
+            /* The bound and the message of the config's `jobs` key. */
+            char why[CDR_ERRLEN];
+            unsigned n;
+            if (!config_parse_jobs(optarg, &n, why, sizeof why)) {
+                fprintf(stderr, "cdrimport: --jobs: %s\n", why);
                 return CDR_EXIT_USAGE;
             }
+            jobs = n;
             break;
         }
         case 'h': fputs(usage_text, stdout); return CDR_EXIT_OK;
