@@ -28,6 +28,28 @@ static inline char *slurp(const char *path, size_t *len)
     return buf;
 }
 
+/* Bytes that may hold NULs, from a string literal: B("a\0b"). */
+struct bytes {
+    const char *s;
+    size_t n;
+};
+#define B(lit) {lit, sizeof(lit) - 1}
+
+/* U+FFFD REPLACEMENT CHARACTER in UTF-8: what a repaired byte becomes. */
+#define FFFD "\xEF\xBF\xBD"
+
+/* Bytes into the test's output, control and non-ASCII ones as \xNN. */
+static inline void show_bytes(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c >= 0x7F || c == '\\')
+            print_message("\\x%02X", c);
+        else
+            print_message("%c", c);
+    }
+}
+
 /* Seconds since 1970 of a calendar time read as UTC (timegm). */
 static inline int64_t utc_of(int y, int mo, int d, int h, int mi, int s)
 {
