@@ -4,7 +4,10 @@
 #ifndef CDR_TESTUTIL_H
 #define CDR_TESTUTIL_H
 
+#include <ftw.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cdrimport.h"
@@ -48,6 +51,31 @@ static inline void show_bytes(const char *s, size_t n)
         else
             print_message("%c", c);
     }
+}
+
+/* A small text file; fails the test if it cannot be written. */
+static inline void put_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        fail_msg("cannot create %s", path);
+    fputs(text, f);
+    if (fclose(f) != 0)
+        fail_msg("cannot write %s", path);
+}
+
+static inline int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)type;
+    (void)ftw;
+    return remove(path);
+}
+
+/* A temp folder and all below it; links are removed, not followed. */
+static inline void rm_tree(const char *dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Seconds since 1970 of a calendar time read as UTC (timegm). */
