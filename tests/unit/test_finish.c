@@ -135,7 +135,6 @@ static const struct fcase cases[] = {
      false},
 };
 
-#define NCASES (sizeof cases / sizeof *cases)
 #define REASON "field 9 (start): impossible date '2023-02-30 10:00:00'"
 
 static void run_case(void **state)
@@ -321,13 +320,5 @@ int main(void)
         cmocka_unit_test(test_across_file_systems),
         cmocka_unit_test(test_dest_not_creatable),
     };
-    enum { NFIXED = sizeof fixed / sizeof *fixed };
-    static struct CMUnitTest tests[NCASES + NFIXED];
-
-    for (size_t i = 0; i < NCASES; i++)
-        tests[i] = (struct CMUnitTest){.name = cases[i].name, .test_func = run_case,
-                                       .initial_state = (void *)&cases[i]};
-    for (size_t i = 0; i < NFIXED; i++)
-        tests[NCASES + i] = fixed[i];
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    RUN_TABLE_THEN_FIXED(cases, run_case, fixed, NULL, NULL);
 }

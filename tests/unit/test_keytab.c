@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "keytab.h"
+#include "testutil.h"
 
 /* ---- the demo tables ------------------------------------------------------ */
 
@@ -260,8 +261,6 @@ static const struct kcase cases[] = {
      "demo.yaml:2:6: mapping values are not allowed in this context", NULL},
 };
 
-#define NCASES (sizeof cases / sizeof *cases)
-
 static void run_case(void **state)
 {
     const struct kcase *c = *state;
@@ -379,23 +378,13 @@ static void test_no_error_buffer(void **state)
     demo_free(&d);
 }
 
-static const struct CMUnitTest fixed_tests[] = {
-    cmocka_unit_test(test_parse_int),
-    cmocka_unit_test(test_path_resolve),
-    cmocka_unit_test(test_long_key_path),
-    cmocka_unit_test(test_no_error_buffer),
-};
-
-#define NFIXED (sizeof fixed_tests / sizeof *fixed_tests)
-
 int main(void)
 {
-    static struct CMUnitTest tests[NCASES + NFIXED];
-
-    for (size_t i = 0; i < NCASES; i++)
-        tests[i] = (struct CMUnitTest){.name = cases[i].name, .test_func = run_case,
-                                       .initial_state = (void *)&cases[i]};
-    for (size_t i = 0; i < NFIXED; i++)
-        tests[NCASES + i] = fixed_tests[i];
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    static const struct CMUnitTest fixed[] = {
+        cmocka_unit_test(test_parse_int),
+        cmocka_unit_test(test_path_resolve),
+        cmocka_unit_test(test_long_key_path),
+        cmocka_unit_test(test_no_error_buffer),
+    };
+    RUN_TABLE_THEN_FIXED(cases, run_case, fixed, NULL, NULL);
 }

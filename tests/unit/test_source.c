@@ -296,13 +296,5 @@ int main(void)
         cmocka_unit_test(test_name_ignored),
         cmocka_unit_test(test_walk_errors),
     };
-    enum { NWALK = sizeof walk_cases / sizeof *walk_cases, NFIXED = sizeof fixed / sizeof *fixed };
-    static struct CMUnitTest tests[NWALK + NFIXED];
-
-    for (size_t i = 0; i < NWALK; i++)
-        tests[i] = (struct CMUnitTest){.name = walk_cases[i].name, .test_func = run_walk_case,
-                                       .initial_state = (void *)&walk_cases[i]};
-    for (size_t i = 0; i < NFIXED; i++)
-        tests[NWALK + i] = fixed[i];
-    return cmocka_run_group_tests(tests, make_tree, remove_tree);
+    RUN_TABLE_THEN_FIXED(walk_cases, run_walk_case, fixed, make_tree, remove_tree);
 }

@@ -78,6 +78,24 @@ static inline void rm_tree(const char *dir)
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/*
+ * The body of a table-driven test's main(): one cmocka test per row of
+ * cases (named by its .name, run by func with the row as state), then the
+ * fixed tests, all in one group with setup and teardown (or NULL).
+ */
+#define RUN_TABLE_THEN_FIXED(cases, func, fixed, setup, teardown)                          \
+    do {                                                                                \
+        enum { NROWS_ = sizeof(cases) / sizeof *(cases),                                \
+               NFIX_ = sizeof(fixed) / sizeof *(fixed) };                                \
+        static struct CMUnitTest all_[NROWS_ + NFIX_];                                  \
+        for (size_t i_ = 0; i_ < NROWS_; i_++)                                          \
+            all_[i_] = (struct CMUnitTest){.name = (cases)[i_].name, .test_func = (func), \
+                                           .initial_state = (void *)&(cases)[i_]};      \
+        for (size_t i_ = 0; i_ < NFIX_; i_++)                                           \
+            all_[NROWS_ + i_] = (fixed)[i_];                                            \
+        return cmocka_run_group_tests(all_, (setup), (teardown));                       \
+    } while (0)
+
 /* Seconds since 1970 of a calendar time read as UTC (timegm). */
 static inline int64_t utc_of(int y, int mo, int d, int h, int mi, int s)
 {
