@@ -10,6 +10,14 @@
 #include "cdrimport.h"
 #include "profile.h"
 
+/*
+ * Parallel imports, each over its own connection: the bound of both the
+ * `jobs` key and the --jobs option. Generous on purpose (job_run never
+ * starts more workers than files); PostgreSQL's max_connections is the
+ * practical limit.
+ */
+#define CDR_MAX_JOBS 1024
+
 enum cdr_on_success { CDR_ON_SUCCESS_MOVE = 0, CDR_ON_SUCCESS_DELETE, CDR_ON_SUCCESS_KEEP };
 enum cdr_watch_backend { CDR_WATCH_INOTIFY = 0, CDR_WATCH_POLL };
 
@@ -64,6 +72,13 @@ struct cdr_config *config_load(const char *path, char *err, size_t errlen);
 void config_free(struct cdr_config *cfg);
 
 const struct cdr_source *config_find_source(const struct cdr_config *cfg, const char *name);
+
+/*
+ * A jobs count as the `jobs` key reads it (1 to CDR_MAX_JOBS), for --jobs:
+ * false with the key's own message in err ("must be between 1 and 1024,
+ * got 0" or "expected an integer, got 'x'").
+ */
+bool config_parse_jobs(const char *text, unsigned *jobs, char *err, size_t errlen);
 
 /* The host's IANA zone: $TZ, /etc/timezone, the /etc/localtime link, else "UTC". */
 char *config_host_timezone(void);

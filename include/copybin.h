@@ -21,7 +21,7 @@ extern const char copybin_trailer[COPYBIN_TRAILER_LEN];
 /* Seconds from 1970-01-01 00:00:00 to 2000-01-01 00:00:00, PostgreSQL's epoch. */
 #define COPYBIN_PG_EPOCH 946684800LL
 
-/* A canonical wall time "YYYY-MM-DD HH:MM:SS" (profile_parse_time's form)
+/* A canonical wall time "YYYY-MM-DD HH:MM:SS" (value_parse_time's form)
  * as seconds since 1970-01-01 00:00:00 of the same calendar, no zone.
  * Remembers the last date (cache): rows of a file share dates. */
 struct copybin_dates {

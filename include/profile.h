@@ -1,8 +1,8 @@
 /*
  * profile.h - column layouts of the Master.csv dialects and the mapping of a
- * parsed CSV record onto a cdr row: field validation (dates, durations),
- * UTF-8 repair or charset conversion (the row key is copytext.h's).
- * Pure: no I/O, no logging, no database.
+ * parsed CSV record onto a cdr row; each value is read by value.h (dates,
+ * durations, UTF-8 repair or charset conversion); the row key is
+ * copytext.h's. Pure: no I/O, no logging, no database.
  */
 #ifndef CDR_PROFILE_H
 #define CDR_PROFILE_H
@@ -89,13 +89,5 @@ struct cdr_row {
  */
 bool profile_map(struct profile *p, const char *const *fields, const size_t *lens,
                  size_t nfields, struct cdr_row *row, char *err, size_t errlen);
-
-/*
- * Parse a timestamp as PBXs and spreadsheets write it: "YYYY-MM-DD HH:MM:SS",
- * also '/' as the date separator, 'T' between date and time, one-digit
- * month/day/hour and no seconds ("2020/2/10 22:41"). Writes the canonical
- * 19-character form plus NUL into out[20]. False for impossible dates.
- */
-bool profile_parse_time(const char *s, size_t len, char out[20]);
 
 #endif

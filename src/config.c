@@ -1,220 +1,44 @@
 /*
- * config.c - importer.yaml into struct cdr_config, read with libyaml's
- * document API so that every node keeps its line:column for messages.
+ * config.c - importer.yaml into struct cdr_config: cdrimport's own keys.
  * Each mapping level (top, database, watch, sources[] item) is one static
- * table of keys: loading, defaults and validation all read the same rows,
- * as PgBouncer's config does. No logging: a failure is one message in the
- * caller's buffer. The only I/O: reading the file, and looking up time
- * zones (stat of zoneinfo files, /etc/timezone, the /etc/localtime link).
+ * table of rows for the key-table engine (keytab.c), which reads the YAML
+ * and applies types, defaults and the generic errors; the rows here say
+ * what the keys are, and the custom rows and checks add what is particular
+ * to cdrimport (patterns, columns, time zones, folders that must not be
+ * scanned). No logging: a failure is one message in the caller's buffer.
+ * The only I/O: reading the file, and looking up time zones (stat of
+ * zoneinfo files, /etc/timezone, the /etc/localtime link).
  */
 #include "config.h"
+#include "keytab.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <locale.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <yaml.h>
-
 #define ZONEINFO_DIR "/usr/share/zoneinfo/"
-/* A config file is a few kilobytes; the cap stops `-c /dev/zero`. */
-#define CONFIG_MAX_BYTES (1024u * 1024u)
-/* Key paths in messages ("sources[3].watch.settle_ms"); longer ones are cut. */
-#define KEYPATH_MAX 256
-/* Scalars quoted in messages are cut to this many bytes. */
-#define QUOTE_MAX 64
 
-/* Enum fields are written through an int pointer by the generic KT_ENUM. */
+/* Enum fields are written through an int pointer by the generic KEYTAB_ENUM. */
 _Static_assert(sizeof(enum cdr_format) == sizeof(int), "enum cdr_format is not int-sized");
 _Static_assert(sizeof(enum cdr_on_success) == sizeof(int), "enum cdr_on_success is not int-sized");
 _Static_assert(sizeof(enum cdr_watch_backend) == sizeof(int), "enum cdr_watch_backend is not int-sized");
 
+/* What the custom rows need besides the object they fill (keytab's user). */
 struct loader {
-    const char *file;        /* as the caller named it: prefix of messages */
-    char *err;
-    size_t errlen;
     struct cdr_config *cfg;  /* being built */
-    yaml_document_t *doc;
     char *host_tz;           /* the default zone, computed on first use */
 };
 
-/* ---- the key tables' vocabulary ----------------------------------------- */
-
-enum key_type {
-    KT_STRING, /* char *: any scalar */
-    KT_PATH,   /* char *: a string resolved against base_dir, normalised */
-    KT_UINT,   /* unsigned: a decimal integer within [min, max] */
-    KT_SIZE,   /* size_t: likewise */
-    KT_BOOL,   /* bool: true/false, yes/no, on/off in any case */
-    KT_DOUBLE, /* double: a decimal number within [dmin, dmax] */
-    KT_ENUM,   /* an int-sized enum: the index in names[], or lookup() */
-    KT_MAP,    /* a nested mapping: table sub, fields relative to obj + offset */
-    KT_CUSTOM  /* set() parses; dflt() fills the default */
-};
-
-#define KEY_REQUIRED 0x1u /* absent or null is an error */
-#define KEY_NONEMPTY 0x2u /* KT_STRING/KT_PATH: "" is an error */
-
-struct key;
-struct table;
-typedef bool key_setter(struct loader *ld, const struct key *k, void *obj,
-                        yaml_node_t *node, const char *path);
-typedef void key_defaulter(struct loader *ld, const struct key *k, void *obj);
-typedef bool table_check(struct loader *ld, void *obj, yaml_node_t *map, const char *path);
-
-struct key {
-    const char *name;
-    enum key_type type;
-    size_t offset;              /* of the field in the level's struct */
-    unsigned flags;
-    /* The default when the key is absent or null, in the field's type. */
-    const char *def_str;        /* KT_STRING, KT_PATH; dflt()'s argument */
-    long long def_int;          /* KT_UINT, KT_SIZE, KT_BOOL, KT_ENUM */
-    double def_num;             /* KT_DOUBLE */
-    key_defaulter *dflt;        /* a computed default instead (any type) */
-    long long min, max;         /* KT_UINT, KT_SIZE */
-    double dmin, dmax;          /* KT_DOUBLE */
-    const char *const *names;   /* KT_ENUM: NULL-terminated, value = index */
-    int (*lookup)(const char *name); /* KT_ENUM without names: -1 unknown */
-    const struct table *sub;    /* KT_MAP */
-    key_setter *set;            /* KT_CUSTOM */
-};
-
-struct table {
-    const struct key *keys;
-    size_t nkeys;
-    table_check *check;         /* rules across keys, after all are set */
-};
-
-/* ---- messages ------------------------------------------------------------ */
-
-static void set_err(struct loader *ld, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(struct loader *ld, const char *fmt, ...)
+static struct loader *loader_of(struct keytab *kt)
 {
-    if (!ld->err || !ld->errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ld->err, ld->errlen, fmt, ap);
-    va_end(ap);
-}
-
-/* "file:line:col: path: message"; without a node "file: path: message".
- * Always returns false so that callers can `return fail(...)`. */
-static bool fail(struct loader *ld, const yaml_node_t *node, const char *path,
-                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static bool fail(struct loader *ld, const yaml_node_t *node, const char *path,
-                 const char *fmt, ...)
-{
-    char msg[CDR_ERRLEN];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    const char *sep = *path ? ": " : "";
-    if (node)
-        set_err(ld, "%s:%zu:%zu: %s%s%s", ld->file, node->start_mark.line + 1,
-                node->start_mark.column + 1, path, sep, msg);
-    else
-        set_err(ld, "%s: %s%s%s", ld->file, path, sep, msg);
-    return false;
-}
-
-static bool is_null(const yaml_node_t *n)
-{
-    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return false;
-    const char *s = (const char *)n->data.scalar.value;
-    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
-           !strcmp(s, "NULL");
-}
-
-static bool wrong_type(struct loader *ld, const yaml_node_t *n, const char *path,
-                       const char *expected)
-{
-    if (n->type == YAML_MAPPING_NODE)
-        return fail(ld, n, path, "expected %s, got a mapping", expected);
-    if (n->type == YAML_SEQUENCE_NODE)
-        return fail(ld, n, path, "expected %s, got a list", expected);
-    if (is_null(n))
-        return fail(ld, n, path, "expected %s, got null", expected);
-    return fail(ld, n, path, "expected %s, got '%.*s'", expected, QUOTE_MAX,
-                (const char *)n->data.scalar.value);
-}
-
-/* The text of a scalar node, or NULL after reporting another kind of node. */
-static const char *scalar_text(struct loader *ld, const yaml_node_t *n, const char *path,
-                               const char *expected)
-{
-    if (n->type != YAML_SCALAR_NODE) {
-        wrong_type(ld, n, path, expected);
-        return NULL;
-    }
-    const char *s = (const char *)n->data.scalar.value;
-    if (strlen(s) != n->data.scalar.length) {
-        fail(ld, n, path, "contains a NUL character");
-        return NULL;
-    }
-    return s;
-}
-
-/* A path that does not fit ends in "...": it only goes into messages. */
-static void path_cut(char out[KEYPATH_MAX], int written)
-{
-    if (written >= KEYPATH_MAX)
-        memcpy(out + KEYPATH_MAX - 4, "...", 4);
-}
-
-static void path_key(char out[KEYPATH_MAX], const char *path, const char *name)
-{
-    path_cut(out, snprintf(out, KEYPATH_MAX, "%s%s%s", path, *path ? "." : "", name));
-}
-
-static void path_index(char out[KEYPATH_MAX], const char *path, size_t i)
-{
-    path_cut(out, snprintf(out, KEYPATH_MAX, "%s[%zu]", path, i));
+    return kt->user;
 }
 
 /* ---- paths and zones ----------------------------------------------------- */
-
-/*
- * p resolved against the absolute folder base (p wins when absolute), then
- * normalised lexically: no ".", "..", repeated or trailing slashes. Lexical,
- * not realpath(3): the folder may not exist yet when the config is read.
- */
-static char *path_resolve(const char *base, const char *p)
-{
-    char *joined = p[0] == '/' ? xstrdup(p) : xasprintf("%s/%s", base, p);
-    char *out = xmalloc(strlen(joined) + 2);
-    size_t n = 0;
-    char *save = NULL;
-    for (char *c = strtok_r(joined, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-        if (!strcmp(c, "."))
-            continue;
-        if (!strcmp(c, "..")) {
-            while (n > 0 && out[n - 1] != '/')
-                n--;
-            if (n > 0)
-                n--;
-            continue;
-        }
-        size_t len = strlen(c);
-        out[n++] = '/';
-        memcpy(out + n, c, len);
-        n += len;
-    }
-    if (n == 0)
-        out[n++] = '/';
-    out[n] = '\0';
-    free(joined);
-    return out;
-}
 
 /* The folder of a normalised absolute path ("/" for "/" and "/x"). */
 static char *path_parent(const char *abs)
@@ -258,253 +82,6 @@ static bool zone_exists(const char *name)
     return stat(file, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* ---- generic key handling ------------------------------------------------ */
-
-static bool load_mapping(struct loader *ld, const struct table *t, void *obj,
-                         yaml_node_t *map, const char *path, bool defaults);
-
-static yaml_node_t *node_at(struct loader *ld, int index)
-{
-    return yaml_document_get_node(ld->doc, index);
-}
-
-/* The pair of map whose key is name, or NULL. */
-static yaml_node_pair_t *map_find(struct loader *ld, yaml_node_t *map, const char *name)
-{
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-        yaml_node_t *key = node_at(ld, p->key);
-        if (key->type == YAML_SCALAR_NODE && !strcmp((const char *)key->data.scalar.value, name))
-            return p;
-    }
-    return NULL;
-}
-
-static const struct key *table_find(const struct table *t, const char *name)
-{
-    for (size_t i = 0; i < t->nkeys; i++)
-        if (!strcmp(t->keys[i].name, name))
-            return &t->keys[i];
-    return NULL;
-}
-
-/* Every key of map is in the table, and none is given twice. */
-static bool check_keys(struct loader *ld, const struct table *t, yaml_node_t *map,
-                       const char *path)
-{
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-        yaml_node_t *key = node_at(ld, p->key);
-        const char *name = scalar_text(ld, key, path, "a key name");
-        if (!name)
-            return false;
-        char kpath[KEYPATH_MAX];
-        path_key(kpath, path, name);
-        if (!table_find(t, name))
-            return fail(ld, key, kpath, "unknown key");
-        yaml_node_pair_t *first = map_find(ld, map, name);
-        if (first != p)
-            return fail(ld, key, kpath, "duplicate key (first at line %zu)",
-                        node_at(ld, first->key)->start_mark.line + 1);
-    }
-    return true;
-}
-
-static bool parse_integer(struct loader *ld, const struct key *k, const yaml_node_t *n,
-                          const char *path, long long *out)
-{
-    const char *s = scalar_text(ld, n, path, "an integer");
-    if (!s)
-        return false;
-    const char *d = s + (*s == '-' || *s == '+');
-    if (!*d || strspn(d, "0123456789") != strlen(d))
-        return wrong_type(ld, n, path, "an integer");
-    errno = 0;
-    long long v = strtoll(s, NULL, 10);
-    if (errno == ERANGE || v < k->min || v > k->max)
-        return fail(ld, n, path, "must be between %lld and %lld, got %.*s", k->min, k->max,
-                    QUOTE_MAX, s);
-    *out = v;
-    return true;
-}
-
-static bool parse_bool(struct loader *ld, const yaml_node_t *n, const char *path, bool *out)
-{
-    const char *s = scalar_text(ld, n, path, "a boolean (true or false)");
-    if (!s)
-        return false;
-    if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on"))
-        *out = true;
-    else if (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off"))
-        *out = false;
-    else
-        return wrong_type(ld, n, path, "a boolean (true or false)");
-    return true;
-}
-
-/* Decimal notation only ("0.25", "1", "5e-1"), read in the C locale whatever
- * LC_NUMERIC the program runs with; no hex, inf or nan. */
-static bool parse_double(struct loader *ld, const struct key *k, const yaml_node_t *n,
-                         const char *path, double *out)
-{
-    const char *s = scalar_text(ld, n, path, "a number");
-    if (!s)
-        return false;
-    if (!*s || strspn(s, "0123456789+-.eE") != strlen(s))
-        return wrong_type(ld, n, path, "a number");
-    locale_t c = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-    if (c == (locale_t)0)
-        return fail(ld, n, path, "cannot create the C locale: %s", strerror(errno));
-    char *end;
-    double v = strtod_l(s, &end, c);
-    freelocale(c);
-    if (end == s || *end)
-        return wrong_type(ld, n, path, "a number");
-    if (!(v >= k->dmin && v <= k->dmax))
-        return fail(ld, n, path, "must be between %g and %g, got %.*s", k->dmin, k->dmax,
-                    QUOTE_MAX, s);
-    *out = v;
-    return true;
-}
-
-static bool parse_enum(struct loader *ld, const struct key *k, const yaml_node_t *n,
-                       const char *path, int *out)
-{
-    const char *s = scalar_text(ld, n, path, "a name");
-    if (!s)
-        return false;
-    if (k->lookup) {
-        int v = k->lookup(s);
-        if (v < 0)
-            return fail(ld, n, path, "unknown %s '%.*s'", k->name, QUOTE_MAX, s);
-        *out = v;
-        return true;
-    }
-    char choices[256] = "";
-    for (int i = 0; k->names[i]; i++) {
-        if (!strcmp(k->names[i], s)) {
-            *out = i;
-            return true;
-        }
-        size_t used = strlen(choices);
-        snprintf(choices + used, sizeof choices - used, "%s%s", i ? ", " : "", k->names[i]);
-    }
-    return fail(ld, n, path, "unknown value '%.*s' (one of: %s)", QUOTE_MAX, s, choices);
-}
-
-static bool set_value(struct loader *ld, const struct key *k, void *obj, yaml_node_t *n,
-                      const char *path)
-{
-    void *field = (char *)obj + k->offset;
-    long long i;
-
-    switch (k->type) {
-    case KT_STRING:
-    case KT_PATH: {
-        const char *s = scalar_text(ld, n, path, "a string");
-        if (!s)
-            return false;
-        if ((k->flags & KEY_NONEMPTY) && !*s)
-            return fail(ld, n, path, "must not be empty");
-        char **str = field;
-        free(*str);
-        *str = k->type == KT_PATH ? path_resolve(ld->cfg->base_dir, s) : xstrdup(s);
-        return true;
-    }
-    case KT_UINT:
-        if (!parse_integer(ld, k, n, path, &i))
-            return false;
-        *(unsigned *)field = (unsigned)i;
-        return true;
-    case KT_SIZE:
-        if (!parse_integer(ld, k, n, path, &i))
-            return false;
-        *(size_t *)field = (size_t)i;
-        return true;
-    case KT_BOOL:
-        return parse_bool(ld, n, path, field);
-    case KT_DOUBLE:
-        return parse_double(ld, k, n, path, field);
-    case KT_ENUM:
-        return parse_enum(ld, k, n, path, field);
-    case KT_MAP:
-        return load_mapping(ld, k->sub, field, n, path, true);
-    case KT_CUSTOM:
-        return k->set(ld, k, obj, n, path);
-    }
-    return fail(ld, n, path, "internal error: key type %d", (int)k->type);
-}
-
-static bool set_default(struct loader *ld, const struct key *k, void *obj, const char *path)
-{
-    void *field = (char *)obj + k->offset;
-
-    if (k->dflt) {
-        k->dflt(ld, k, obj);
-        return true;
-    }
-    switch (k->type) {
-    case KT_STRING:
-        *(char **)field = k->def_str ? xstrdup(k->def_str) : NULL;
-        break;
-    case KT_PATH:
-        *(char **)field = k->def_str ? path_resolve(ld->cfg->base_dir, k->def_str) : NULL;
-        break;
-    case KT_UINT:
-        *(unsigned *)field = (unsigned)k->def_int;
-        break;
-    case KT_SIZE:
-        *(size_t *)field = (size_t)k->def_int;
-        break;
-    case KT_BOOL:
-        *(bool *)field = k->def_int != 0;
-        break;
-    case KT_DOUBLE:
-        *(double *)field = k->def_num;
-        break;
-    case KT_ENUM:
-        *(int *)field = (int)k->def_int;
-        break;
-    case KT_MAP:
-        return load_mapping(ld, k->sub, field, NULL, path, true);
-    case KT_CUSTOM:
-        break;
-    }
-    return true;
-}
-
-/*
- * Fill obj from map by table t. map NULL (or null) means every key is
- * absent. Keys are applied in table order, not document order, so a row may
- * rely on the rows above it (a default derived from another key). With
- * defaults false, absent keys leave obj as it is (an override on top).
- */
-static bool load_mapping(struct loader *ld, const struct table *t, void *obj,
-                         yaml_node_t *map, const char *path, bool defaults)
-{
-    if (map && is_null(map))
-        map = NULL;
-    if (map && map->type != YAML_MAPPING_NODE)
-        return wrong_type(ld, map, path, "a mapping");
-    if (map && !check_keys(ld, t, map, path))
-        return false;
-
-    for (size_t i = 0; i < t->nkeys; i++) {
-        const struct key *k = &t->keys[i];
-        char kpath[KEYPATH_MAX];
-        path_key(kpath, path, k->name);
-        yaml_node_pair_t *pair = map ? map_find(ld, map, k->name) : NULL;
-        yaml_node_t *val = pair ? node_at(ld, pair->value) : NULL;
-        if (!val || is_null(val)) {
-            if (k->flags & KEY_REQUIRED)
-                return fail(ld, val ? val : map, kpath, "required");
-            if (defaults && !set_default(ld, k, obj, kpath))
-                return false;
-            continue;
-        }
-        if (!set_value(ld, k, obj, val, kpath))
-            return false;
-    }
-    return !t->check || t->check(ld, obj, map, path);
-}
 
 /* ---- watch and database -------------------------------------------------- */
 
@@ -515,35 +92,34 @@ static const char *const backend_names[] = {
 
 /* Bounds keep the values clear of overflow where the watcher scales them;
  * the rescan cannot be switched off: it is the backstop for lost events. */
-static const struct key watch_keys[] = {
-    {.name = "backend", .type = KT_ENUM, .offset = WATCH_FIELD(backend),
+static const struct keytab_key watch_keys[] = {
+    {.name = "backend", .type = KEYTAB_ENUM, .offset = WATCH_FIELD(backend),
      .names = backend_names, .def_int = CDR_WATCH_INOTIFY},
-    {.name = "poll_interval_ms", .type = KT_UINT, .offset = WATCH_FIELD(poll_interval_ms),
+    {.name = "poll_interval_ms", .type = KEYTAB_UINT, .offset = WATCH_FIELD(poll_interval_ms),
      .def_int = 2000, .min = 1, .max = 3600000},
-    {.name = "settle_ms", .type = KT_UINT, .offset = WATCH_FIELD(settle_ms),
+    {.name = "settle_ms", .type = KEYTAB_UINT, .offset = WATCH_FIELD(settle_ms),
      .def_int = 1000, .min = 0, .max = 3600000},
-    {.name = "rescan_interval_s", .type = KT_UINT, .offset = WATCH_FIELD(rescan_interval_s),
+    {.name = "rescan_interval_s", .type = KEYTAB_UINT, .offset = WATCH_FIELD(rescan_interval_s),
      .def_int = 300, .min = 1, .max = 86400},
 };
 
-static const struct table watch_table = {watch_keys, sizeof watch_keys / sizeof *watch_keys, NULL};
+static const struct keytab_table watch_table = KEYTAB_TABLE(watch_keys, NULL);
 
 #define CONFIG_FIELD(f) offsetof(struct cdr_config, f)
 
 /* dsn NULL: libpq reads the PG* environment. */
-static const struct key database_keys[] = {
-    {.name = "dsn", .type = KT_STRING, .offset = CONFIG_FIELD(dsn)},
-    {.name = "schema", .type = KT_STRING, .offset = CONFIG_FIELD(schema),
-     .flags = KEY_NONEMPTY, .def_str = "public"},
+static const struct keytab_key database_keys[] = {
+    {.name = "dsn", .type = KEYTAB_STRING, .offset = CONFIG_FIELD(dsn)},
+    {.name = "schema", .type = KEYTAB_STRING, .offset = CONFIG_FIELD(schema),
+     .flags = KEYTAB_NONEMPTY, .def_str = "public"},
 };
 
-static const struct table database_table = {database_keys,
-                                            sizeof database_keys / sizeof *database_keys, NULL};
+static const struct keytab_table database_table = KEYTAB_TABLE(database_keys, NULL);
 
 /* ---- sources[] items ----------------------------------------------------- */
 
-static bool set_patterns(struct loader *ld, const struct key *k, void *obj, yaml_node_t *n,
-                         const char *path)
+static bool set_patterns(struct keytab *kt, const struct keytab_key *k, void *obj,
+                         yaml_node_t *n, const char *path)
 {
     (void)k;
     struct cdr_source *src = obj;
@@ -555,37 +131,37 @@ static bool set_patterns(struct loader *ld, const struct key *k, void *obj, yaml
         items = n->data.sequence.items.start;
         count = (size_t)(n->data.sequence.items.top - items);
         if (count == 0)
-            return fail(ld, n, path, "must list at least one pattern");
+            return keytab_fail(kt, n, path, "must list at least one pattern");
     } else if (n->type != YAML_SCALAR_NODE) {
-        return wrong_type(ld, n, path, expected);
+        return keytab_wrong_type(kt, n, path, expected);
     }
     src->patterns = xcalloc(count, sizeof *src->patterns);
     src->npatterns = count;
     for (size_t i = 0; i < count; i++) {
-        char ipath[KEYPATH_MAX];
+        char ipath[KEYTAB_PATH_MAX];
         yaml_node_t *item = n;
         if (items) {
-            item = node_at(ld, items[i]);
-            path_index(ipath, path, i);
+            item = keytab_node(kt, items[i]);
+            keytab_path_index(ipath, path, i);
         } else {
-            path_cut(ipath, snprintf(ipath, sizeof ipath, "%s", path));
+            snprintf(ipath, sizeof ipath, "%s", path); /* already cut to fit */
         }
-        const char *s = scalar_text(ld, item, ipath, "a file-name pattern");
+        const char *s = keytab_scalar(kt, item, ipath, "a file-name pattern");
         if (!s)
             return false;
         if (!*s)
-            return fail(ld, item, ipath, "must not be empty");
+            return keytab_fail(kt, item, ipath, "must not be empty");
         if (strchr(s, '/'))
-            return fail(ld, item, ipath, "'%.*s': a file-name pattern cannot contain '/'",
-                        QUOTE_MAX, s);
+            return keytab_fail(kt, item, ipath, "'%.*s': a file-name pattern cannot contain '/'",
+                        KEYTAB_QUOTE_MAX, s);
         src->patterns[i] = xstrdup(s);
     }
     return true;
 }
 
-static void dflt_patterns(struct loader *ld, const struct key *k, void *obj)
+static void dflt_patterns(struct keytab *kt, const struct keytab_key *k, void *obj)
 {
-    (void)ld;
+    (void)kt;
     struct cdr_source *src = obj;
     src->patterns = xcalloc(1, sizeof *src->patterns);
     src->patterns[0] = xstrdup(k->def_str);
@@ -593,16 +169,16 @@ static void dflt_patterns(struct loader *ld, const struct key *k, void *obj)
 }
 
 /* One `columns:` entry: a cdr column, "extra.NAME", or "-"/""/null to skip. */
-static bool set_column(struct loader *ld, struct cdr_source *src, size_t i, yaml_node_t *n,
+static bool set_column(struct keytab *kt, struct cdr_source *src, size_t i, yaml_node_t *n,
                        const char *path)
 {
     struct cdr_colspec *col = &src->columns[i];
 
-    if (is_null(n)) {
+    if (keytab_is_null(n)) {
         col->kind = CDR_COL_SKIP;
         return true;
     }
-    const char *s = scalar_text(ld, n, path, "a column name");
+    const char *s = keytab_scalar(kt, n, path, "a column name");
     if (!s)
         return false;
     if (!*s || !strcmp(s, "-")) {
@@ -612,72 +188,75 @@ static bool set_column(struct loader *ld, struct cdr_source *src, size_t i, yaml
     if (!strncmp(s, "extra.", 6)) {
         const char *name = s + 6;
         if (!*name)
-            return fail(ld, n, path, "'extra.' needs a key name after the dot");
+            return keytab_fail(kt, n, path, "'extra.' needs a key name after the dot");
         for (size_t j = 0; j < i; j++)
             if (src->columns[j].kind == CDR_COL_EXTRA && !strcmp(src->columns[j].extra_name, name))
-                return fail(ld, n, path, "'%.*s' is already columns[%zu]", QUOTE_MAX, s, j);
+                return keytab_fail(kt, n, path, "'%.*s' is already columns[%zu]",
+                                   KEYTAB_QUOTE_MAX, s, j);
         col->kind = CDR_COL_EXTRA;
         col->extra_name = xstrdup(name);
         return true;
     }
     int f = profile_field_by_name(s);
     if (f < 0 || f >= CDR_F_COUNT)
-        return fail(ld, n, path, "unknown column '%.*s' (a cdr column, extra.NAME or -)",
-                    QUOTE_MAX, s);
+        return keytab_fail(kt, n, path, "unknown column '%.*s' (a cdr column, extra.NAME or -)",
+                    KEYTAB_QUOTE_MAX, s);
     for (size_t j = 0; j < i; j++)
         if (src->columns[j].kind == CDR_COL_FIELD && src->columns[j].field == (enum cdr_field)f)
-            return fail(ld, n, path, "'%.*s' is already columns[%zu]", QUOTE_MAX, s, j);
+            return keytab_fail(kt, n, path, "'%.*s' is already columns[%zu]",
+                               KEYTAB_QUOTE_MAX, s, j);
     col->kind = CDR_COL_FIELD;
     col->field = (enum cdr_field)f;
     return true;
 }
 
-static bool set_columns(struct loader *ld, const struct key *k, void *obj, yaml_node_t *n,
-                        const char *path)
+static bool set_columns(struct keytab *kt, const struct keytab_key *k, void *obj,
+                        yaml_node_t *n, const char *path)
 {
     (void)k;
     struct cdr_source *src = obj;
 
     if (n->type != YAML_SEQUENCE_NODE)
-        return wrong_type(ld, n, path, "a list of column names");
+        return keytab_wrong_type(kt, n, path, "a list of column names");
     yaml_node_item_t *items = n->data.sequence.items.start;
     size_t count = (size_t)(n->data.sequence.items.top - items);
     if (count == 0)
-        return fail(ld, n, path, "must list at least one column");
+        return keytab_fail(kt, n, path, "must list at least one column");
     src->columns = xcalloc(count, sizeof *src->columns);
     src->ncolumns = count;
     for (size_t i = 0; i < count; i++) {
-        char ipath[KEYPATH_MAX];
-        path_index(ipath, path, i);
-        if (!set_column(ld, src, i, node_at(ld, items[i]), ipath))
+        char ipath[KEYTAB_PATH_MAX];
+        keytab_path_index(ipath, path, i);
+        if (!set_column(kt, src, i, keytab_node(kt, items[i]), ipath))
             return false;
     }
     return true;
 }
 
-static bool set_timezone(struct loader *ld, const struct key *k, void *obj, yaml_node_t *n,
-                         const char *path)
+static bool set_timezone(struct keytab *kt, const struct keytab_key *k, void *obj,
+                         yaml_node_t *n, const char *path)
 {
     (void)k;
     struct cdr_source *src = obj;
-    const char *s = scalar_text(ld, n, path, "a time zone name");
+    const char *s = keytab_scalar(kt, n, path, "a time zone name");
     if (!s)
         return false;
     if (!zone_name_ok(s))
-        return fail(ld, n, path, "invalid time zone name '%.*s'", QUOTE_MAX, s);
+        return keytab_fail(kt, n, path, "invalid time zone name '%.*s'", KEYTAB_QUOTE_MAX, s);
     if (!zone_exists(s))
-        return fail(ld, n, path, "unknown time zone '%.*s' (no file " ZONEINFO_DIR "%.*s)",
-                    QUOTE_MAX, s, QUOTE_MAX, s);
+        return keytab_fail(kt, n, path, "unknown time zone '%.*s' (no file " ZONEINFO_DIR "%.*s)",
+                    KEYTAB_QUOTE_MAX, s, KEYTAB_QUOTE_MAX, s);
     src->timezone = xstrdup(s);
     return true;
 }
 
 /* The host's zone is not validated: without tzdata installed it still names
  * the zone for the database, which has its own. */
-static void dflt_timezone(struct loader *ld, const struct key *k, void *obj)
+static void dflt_timezone(struct keytab *kt, const struct keytab_key *k, void *obj)
 {
     (void)k;
     struct cdr_source *src = obj;
+    struct loader *ld = loader_of(kt);
     if (!ld->host_tz)
         ld->host_tz = config_host_timezone();
     src->timezone = xstrdup(ld->host_tz);
@@ -685,47 +264,47 @@ static void dflt_timezone(struct loader *ld, const struct key *k, void *obj)
 
 /* processed_dir and failed_dir: <parent of path>/<def_str>. The path row
  * comes first in the table and is required, so it is set by now. */
-static void dflt_sibling_dir(struct loader *ld, const struct key *k, void *obj)
+static void dflt_sibling_dir(struct keytab *kt, const struct keytab_key *k, void *obj)
 {
-    (void)ld;
+    (void)kt;
     struct cdr_source *src = obj;
     char *parent = path_parent(src->path);
-    *(char **)((char *)obj + k->offset) = path_resolve(parent, k->def_str);
+    *(char **)((char *)obj + k->offset) = keytab_path_resolve(parent, k->def_str);
     free(parent);
 }
 
 /* The effective watch settings: the top level's, overridden key by key. The
  * top-level watch row precedes sources, so it is filled by now. */
-static bool set_source_watch(struct loader *ld, const struct key *k, void *obj,
+static bool set_source_watch(struct keytab *kt, const struct keytab_key *k, void *obj,
                              yaml_node_t *n, const char *path)
 {
     (void)k;
     struct cdr_source *src = obj;
-    src->watch = ld->cfg->watch;
+    src->watch = loader_of(kt)->cfg->watch;
     src->has_watch = true;
-    return load_mapping(ld, &watch_table, &src->watch, n, path, false);
+    return keytab_load_mapping(kt, &watch_table, &src->watch, n, path, false);
 }
 
-static void dflt_source_watch(struct loader *ld, const struct key *k, void *obj)
+static void dflt_source_watch(struct keytab *kt, const struct keytab_key *k, void *obj)
 {
     (void)k;
     struct cdr_source *src = obj;
-    src->watch = ld->cfg->watch;
+    src->watch = loader_of(kt)->cfg->watch;
 }
 
-static bool check_source(struct loader *ld, void *obj, yaml_node_t *map, const char *path)
+static bool check_source(struct keytab *kt, void *obj, yaml_node_t *map, const char *path)
 {
     struct cdr_source *src = obj;
-    char kpath[KEYPATH_MAX];
-    yaml_node_pair_t *fmt = map_find(ld, map, "format");
-    yaml_node_pair_t *cols = map_find(ld, map, "columns");
+    char kpath[KEYTAB_PATH_MAX];
+    yaml_node_pair_t *fmt = keytab_find(kt, map, "format");
+    yaml_node_pair_t *cols = keytab_find(kt, map, "columns");
 
-    path_key(kpath, path, "columns");
+    keytab_path_key(kpath, path, "columns");
     if (src->format == CDR_FMT_CUSTOM && !src->columns)
-        return fail(ld, fmt ? node_at(ld, fmt->value) : map, kpath,
+        return keytab_fail(kt, fmt ? keytab_node(kt, fmt->value) : map, kpath,
                     "required with format custom");
     if (src->format != CDR_FMT_CUSTOM && src->columns)
-        return fail(ld, cols ? node_at(ld, cols->key) : map, kpath,
+        return keytab_fail(kt, cols ? keytab_node(kt, cols->key) : map, kpath,
                     "only allowed with format custom (format is %s)",
                     profile_format_name(src->format));
 
@@ -735,14 +314,14 @@ static bool check_source(struct loader *ld, void *obj, yaml_node_t *map, const c
             has_time |= src->columns[i].kind == CDR_COL_FIELD &&
                         src->columns[i].field == CDR_F_CALL_TIME;
         if (!has_time)
-            return fail(ld, cols ? node_at(ld, cols->value) : map, kpath,
+            return keytab_fail(kt, cols ? keytab_node(kt, cols->value) : map, kpath,
                         "needs a call_time column (every call needs its start time)");
     }
-    yaml_node_pair_t *hdr = map_find(ld, map, "header");
+    yaml_node_pair_t *hdr = keytab_find(kt, map, "header");
     if (src->header && src->format != CDR_FMT_CUSTOM) {
         /* A header on a headerless format would silently drop a call. */
-        path_key(kpath, path, "header");
-        return fail(ld, hdr ? node_at(ld, hdr->key) : map, kpath,
+        keytab_path_key(kpath, path, "header");
+        return keytab_fail(kt, hdr ? keytab_node(kt, hdr->key) : map, kpath,
                     "only allowed with format custom (format is %s)",
                     profile_format_name(src->format));
     }
@@ -754,9 +333,9 @@ static bool check_source(struct loader *ld, void *obj, yaml_node_t *map, const c
         bool inside = src->recursive ? path_within(dirs[i], src->path)
                                      : !strcmp(dirs[i], src->path);
         if (inside) {
-            yaml_node_pair_t *p = map_find(ld, map, names[i]);
-            path_key(kpath, path, names[i]);
-            return fail(ld, p ? node_at(ld, p->value) : map, kpath,
+            yaml_node_pair_t *p = keytab_find(kt, map, names[i]);
+            keytab_path_key(kpath, path, names[i]);
+            return keytab_fail(kt, p ? keytab_node(kt, p->value) : map, kpath,
                         "%s is %s path %s, which is scanned", dirs[i],
                         strcmp(dirs[i], src->path) ? "inside" : "the same as", src->path);
         }
@@ -770,69 +349,68 @@ static const char *const on_success_names[] = {
 
 #define SOURCE_FIELD(f) offsetof(struct cdr_source, f)
 
-static const struct key source_keys[] = {
-    {.name = "name", .type = KT_STRING, .offset = SOURCE_FIELD(name),
-     .flags = KEY_REQUIRED | KEY_NONEMPTY},
-    {.name = "path", .type = KT_PATH, .offset = SOURCE_FIELD(path),
-     .flags = KEY_REQUIRED | KEY_NONEMPTY},
-    {.name = "pattern", .type = KT_CUSTOM, .set = set_patterns, .dflt = dflt_patterns,
+static const struct keytab_key source_keys[] = {
+    {.name = "name", .type = KEYTAB_STRING, .offset = SOURCE_FIELD(name),
+     .flags = KEYTAB_REQUIRED | KEYTAB_NONEMPTY},
+    {.name = "path", .type = KEYTAB_PATH, .offset = SOURCE_FIELD(path),
+     .flags = KEYTAB_REQUIRED | KEYTAB_NONEMPTY},
+    {.name = "pattern", .type = KEYTAB_CUSTOM, .set = set_patterns, .dflt = dflt_patterns,
      .def_str = "*.csv"},
-    {.name = "recursive", .type = KT_BOOL, .offset = SOURCE_FIELD(recursive), .def_int = true},
-    {.name = "format", .type = KT_ENUM, .offset = SOURCE_FIELD(format),
+    {.name = "recursive", .type = KEYTAB_BOOL, .offset = SOURCE_FIELD(recursive), .def_int = true},
+    {.name = "format", .type = KEYTAB_ENUM, .offset = SOURCE_FIELD(format),
      .lookup = profile_format_by_name, .def_int = CDR_FMT_KXHTS},
-    {.name = "columns", .type = KT_CUSTOM, .set = set_columns},
-    {.name = "header", .type = KT_BOOL, .offset = SOURCE_FIELD(header), .def_int = false},
-    {.name = "timezone", .type = KT_CUSTOM, .set = set_timezone, .dflt = dflt_timezone},
-    {.name = "encoding", .type = KT_STRING, .offset = SOURCE_FIELD(encoding),
-     .flags = KEY_NONEMPTY, .def_str = "utf-8"},
-    {.name = "on_success", .type = KT_ENUM, .offset = SOURCE_FIELD(on_success),
+    {.name = "columns", .type = KEYTAB_CUSTOM, .set = set_columns},
+    {.name = "header", .type = KEYTAB_BOOL, .offset = SOURCE_FIELD(header), .def_int = false},
+    {.name = "timezone", .type = KEYTAB_CUSTOM, .set = set_timezone, .dflt = dflt_timezone},
+    {.name = "encoding", .type = KEYTAB_STRING, .offset = SOURCE_FIELD(encoding),
+     .flags = KEYTAB_NONEMPTY, .def_str = "utf-8"},
+    {.name = "on_success", .type = KEYTAB_ENUM, .offset = SOURCE_FIELD(on_success),
      .names = on_success_names, .def_int = CDR_ON_SUCCESS_MOVE},
-    {.name = "processed_dir", .type = KT_PATH, .offset = SOURCE_FIELD(processed_dir),
-     .flags = KEY_NONEMPTY, .dflt = dflt_sibling_dir, .def_str = "processed"},
-    {.name = "failed_dir", .type = KT_PATH, .offset = SOURCE_FIELD(failed_dir),
-     .flags = KEY_NONEMPTY, .dflt = dflt_sibling_dir, .def_str = "failed"},
-    {.name = "max_reject_ratio", .type = KT_DOUBLE, .offset = SOURCE_FIELD(max_reject_ratio),
+    {.name = "processed_dir", .type = KEYTAB_PATH, .offset = SOURCE_FIELD(processed_dir),
+     .flags = KEYTAB_NONEMPTY, .dflt = dflt_sibling_dir, .def_str = "processed"},
+    {.name = "failed_dir", .type = KEYTAB_PATH, .offset = SOURCE_FIELD(failed_dir),
+     .flags = KEYTAB_NONEMPTY, .dflt = dflt_sibling_dir, .def_str = "failed"},
+    {.name = "max_reject_ratio", .type = KEYTAB_DOUBLE, .offset = SOURCE_FIELD(max_reject_ratio),
      .def_num = CDR_DEFAULT_MAX_REJECT_RATIO, .dmin = 0.0, .dmax = 1.0},
-    {.name = "max_line_bytes", .type = KT_SIZE, .offset = SOURCE_FIELD(max_line_bytes),
+    {.name = "max_line_bytes", .type = KEYTAB_SIZE, .offset = SOURCE_FIELD(max_line_bytes),
      .def_int = CDR_DEFAULT_MAX_LINE_BYTES, .min = 1024, .max = 64LL * 1024 * 1024},
-    {.name = "watch", .type = KT_CUSTOM, .set = set_source_watch, .dflt = dflt_source_watch},
+    {.name = "watch", .type = KEYTAB_CUSTOM, .set = set_source_watch, .dflt = dflt_source_watch},
 };
 
-static const struct table source_table = {source_keys, sizeof source_keys / sizeof *source_keys,
-                                          check_source};
+static const struct keytab_table source_table = KEYTAB_TABLE(source_keys, check_source);
 
 /* ---- top level ----------------------------------------------------------- */
 
-static bool set_sources(struct loader *ld, const struct key *k, void *obj, yaml_node_t *n,
-                        const char *path)
+static bool set_sources(struct keytab *kt, const struct keytab_key *k, void *obj,
+                        yaml_node_t *n, const char *path)
 {
     (void)k;
     struct cdr_config *cfg = obj;
 
     if (n->type != YAML_SEQUENCE_NODE)
-        return wrong_type(ld, n, path, "a list of sources");
+        return keytab_wrong_type(kt, n, path, "a list of sources");
     yaml_node_item_t *items = n->data.sequence.items.start;
     size_t count = (size_t)(n->data.sequence.items.top - items);
     if (count == 0)
-        return fail(ld, n, path, "must list at least one source");
+        return keytab_fail(kt, n, path, "must list at least one source");
     /* Zeroed items, counted now: config_free handles the half-built ones. */
     cfg->sources = xcalloc(count, sizeof *cfg->sources);
     cfg->nsources = count;
     for (size_t i = 0; i < count; i++) {
-        char ipath[KEYPATH_MAX];
-        yaml_node_t *item = node_at(ld, items[i]);
-        path_index(ipath, path, i);
+        char ipath[KEYTAB_PATH_MAX];
+        yaml_node_t *item = keytab_node(kt, items[i]);
+        keytab_path_index(ipath, path, i);
         if (item->type != YAML_MAPPING_NODE)
-            return wrong_type(ld, item, ipath, "a mapping");
-        if (!load_mapping(ld, &source_table, &cfg->sources[i], item, ipath, true))
+            return keytab_wrong_type(kt, item, ipath, "a mapping");
+        if (!keytab_load_mapping(kt, &source_table, &cfg->sources[i], item, ipath, true))
             return false;
         for (size_t j = 0; j < i; j++) {
             if (strcmp(cfg->sources[j].name, cfg->sources[i].name))
                 continue;
-            char npath[KEYPATH_MAX];
-            path_key(npath, ipath, "name");
-            return fail(ld, node_at(ld, map_find(ld, item, "name")->value), npath,
-                        "duplicate source name '%.*s' (also sources[%zu])", QUOTE_MAX,
+            char npath[KEYTAB_PATH_MAX];
+            keytab_path_key(npath, ipath, "name");
+            return keytab_fail(kt, keytab_node(kt, keytab_find(kt, item, "name")->value), npath,
+                        "duplicate source name '%.*s' (also sources[%zu])", KEYTAB_QUOTE_MAX,
                         cfg->sources[i].name, j);
         }
     }
@@ -841,172 +419,53 @@ static bool set_sources(struct loader *ld, const struct key *k, void *obj, yaml_
 
 /* Row order matters: watch before sources, which inherit it. The database
  * row's fields live in struct cdr_config itself, hence offset 0. */
-static const struct key top_keys[] = {
-    {.name = "database", .type = KT_MAP, .offset = 0, .sub = &database_table},
-    {.name = "jobs", .type = KT_UINT, .offset = CONFIG_FIELD(jobs), .def_int = 1, .min = 1,
-     .max = 1024},
-    {.name = "watch", .type = KT_MAP, .offset = CONFIG_FIELD(watch), .sub = &watch_table},
-    {.name = "sources", .type = KT_CUSTOM, .flags = KEY_REQUIRED, .set = set_sources},
+static const struct keytab_key top_keys[] = {
+    {.name = "database", .type = KEYTAB_MAP, .offset = 0, .sub = &database_table},
+    {.name = "jobs", .type = KEYTAB_UINT, .offset = CONFIG_FIELD(jobs), .def_int = 1, .min = 1,
+     .max = CDR_MAX_JOBS},
+    {.name = "watch", .type = KEYTAB_MAP, .offset = CONFIG_FIELD(watch), .sub = &watch_table},
+    {.name = "sources", .type = KEYTAB_CUSTOM, .flags = KEYTAB_REQUIRED, .set = set_sources},
 };
 
-static const struct table top_table = {top_keys, sizeof top_keys / sizeof *top_keys, NULL};
+static const struct keytab_table top_table = KEYTAB_TABLE(top_keys, NULL);
 
 /* ---- loading ------------------------------------------------------------- */
 
-static bool read_config_file(struct loader *ld, const char *path, char **text, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        set_err(ld, "cannot read %s: %s", path, strerror(errno));
-        return false;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(f);
-        set_err(ld, "cannot read %s: %s", path, strerror(EISDIR));
-        return false;
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = xmalloc(cap);
-    for (;;) {
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-        if (n > CONFIG_MAX_BYTES)
-            break;
-        if (n == cap) {
-            cap *= 2;
-            buf = xrealloc(buf, cap);
-        }
-    }
-    bool bad = ferror(f);
-    int saved = errno;
-    fclose(f);
-    if (bad || n > CONFIG_MAX_BYTES) {
-        if (bad)
-            set_err(ld, "cannot read %s: %s", path, strerror(saved));
-        else
-            set_err(ld, "cannot read %s: larger than %u bytes", path, CONFIG_MAX_BYTES);
-        free(buf);
-        return false;
-    }
-    *text = buf;
-    *len = n;
-    return true;
-}
-
 /* cfg->file and cfg->base_dir, absolute, for resolving relative paths. */
-static bool set_file_paths(struct loader *ld, const char *path)
+static bool set_file_paths(struct cdr_config *cfg, const char *path, char *err, size_t errlen)
 {
     if (path[0] == '/') {
-        ld->cfg->file = path_resolve("/", path);
+        cfg->file = keytab_path_resolve("/", path);
     } else {
         char *cwd = getcwd(NULL, 0);
         if (!cwd) {
-            set_err(ld, "%s: cannot determine the current folder: %s", path, strerror(errno));
+            if (err && errlen)
+                snprintf(err, errlen, "%s: cannot determine the current folder: %s", path,
+                         strerror(errno));
             return false;
         }
-        ld->cfg->file = path_resolve(cwd, path);
+        cfg->file = keytab_path_resolve(cwd, path);
         free(cwd);
     }
-    ld->cfg->base_dir = path_parent(ld->cfg->file);
+    cfg->base_dir = path_parent(cfg->file);
     return true;
-}
-
-static void syntax_error(struct loader *ld, const yaml_parser_t *p)
-{
-    const char *problem = p->problem ? p->problem : "cannot parse";
-    switch (p->error) {
-    case YAML_MEMORY_ERROR:
-        set_err(ld, "%s: out of memory while parsing", ld->file);
-        break;
-    case YAML_READER_ERROR:
-        if (p->problem_value != -1)
-            set_err(ld, "%s: %s: #%X at byte %zu", ld->file, problem,
-                    (unsigned)p->problem_value, p->problem_offset);
-        else
-            set_err(ld, "%s: %s at byte %zu", ld->file, problem, p->problem_offset);
-        break;
-    case YAML_SCANNER_ERROR:
-    case YAML_PARSER_ERROR:
-    case YAML_COMPOSER_ERROR:
-        if (p->context)
-            set_err(ld, "%s:%zu:%zu: %s (%s at %zu:%zu)", ld->file, p->problem_mark.line + 1,
-                    p->problem_mark.column + 1, problem, p->context,
-                    p->context_mark.line + 1, p->context_mark.column + 1);
-        else
-            set_err(ld, "%s:%zu:%zu: %s", ld->file, p->problem_mark.line + 1,
-                    p->problem_mark.column + 1, problem);
-        break;
-    default:
-        set_err(ld, "%s: %s", ld->file, problem);
-        break;
-    }
-}
-
-/* yaml_parser_load reads one document; a second one would be ignored
- * silently, so it is an error (and is parsed, to report its syntax). */
-static bool check_single_document(struct loader *ld, yaml_parser_t *parser)
-{
-    yaml_document_t next;
-    if (!yaml_parser_load(parser, &next)) {
-        syntax_error(ld, parser);
-        return false;
-    }
-    yaml_node_t *root = yaml_document_get_root_node(&next);
-    bool ok = true;
-    if (root) {
-        set_err(ld, "%s:%zu:%zu: only one YAML document is allowed", ld->file,
-                next.start_mark.line + 1, next.start_mark.column + 1);
-        ok = false;
-    }
-    yaml_document_delete(&next);
-    return ok;
 }
 
 struct cdr_config *config_load(const char *path, char *err, size_t errlen)
 {
     struct cdr_config *cfg = xcalloc(1, sizeof *cfg);
-    struct loader ld = {.file = path, .err = err, .errlen = errlen, .cfg = cfg};
-    yaml_parser_t parser;
-    yaml_document_t doc;
-    bool have_parser = false, have_doc = false, ok = false;
-    char *text = NULL;
+    struct loader ld = {.cfg = cfg};
+    struct keytab kt = {.file = path, .err = err, .errlen = errlen, .user = &ld};
+    bool ok = false;
     size_t len = 0;
-    yaml_node_t *root;
 
     if (err && errlen)
         err[0] = '\0';
-    if (!read_config_file(&ld, path, &text, &len) || !set_file_paths(&ld, path))
-        goto out;
-    if (!yaml_parser_initialize(&parser)) {
-        set_err(&ld, "%s: out of memory", path);
-        goto out;
+    char *text = keytab_read_file(path, &len, err, errlen);
+    if (text && set_file_paths(cfg, path, err, errlen)) {
+        kt.base_dir = cfg->base_dir;
+        ok = keytab_load(&kt, text, len, &top_table, cfg);
     }
-    have_parser = true;
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        syntax_error(&ld, &parser);
-        goto out;
-    }
-    have_doc = true;
-    ld.doc = &doc;
-    if (!check_single_document(&ld, &parser))
-        goto out;
-    /* An empty document is a mapping with every key absent. */
-    root = yaml_document_get_root_node(&doc);
-    if (root && !is_null(root) && root->type != YAML_MAPPING_NODE) {
-        wrong_type(&ld, root, "", "a mapping of settings at the top level");
-        goto out;
-    }
-    ok = load_mapping(&ld, &top_table, cfg, root, "", true);
-
-out:
-    if (have_doc)
-        yaml_document_delete(&doc);
-    if (have_parser)
-        yaml_parser_delete(&parser);
     free(text);
     free(ld.host_tz);
     if (!ok) {
@@ -1054,6 +513,15 @@ const char *config_locate(const char *explicit_path)
     if (env && *env)
         return env;
     return "importer.yaml";
+}
+
+bool config_parse_jobs(const char *text, unsigned *jobs, char *err, size_t errlen)
+{
+    long long v;
+    if (!keytab_parse_int(text, 1, CDR_MAX_JOBS, &v, err, errlen))
+        return false;
+    *jobs = (unsigned)v;
+    return true;
 }
 
 const struct cdr_source *config_find_source(const struct cdr_config *cfg, const char *name)
@@ -1110,3 +578,4 @@ char *config_host_timezone(void)
     }
     return xstrdup("UTC");
 }
+

@@ -244,11 +244,12 @@ int main(int argc, char **argv)
         case 'f': force = true; break;
         case 'l': limit = atoi(optarg); break;
         case 'j': {
-            char *end;
-            jobs = strtol(optarg, &end, 10);
-            if (*end || jobs < 1 || jobs > 64) {
-                return usage_error("--jobs takes a number from 1 to 64");
-            }
+            /* The bound and the message of the config's `jobs` key. */
+            char why[CDR_ERRLEN];
+            unsigned n;
+            if (!config_parse_jobs(optarg, &n, why, sizeof why))
+                return usage_error("--jobs: %s", why);
+            jobs = n;
             break;
         }
         case 'h': fputs(usage_text, stdout); return CDR_EXIT_OK;
@@ -256,18 +257,14 @@ int main(int argc, char **argv)
         }
     }
     bool is_import = strcmp(command, "import") == 0;
-    if (jobs && !is_import && strcmp(command, "scan") != 0) {
+    if (jobs && !is_import && strcmp(command, "scan") != 0)
         return usage_error("--jobs goes with import and scan");
-    }
-    if ((source_name || dry_run || force) && !is_import) {
+    if ((source_name || dry_run || force) && !is_import)
         return usage_error("--source, --dry-run and --force go with import");
-    }
-    if (is_import && optind >= argc) {
+    if (is_import && optind >= argc)
         return usage_error("import needs at least one file or folder");
-    }
-    if (!is_import && optind < argc) {
+    if (!is_import && optind < argc)
         return usage_error("%s takes no arguments", command);
-    }
 
     struct cdr_config *cfg = load_config(config_path);
     if (!cfg)

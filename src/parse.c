@@ -457,7 +457,7 @@ int parser_finish(struct parser *p)
         if (in_quotes(p) ? process(p, "\r", 1) < 0 : process(p, "\r\n", 2) < 0)
             return -1;
     }
-    for (int guard = 0; !p->aborted; guard++) {
+    while (!p->aborted) {
         if (p->raw_len == 0 || all_newlines(p->raw, p->raw_len))
             break;
         /* A last line without newline counts as a line. */
@@ -500,7 +500,6 @@ int parser_finish(struct parser *p)
             if (rc < 0)
                 break;
         }
-        (void)guard;
     }
     csv_reset(p);
     start_record(p);

@@ -1,21 +1,18 @@
 /*
  * profile.c - the column layouts of KX-HTS and Asterisk-family Master.csv
- * files, and the mapping of one parsed record onto a cdr row: validation of
- * dates and durations, text decoding (UTF-8 repair or iconv) and the jsonb
- * `extra` object, all in canonical form. The row key is computed from the
- * mapped row (copytext.c), so equal values mean an equal key whatever the
- * quoting or line ends of the file.
+ * files, and the mapping of one parsed record onto a cdr row: which column
+ * is which field, and the jsonb `extra` object. Reading each value (dates,
+ * durations, UTF-8 repair or iconv) is value.c's, in canonical form. The
+ * row key is computed from the mapped row (copytext.c), so equal values
+ * mean an equal key whatever the quoting or line ends of the file.
  */
 #include "profile.h"
+#include "value.h"
 
-#include <ctype.h>
-#include <errno.h>
-#include <iconv.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 enum field_type { T_TEXT, T_TIME, T_INT };
 
@@ -156,11 +153,9 @@ struct profile {
     size_t min_cols, max_cols;
     struct layout alt17, alt20;
     char *custom_names; /* owned storage for custom column names */
-    bool utf8;
-    iconv_t cd;
+    struct value_decoder *dec;
     /* Decoded values of the current row: offsets into buf, which grows. */
-    char *buf;
-    size_t cap, used;
+    struct value_buf buf;
     size_t off[CDR_F_COUNT];
     bool isnull[CDR_F_COUNT];
     struct extra_ref extras[MAX_COLS];
@@ -168,25 +163,14 @@ struct profile {
     size_t json_off, json_len;
 };
 
-static bool is_utf8_name(const char *enc)
-{
-    return strcasecmp(enc, "utf-8") == 0 || strcasecmp(enc, "utf8") == 0;
-}
-
 struct profile *profile_create(enum cdr_format fmt, const struct cdr_colspec *columns,
                                size_t ncolumns, const char *encoding, char *err, size_t errlen)
 {
     struct profile *p = xcalloc(1, sizeof *p);
     p->fmt = fmt;
-    p->cd = (iconv_t)-1;
-    p->utf8 = !encoding || is_utf8_name(encoding);
-    if (!p->utf8) {
-        p->cd = iconv_open("UTF-8", encoding);
-        if (p->cd == (iconv_t)-1) {
-            snprintf(err, errlen, "unknown encoding '%s' (iconv: %s)", encoding, strerror(errno));
-            goto fail;
-        }
-    }
+    p->dec = value_decoder_open(encoding, err, errlen);
+    if (!p->dec)
+        goto fail;
 
     switch (fmt) {
     case CDR_FMT_KXHTS:
@@ -267,8 +251,7 @@ struct profile *profile_create(enum cdr_format fmt, const struct cdr_colspec *co
         snprintf(err, errlen, "unknown format %d", (int)fmt);
         goto fail;
     }
-    p->cap = 4096;
-    p->buf = xmalloc(p->cap);
+    value_buf_reserve(&p->buf, 4096);
     return p;
 fail:
     profile_destroy(p);
@@ -279,11 +262,10 @@ void profile_destroy(struct profile *p)
 {
     if (!p)
         return;
-    if (p->cd != (iconv_t)-1)
-        iconv_close(p->cd);
+    value_decoder_close(p->dec);
     free(p->layouts);
     free(p->custom_names);
-    free(p->buf);
+    free(p->buf.data);
     free(p);
 }
 
@@ -300,111 +282,14 @@ void profile_set_header(struct profile *p, bool header)
 
 /* ---- arena ---------------------------------------------------------------- */
 
-static void reserve(struct profile *p, size_t more)
-{
-    if (p->used + more <= p->cap)
-        return;
-    size_t cap = p->cap;
-    while (cap < p->used + more)
-        cap *= 2;
-    p->buf = xrealloc(p->buf, cap);
-    p->cap = cap;
-}
-
 static void put(struct profile *p, const void *s, size_t n)
 {
-    reserve(p, n);
-    memcpy(p->buf + p->used, s, n);
-    p->used += n;
+    value_buf_put(&p->buf, s, n);
 }
 
 static void putc_(struct profile *p, char c)
 {
-    reserve(p, 1);
-    p->buf[p->used++] = c;
-}
-
-static const char REPLACEMENT[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
-
-/* Length of the valid UTF-8 sequence at s (max n bytes), or 0 if invalid:
- * overlong forms, surrogates and code points past U+10FFFF are invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t k;
-    unsigned min;
-    if (c >= 0xC2 && c <= 0xDF) {
-        k = 2;
-        min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        k = 3;
-        min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        k = 4;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < k)
-        return 0;
-    unsigned cp = c & (0x7F >> k);
-    for (size_t i = 1; i < k; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return k;
-}
-
-/* Append text decoded to UTF-8; every invalid byte becomes one U+FFFD. */
-static void put_text(struct profile *p, const char *s, size_t len, bool *repaired)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    if (p->utf8) {
-        size_t i = 0, run = 0;
-        while (i < len) {
-            if (u[i] < 0x80) {
-                i++;
-                continue;
-            }
-            size_t k = utf8_seq(u + i, len - i);
-            if (k) {
-                i += k;
-                continue;
-            }
-            put(p, s + run, i - run);
-            put(p, REPLACEMENT, 3);
-            *repaired = true;
-            i++;
-            run = i;
-        }
-        put(p, s + run, len - run);
-        return;
-    }
-    char *in = (char *)s;
-    size_t inleft = len;
-    iconv(p->cd, NULL, NULL, NULL, NULL);
-    while (inleft > 0) {
-        reserve(p, inleft * 4 + 16);
-        char *out = p->buf + p->used;
-        size_t outleft = p->cap - p->used;
-        size_t before = outleft;
-        size_t r = iconv(p->cd, &in, &inleft, &out, &outleft);
-        p->used += before - outleft;
-        if (r == (size_t)-1) {
-            if (errno == E2BIG)
-                continue;
-            /* EILSEQ or EINVAL: a byte the charset does not define. */
-            put(p, REPLACEMENT, 3);
-            *repaired = true;
-            in++;
-            inleft--;
-        }
-    }
+    value_buf_put(&p->buf, &c, 1);
 }
 
 /* A value quoted for an error message: printable ASCII, at most 40 bytes. */
@@ -421,125 +306,6 @@ static void show(char *out, size_t outlen, const char *s, size_t len)
         out[w++] = '.';
     }
     out[w] = '\0';
-}
-
-/* ---- timestamps and numbers ------------------------------------------------ */
-
-static bool digits(const char *s, size_t len, size_t *pos, size_t min, size_t max, int *out)
-{
-    size_t i = *pos, n = 0;
-    int v = 0;
-    while (i < len && n < max && s[i] >= '0' && s[i] <= '9') {
-        v = v * 10 + (s[i] - '0');
-        i++;
-        n++;
-    }
-    if (n < min)
-        return false;
-    *pos = i;
-    *out = v;
-    return true;
-}
-
-static int days_in_month(int y, int m)
-{
-    static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return 29;
-    return dm[m - 1];
-}
-
-/* Already canonical ("2023-11-14 22:12:40", what KX-HTS and Asterisk
- * write): check it in place and copy it. */
-static bool canonical_time(const char *s, size_t len, char out[20])
-{
-    static const char shape[] = "dddd-dd-dd dd:dd:dd";
-    if (len != 19)
-        return false;
-    for (int k = 0; k < 19; k++) {
-        bool digit = s[k] >= '0' && s[k] <= '9';
-        if (shape[k] == 'd' ? !digit : s[k] != shape[k])
-            return false;
-    }
-#define NUM2(p) ((s[p] - '0') * 10 + (s[p + 1] - '0'))
-    int y = NUM2(0) * 100 + NUM2(2), mo = NUM2(5), d = NUM2(8);
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || NUM2(11) > 23 ||
-        NUM2(14) > 59 || NUM2(17) > 59)
-        return false;
-#undef NUM2
-    memcpy(out, s, 19);
-    out[19] = '\0';
-    return true;
-}
-
-bool profile_parse_time(const char *s, size_t len, char out[20])
-{
-    if (canonical_time(s, len, out))
-        return true;
-    size_t i = 0;
-    int y, mo, d, h, mi, se = 0;
-    if (!digits(s, len, &i, 4, 4, &y))
-        return false;
-    if (i >= len || (s[i] != '-' && s[i] != '/'))
-        return false;
-    char sep = s[i++];
-    if (!digits(s, len, &i, 1, 2, &mo) || i >= len || s[i++] != sep)
-        return false;
-    if (!digits(s, len, &i, 1, 2, &d))
-        return false;
-    if (i >= len || (s[i] != ' ' && s[i] != 'T'))
-        return false;
-    i++;
-    if (!digits(s, len, &i, 1, 2, &h) || i >= len || s[i++] != ':')
-        return false;
-    if (!digits(s, len, &i, 2, 2, &mi))
-        return false;
-    if (i < len && s[i] == ':') {
-        i++;
-        if (!digits(s, len, &i, 2, 2, &se))
-            return false;
-    }
-    if (i != len)
-        return false;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 ||
-        mi > 59 || se > 59)
-        return false;
-    const int parts[6] = {y, mo, d, h, mi, se};
-    static const char seps[6] = {'-', '-', ' ', ':', ':', '\0'};
-    char *w = out;
-    for (int k = 0; k < 6; k++) {
-        int v = parts[k];
-        if (k == 0) {
-            *w++ = (char)('0' + v / 1000);
-            *w++ = (char)('0' + v / 100 % 10);
-        }
-        *w++ = (char)('0' + v / 10 % 10);
-        *w++ = (char)('0' + v % 10);
-        *w++ = seps[k];
-    }
-    return true;
-}
-
-/* A duration: bare digits fitting an int4, written back without leading zeros. */
-static bool parse_seconds(const char *s, size_t len, char *out, size_t *outlen)
-{
-    if (len == 0 || len > 18)
-        return false;
-    long long v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (v > 2147483647LL)
-        return false;
-    size_t z = 0;
-    while (z + 1 < len && s[z] == '0')
-        z++;
-    memcpy(out, s + z, len - z);
-    out[len - z] = '\0';
-    *outlen = len - z;
-    return true;
 }
 
 /* ---- JSON for `extra` ---------------------------------------------------- */
@@ -623,7 +389,7 @@ bool profile_map(struct profile *p, const char *const *f, const size_t *lens, si
                     p->max_cols, n);
     }
 
-    p->used = 0;
+    p->buf.len = 0;
     p->nextras = 0;
     bool repaired = false;
     for (int i = 0; i < CDR_F_COUNT; i++)
@@ -640,13 +406,13 @@ bool profile_map(struct profile *p, const char *const *f, const size_t *lens, si
                 continue;
             struct extra_ref *e = &p->extras[p->nextras++];
             e->name = c->name;
-            e->off = p->used;
-            put_text(p, f[i], lens[i], &repaired);
-            e->len = p->used - e->off;
+            e->off = p->buf.len;
+            value_decode(p->dec, f[i], lens[i], &p->buf, &repaired);
+            e->len = p->buf.len - e->off;
             continue;
         }
         enum cdr_field fld = (enum cdr_field)c->target;
-        size_t start = p->used;
+        size_t start = p->buf.len;
         switch (fields[fld].type) {
         case T_TIME: {
             if (lens[i] == 0) {
@@ -655,7 +421,7 @@ bool profile_map(struct profile *p, const char *const *f, const size_t *lens, si
                 continue;
             }
             char t[20];
-            if (!profile_parse_time(f[i], lens[i], t)) {
+            if (!value_parse_time(f[i], lens[i], t)) {
                 show(shown, sizeof shown, f[i], lens[i]);
                 return fail(err, errlen, "field %zu (%s): impossible date '%s'", i + 1, c->name,
                             shown);
@@ -666,9 +432,9 @@ bool profile_map(struct profile *p, const char *const *f, const size_t *lens, si
         case T_INT: {
             if (lens[i] == 0)
                 continue;
-            char num[16];
+            char num[VALUE_SECONDS_MAX];
             size_t k;
-            if (!parse_seconds(f[i], lens[i], num, &k)) {
+            if (!value_parse_seconds(f[i], lens[i], num, &k)) {
                 show(shown, sizeof shown, f[i], lens[i]);
                 return fail(err, errlen, "field %zu (%s): not a number of seconds '%s'", i + 1,
                             c->name, shown);
@@ -677,12 +443,12 @@ bool profile_map(struct profile *p, const char *const *f, const size_t *lens, si
             break;
         }
         case T_TEXT:
-            put_text(p, f[i], lens[i], &repaired);
+            value_decode(p->dec, f[i], lens[i], &p->buf, &repaired);
             break;
         }
         p->isnull[fld] = false;
         p->off[fld] = start;
-        row->len[fld] = p->used - start;
+        row->len[fld] = p->buf.len - start;
     }
 
     /* Files without a call ID column keep call_id NULL; an empty ID too. */
@@ -691,7 +457,7 @@ bool profile_map(struct profile *p, const char *const *f, const size_t *lens, si
 
     p->json_len = 0;
     if (p->nextras) {
-        p->json_off = p->used;
+        p->json_off = p->buf.len;
         putc_(p, '{');
         for (size_t i = 0; i < p->nextras; i++) {
             if (i)
@@ -700,11 +466,11 @@ bool profile_map(struct profile *p, const char *const *f, const size_t *lens, si
             putc_(p, ':');
             /* The value is in buf already; copy by offset, buf may move. */
             size_t off = p->extras[i].off, len = p->extras[i].len;
-            reserve(p, len * 6 + 2);
-            put_json_string(p, p->buf + off, len);
+            value_buf_reserve(&p->buf, len * 6 + 2);
+            put_json_string(p, p->buf.data + off, len);
         }
         putc_(p, '}');
-        p->json_len = p->used - p->json_off;
+        p->json_len = p->buf.len - p->json_off;
     }
 
     /* Pointers only now: buf may have moved while it grew. */
@@ -713,10 +479,10 @@ bool profile_map(struct profile *p, const char *const *f, const size_t *lens, si
             row->val[i] = NULL;
             row->len[i] = 0;
         } else {
-            row->val[i] = p->buf + p->off[i];
+            row->val[i] = p->buf.data + p->off[i];
         }
     }
-    row->extra_json = p->json_len ? p->buf + p->json_off : NULL;
+    row->extra_json = p->json_len ? p->buf.data + p->json_off : NULL;
     row->extra_len = p->json_len;
     row->repaired = repaired;
     return true;

@@ -660,6 +660,60 @@ static void test_small_or_no_error_buffer(void **state)
     free(path);
 }
 
+/* --jobs and the `jobs` key: one bound (CDR_MAX_JOBS), one message. Each
+ * text goes through config_parse_jobs and, as "jobs: TEXT", through
+ * config_load, whose error must end in the very same message. */
+static const struct {
+    const char *text;
+    unsigned want; /* 0: refused with err */
+    const char *err;
+} jobs_cases[] = {
+    {"1", 1, NULL},
+    {"+7", 7, NULL},
+    {"1024", CDR_MAX_JOBS, NULL},
+    {"0", 0, "must be between 1 and 1024, got 0"},
+    {"-3", 0, "must be between 1 and 1024, got -3"},
+    {"1025", 0, "must be between 1 and 1024, got 1025"},
+    {"99999999999999999999", 0, "must be between 1 and 1024, got 99999999999999999999"},
+    {"abc", 0, "expected an integer, got 'abc'"},
+    {"4x", 0, "expected an integer, got '4x'"},
+    {"", 0, "expected an integer, got ''"},
+};
+
+static void test_jobs_bound(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof jobs_cases / sizeof *jobs_cases; i++) {
+        const char *text = jobs_cases[i].text, *want_err = jobs_cases[i].err;
+        char err[CDR_ERRLEN] = "";
+        unsigned got = 0;
+        bool ok = config_parse_jobs(text, &got, err, sizeof err);
+        if (ok != !want_err || (ok && got != jobs_cases[i].want) ||
+            (!ok && strcmp(err, want_err) != 0))
+            fail_msg("--jobs '%s': got %s %u \"%s\"", text, ok ? "ok" : "refused", got, err);
+
+        char *yaml = xasprintf("jobs: '%s'\n" SRC, text);
+        char *path = write_yaml(yaml);
+        struct cdr_config *cfg = config_load(path, err, sizeof err);
+        if (want_err) {
+            char *tail = xasprintf(":1:7: jobs: %s", want_err);
+            size_t n = strlen(err), k = strlen(tail);
+            if (cfg || n < k || strcmp(err + n - k, tail) != 0)
+                fail_msg("jobs: '%s': want an error ending \"%s\", got \"%s\"", text, tail,
+                         cfg ? "a config" : err);
+            free(tail);
+        } else {
+            if (!cfg)
+                fail_msg("jobs: '%s': %s", text, err);
+            assert_int_equal(cfg->jobs, jobs_cases[i].want);
+        }
+        config_free(cfg);
+        unlink(path);
+        free(path);
+        free(yaml);
+    }
+}
+
 static void test_fixture_example(void **state)
 {
     (void)state;
@@ -817,6 +871,7 @@ static const struct CMUnitTest fixed_tests[] = {
     cmocka_unit_test(test_missing_file),
     cmocka_unit_test(test_relative_config_path),
     cmocka_unit_test(test_small_or_no_error_buffer),
+    cmocka_unit_test(test_jobs_bound),
     cmocka_unit_test(test_fixture_example),
     cmocka_unit_test(test_locate),
     cmocka_unit_test(test_host_timezone),

@@ -31,11 +31,7 @@
 
 /* ---- the table ------------------------------------------------------------ */
 
-struct bytes {
-    const char *s;
-    size_t n;
-};
-#define B(lit) {lit, sizeof(lit) - 1}
+/* struct bytes and B() are testutil.h's. */
 #define ENDF {NULL, 0}
 
 struct exp_rec {

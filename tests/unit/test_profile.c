@@ -1,8 +1,9 @@
 /*
  * test_profile.c - profile.c against tables taken from the file-format notes
- * (shared docs/master-csv-format.md): timestamps, the column layouts of
- * kx-hts, asterisk (16..21 columns), asterisk-custom (18/19) and custom,
- * text repair and charset conversion, the jsonb `extra` object (decoded
+ * (shared docs/master-csv-format.md): the column layouts of kx-hts,
+ * asterisk (16..21 columns), asterisk-custom (18/19) and custom, text
+ * repair and charset conversion as mapped rows show them (value by value
+ * they are test_value.c's), the jsonb `extra` object (decoded
  * with jansson, so escaping is checked by meaning, not by spelling), and the
  * row key: equal for equal content whatever the quoting, different for any
  * change. Last, fixtures/import/kxhts_basic.csv through the
@@ -65,17 +66,6 @@ static bool valid_utf8(const char *s, size_t n)
     return true;
 }
 
-static void show_bytes(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c >= 0x7F || c == '\\')
-            print_message("\\x%02X", c);
-        else
-            print_message("%c", c);
-    }
-}
-
 static struct profile *mkprofile(enum cdr_format fmt, const struct cdr_colspec *cols,
                                  size_t ncols, const char *enc)
 {
@@ -85,78 +75,6 @@ static struct profile *mkprofile(enum cdr_format fmt, const struct cdr_colspec *
         fail_msg("profile_create(%s, %s): %s", profile_format_name(fmt), enc ? enc : "(null)",
                  err);
     return p;
-}
-
-/* ---- profile_parse_time ---------------------------------------------------- */
-
-struct tcase {
-    const char *in;
-    size_t len;       /* 0: strlen(in) */
-    const char *want; /* canonical form; NULL: must be refused */
-};
-
-static const struct tcase time_cases[] = {
-    {"2024-01-27 15:07:24", 0, "2024-01-27 15:07:24"},
-    {"2020/2/10 22:41", 0, "2020-02-10 22:41:00"},
-    {"2020/02/10 22:41:05", 0, "2020-02-10 22:41:05"},
-    {"2024-02-29 00:00:00", 0, "2024-02-29 00:00:00"},
-    {"2000-02-29 12:00:00", 0, "2000-02-29 12:00:00"},
-    {"2024-01-27T15:07:24", 0, "2024-01-27 15:07:24"},
-    {"2024-1-5 9:05", 0, "2024-01-05 09:05:00"},
-    {"2024-12-31 23:59:59", 0, "2024-12-31 23:59:59"},
-    {"1970-01-01 00:00:00", 0, "1970-01-01 00:00:00"},
-    {"2024-04-30 08:00", 0, "2024-04-30 08:00:00"},
-    /* the length bounds the text, not a NUL */
-    {"2024-01-27 15:07:24XYZ", 19, "2024-01-27 15:07:24"},
-    {"2024-01-27 15:07", 16, "2024-01-27 15:07:00"},
-
-    {"2023-02-30 10:00:00", 0, NULL},
-    {"2023-02-29 10:00:00", 0, NULL},
-    {"2100-02-29 10:00:00", 0, NULL},
-    {"2024-04-31 10:00:00", 0, NULL},
-    {"2024-13-01 10:00:00", 0, NULL},
-    {"2024-00-10 10:00:00", 0, NULL},
-    {"2024-01-00 10:00:00", 0, NULL},
-    {"2024-01-27 24:00", 0, NULL},
-    {"2024-01-27 24:00:00", 0, NULL},
-    {"2024-01-27 23:60:00", 0, NULL},
-    {"2024-01-27 23:59:60x", 0, NULL},
-    {"2024-01-27 15:07:24x", 0, NULL},
-    {"2024-01-27 15:07:24 ", 0, NULL},
-    {"2024-01-27 15:07:24+01", 0, NULL},
-    {"2024-01-27 15:07:24.5", 0, NULL},
-    {" 2024-01-27 15:07:24", 0, NULL},
-    {"2024-01-27 15:7", 0, NULL},
-    {"2024-01-27 15", 0, NULL},
-    {"2024-01-27", 0, NULL},
-    {"2024-01/27 15:07:24", 0, NULL},
-    {"24-01-27 15:07:24", 0, NULL},
-    {"20240127 150724", 0, NULL},
-    {"2024-001-27 15:07:24", 0, NULL},
-    {"2024-01-27  15:07:24", 0, NULL},
-    {"2024-01-27 15:07:24", 18, NULL},
-    {"", 0, NULL},
-};
-
-static void test_parse_time(void **state)
-{
-    (void)state;
-    for (size_t i = 0; i < sizeof time_cases / sizeof *time_cases; i++) {
-        const struct tcase *c = &time_cases[i];
-        size_t len = c->len ? c->len : strlen(c->in);
-        char out[21];
-        memset(out, '#', sizeof out);
-        bool ok = profile_parse_time(c->in, len, out);
-        if (c->want) {
-            if (!ok)
-                fail_msg("'%.*s' refused, want '%s'", (int)len, c->in, c->want);
-            if (memcmp(out, c->want, 20) != 0) /* 19 characters and the NUL */
-                fail_msg("'%.*s' gave '%.19s', want '%s'", (int)len, c->in, out, c->want);
-            assert_int_equal(out[20], '#'); /* out[20] is all it may write */
-        } else if (ok) {
-            fail_msg("'%.*s' accepted as '%.19s', want refused", (int)len, c->in, out);
-        }
-    }
 }
 
 /* ---- names ----------------------------------------------------------------- */
@@ -184,12 +102,6 @@ static void test_names(void **state)
 }
 
 /* ---- the mapping table ----------------------------------------------------- */
-
-struct bytes {
-    const char *s;
-    size_t n;
-};
-#define B(lit) {lit, sizeof(lit) - 1}
 
 /* An override of one source column (1-based) of the base row. */
 struct ov {
@@ -302,7 +214,6 @@ static const char *const custom1[] = {"abc-1",   "Berlin", "ignored",
 
 #define AST_EXTRA "clid", "\"Alice\" <100>", "amaflags", "DOCUMENTATION"
 
-#define FFFD "\xEF\xBF\xBD"
 
 static const struct mcase map_cases[] = {
     /* -- kx-hts -- */
@@ -618,78 +529,6 @@ static void run_map_case(void **state)
         check_extra(c->name, &row, c->extra);
     if (row.repaired != c->repaired)
         fail_msg("%s: repaired is %d, want %d", c->name, row.repaired, c->repaired);
-    profile_destroy(p);
-}
-
-/* ---- text repair, byte by byte ---------------------------------------------- */
-
-struct ucase {
-    struct bytes in;
-    const char *want;
-    bool repaired;
-};
-
-static const struct ucase utf8_cases[] = {
-    {B("plain ascii"), "plain ascii", false},
-    {B(""), "", false},
-    {B("ab\xA5" "cd"), "ab" FFFD "cd", true},
-    {B("\x80"), FFFD, true},
-    {B("\xBF\x80"), FFFD FFFD, true},
-    {B("\xC3\xA9"), "\xC3\xA9", false},
-    {B("\xC3"), FFFD, true},
-    {B("\xC3("), FFFD "(", true},
-    {B("\xC0\xAF"), FFFD FFFD, true},           /* overlong '/' */
-    {B("\xC1\xBF"), FFFD FFFD, true},           /* overlong */
-    {B("\xE0\x80\xAF"), FFFD FFFD FFFD, true},  /* overlong, 3 bytes */
-    {B("\xE2\x82\xAC"), "\xE2\x82\xAC", false}, /* euro sign */
-    {B("\xE2\x82" "x"), FFFD FFFD "x", true},   /* truncated */
-    {B("\xE2\x82"), FFFD FFFD, true},           /* truncated at the end */
-    {B("\xED\x9F\xBF"), "\xED\x9F\xBF", false}, /* U+D7FF */
-    {B("\xED\xA0\x80"), FFFD FFFD FFFD, true},  /* a surrogate */
-    {B("\xEF\xBF\xBD"), FFFD, false},           /* U+FFFD itself is fine */
-    {B("\xF0\x9F\x98\x80"), "\xF0\x9F\x98\x80", false},
-    {B("\xF4\x8F\xBF\xBF"), "\xF4\x8F\xBF\xBF", false}, /* U+10FFFF */
-    {B("\xF4\x90\x80\x80"), FFFD FFFD FFFD FFFD, true}, /* past U+10FFFF */
-    {B("\xF0\x80\x80\xAF"), FFFD FFFD FFFD FFFD, true}, /* overlong, 4 bytes */
-    {B("\xF5\x80\x80\x80"), FFFD FFFD FFFD FFFD, true},
-    {B("\xFF\xFE"), FFFD FFFD, true},
-    {B("a\xC3\xA9\xA9z"), "a\xC3\xA9" FFFD "z", true},
-};
-
-static void test_utf8_repair(void **state)
-{
-    (void)state;
-    struct profile *p = mkprofile(CDR_FMT_KXHTS, NULL, 0, NULL);
-    for (size_t i = 0; i < sizeof utf8_cases / sizeof *utf8_cases; i++) {
-        const struct ucase *u = &utf8_cases[i];
-        const char *f[15];
-        size_t lens[15];
-        for (int k = 0; k < 15; k++) {
-            f[k] = kx1[k];
-            lens[k] = strlen(kx1[k]);
-        }
-        f[2] = u->in.s; /* Callee: text */
-        lens[2] = u->in.n;
-        struct cdr_row row;
-        char err[CDR_ERRLEN];
-        if (!profile_map(p, f, lens, 15, &row, err, sizeof err))
-            fail_msg("utf8 case %zu refused: %s", i, err);
-        const char *got = row.val[CDR_F_DIALED_PHONE];
-        size_t glen = row.len[CDR_F_DIALED_PHONE];
-        if (!got) {
-            got = "";
-            glen = 0;
-        }
-        if (glen != strlen(u->want) || memcmp(got, u->want, glen) != 0 ||
-            row.repaired != u->repaired) {
-            print_message("in ");
-            show_bytes(u->in.s, u->in.n);
-            print_message("\ngot ");
-            show_bytes(got, glen);
-            print_message(" repaired=%d\n", row.repaired);
-            fail_msg("utf8 case %zu differs", i);
-        }
-    }
     profile_destroy(p);
 }
 
@@ -1161,9 +1000,7 @@ static void test_fixture_asterisk16(void **state)
 }
 
 static const struct CMUnitTest fixed_tests[] = {
-    cmocka_unit_test(test_parse_time),
     cmocka_unit_test(test_names),
-    cmocka_unit_test(test_utf8_repair),
     cmocka_unit_test(test_create_errors),
     cmocka_unit_test(test_key_identical_and_each_field),
     cmocka_unit_test(test_key_call_id_is_not_row_id),
