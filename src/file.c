@@ -233,7 +233,7 @@ void file_import(struct db *db, const struct cdr_source *src, struct profile *pr
         enum load_status ls;
         if (db && !o->force) {
             bool known = false;
-            ls = db_file_known(db, src->name, r->sha256, &known, err, sizeof err);
+            ls = ledger_file_known(db, src->name, r->sha256, &known, err, sizeof err);
             /* A dry run does not create the schema: on a database without
              * it (not yet init-db'd) no file is known yet. */
             if (ls == LOAD_ERROR && o->dry_run) {
@@ -245,8 +245,8 @@ void file_import(struct db *db, const struct cdr_source *src, struct profile *pr
             if (known) {
                 r->status = FILE_DUPLICATE;
                 if (!o->dry_run) {
-                    ls = db_record_file(db, src->name, path, r->sha256, r->size, "duplicate",
-                                        NULL, err, sizeof err);
+                    ls = ledger_record_file(db, src->name, path, r->sha256, r->size, "duplicate",
+                                            NULL, err, sizeof err);
                     if (ls != LOAD_OK) {
                         set_result(r, db_failure(ls), err);
                     }
