@@ -35,6 +35,20 @@ struct db *db_connect(const struct cdr_config *cfg, char *err, size_t errlen);
 /* Safe on NULL. */
 void db_close(struct db *db);
 
+/* libpq's keyword/value arrays for a parsed dsn (opts may be NULL: no dsn),
+ * sized from it, so no option is ever dropped. A relative host (a socket
+ * folder "./run") becomes base_dir/run; application_name and, when
+ * add_timeout, connect_timeout get defaults unless opts set them. Pure, for
+ * the unit tests. */
+struct db_params {
+    const char **kw, **val; /* n entries, then NULL */
+    size_t n;
+    char *host;             /* owned: the absolute socket folder, if any */
+};
+void db_params_build(const PQconninfoOption *opts, const char *base_dir, bool add_timeout,
+                     struct db_params *p);
+void db_params_free(struct db_params *p);
+
 /* For the database-stage modules. */
 PGconn *db_conn(struct db *db);
 const char *db_schema(const struct db *db);   /* quoted identifier */

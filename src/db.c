@@ -125,6 +125,56 @@ struct zone_cache *db_zones(struct db *db)
 
 /* ---- connection ----------------------------------------------------------- */
 
+void db_params_build(const PQconninfoOption *opts, const char *base_dir, bool add_timeout,
+                     struct db_params *p)
+{
+    /* Room for every option set, our two defaults and the terminator: a
+     * fixed size once cut long dsns short without a word. */
+    size_t cap = 3;
+    for (const PQconninfoOption *o = opts; o && o->keyword; o++)
+        cap += o->val != NULL;
+    p->kw = xmalloc(cap * sizeof *p->kw);
+    p->val = xmalloc(cap * sizeof *p->val);
+    p->host = NULL;
+    size_t n = 0;
+    bool has_app = false, has_timeout = false;
+    for (const PQconninfoOption *o = opts; o && o->keyword; o++) {
+        if (!o->val)
+            continue;
+        const char *v = o->val;
+        /* A relative socket folder means: relative to importer.yaml. */
+        if (strcmp(o->keyword, "host") == 0 && v[0] == '.' && !p->host) {
+            while (v[0] == '.' && v[1] == '/')
+                v += 2;
+            p->host = xasprintf("%s/%s", base_dir, v);
+            v = p->host;
+        }
+        has_app |= strcmp(o->keyword, "application_name") == 0;
+        has_timeout |= strcmp(o->keyword, "connect_timeout") == 0;
+        p->kw[n] = o->keyword;
+        p->val[n++] = v;
+    }
+    if (!has_app) {
+        p->kw[n] = "application_name";
+        p->val[n++] = "cdrimport";
+    }
+    if (!has_timeout && add_timeout) {
+        p->kw[n] = "connect_timeout";
+        p->val[n++] = "10";
+    }
+    p->kw[n] = NULL;
+    p->val[n] = NULL;
+    p->n = n;
+}
+
+void db_params_free(struct db_params *p)
+{
+    free(p->kw);
+    free(p->val);
+    free(p->host);
+    memset(p, 0, sizeof *p);
+}
+
 static void ignore_notice(void *arg, const char *message)
 {
     (void)arg;
@@ -133,13 +183,7 @@ static void ignore_notice(void *arg, const char *message)
 
 struct db *db_connect(const struct cdr_config *cfg, char *err, size_t errlen)
 {
-    const char *kw[64];
-    const char *val[64];
-    char *owned[4] = {0};
-    size_t n = 0, nowned = 0;
-    bool has_app = false, has_timeout = false;
     PQconninfoOption *opts = NULL;
-
     if (cfg->dsn) {
         char *perr = NULL;
         opts = PQconninfoParse(cfg->dsn, &perr);
@@ -149,40 +193,15 @@ struct db *db_connect(const struct cdr_config *cfg, char *err, size_t errlen)
             PQfreemem(perr);
             return NULL;
         }
-        for (PQconninfoOption *o = opts; o->keyword && n < 60; o++) {
-            if (!o->val)
-                continue;
-            const char *v = o->val;
-            /* A relative socket folder means: relative to importer.yaml. */
-            if (strcmp(o->keyword, "host") == 0 && v[0] == '.' && nowned < 4) {
-                while (v[0] == '.' && v[1] == '/')
-                    v += 2;
-                owned[nowned] = xasprintf("%s/%s", cfg->base_dir, v);
-                v = owned[nowned++];
-            }
-            has_app |= strcmp(o->keyword, "application_name") == 0;
-            has_timeout |= strcmp(o->keyword, "connect_timeout") == 0;
-            kw[n] = o->keyword;
-            val[n++] = v;
-        }
     }
-    if (!has_app) {
-        kw[n] = "application_name";
-        val[n++] = "cdrimport";
-    }
-    if (!has_timeout && !getenv("PGCONNECT_TIMEOUT")) {
-        kw[n] = "connect_timeout";
-        val[n++] = "10";
-    }
-    kw[n] = NULL;
-    val[n] = NULL;
+    struct db_params params;
+    db_params_build(opts, cfg->base_dir, !getenv("PGCONNECT_TIMEOUT"), &params);
 
     struct db *db = xcalloc(1, sizeof *db);
-    db->conn = PQconnectdbParams(kw, val, 0);
+    db->conn = PQconnectdbParams(params.kw, params.val, 0);
     db->zones = zone_create();
+    db_params_free(&params);
     PQconninfoFree(opts);
-    for (size_t i = 0; i < nowned; i++)
-        free(owned[i]);
     if (PQstatus(db->conn) != CONNECTION_OK) {
         db_seterr(err, errlen, "cannot connect to the database: %s", PQerrorMessage(db->conn));
         db_close(db);
