@@ -3,6 +3,10 @@
  * counts and outcome) and the cdr_reject lines of a file. The ledger is
  * what makes an import exactly-once per file: a checksum already imported
  * for a source is a duplicate.
+ *
+ * File names and messages are outside text: they reach text columns
+ * through cdr_escape, and a name that escaping changed is kept byte for
+ * byte in path_raw (schema version 3).
  */
 #ifndef CDR_LEDGER_H
 #define CDR_LEDGER_H
@@ -35,7 +39,7 @@ enum load_status ledger_finish_file(struct db *db, const char *file_id, const ch
                                     char *err, size_t errlen);
 
 /* A rejected line as one COPY text line of cdr_reject (SQL_COPY_REJECTS):
- * the raw bytes verbatim (bytea). At most
+ * the raw bytes verbatim (bytea), the reason escaped. At most
  * ledger_reject_max() bytes are written; returns the count. */
 size_t ledger_reject_max(size_t len, const char *reason);
 size_t ledger_reject_line(char *w, const char *file_id, uint64_t line_no, const char *raw,

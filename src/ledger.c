@@ -10,6 +10,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* path as text for the path column, and its bytes as a bytea literal for
+ * path_raw when the text is not the name itself (NULL otherwise). */
+static void path_params(const char *path, char **text, char **raw)
+{
+    size_t n = strlen(path);
+    *text = cdr_escape(path, n);
+    *raw = NULL;
+    if (strcmp(*text, path) != 0) {
+        *raw = xmalloc(2 * n + 3);
+        memcpy(*raw, "\\x", 2);
+        cdr_hex((const unsigned char *)path, n, *raw + 2);
+    }
+}
+
+/* An error message for a text column (NULL stays NULL). */
+static char *text_param(const char *s)
+{
+    return s ? cdr_escape(s, strlen(s)) : NULL;
+}
+
 enum load_status ledger_file_known(struct db *db, const char *source, const char *sha256,
                                    bool *known, char *err, size_t errlen)
 {
@@ -27,10 +47,15 @@ enum load_status ledger_record_file(struct db *db, const char *source, const cha
                                     const char *sha256, uint64_t size, const char *status,
                                     const char *error, char *err, size_t errlen)
 {
-    char sz[24];
+    char sz[24], *text, *raw, *why = text_param(error);
     snprintf(sz, sizeof sz, "%llu", (unsigned long long)size);
-    const char *params[6] = {source, path, sha256, sz, status, error};
-    return db_cmds(db, err, errlen, SQL_FILE_RECORD, 6, params);
+    path_params(path, &text, &raw);
+    const char *params[7] = {source, text, raw, sha256, sz, status, why};
+    enum load_status st = db_cmds(db, err, errlen, SQL_FILE_RECORD, 7, params);
+    free(text);
+    free(raw);
+    free(why);
+    return st;
 }
 
 enum load_status ledger_print_status(struct db *db, int limit, char *err, size_t errlen)
@@ -62,15 +87,18 @@ enum load_status ledger_begin_file(struct db *db, const char *source, const char
                                    const char *sha256, uint64_t size, long long *file_id,
                                    char *err, size_t errlen)
 {
-    char sz[24];
+    char sz[24], *text, *raw;
     snprintf(sz, sizeof sz, "%llu", (unsigned long long)size);
-    const char *params[4] = {source, path, sha256, sz};
+    path_params(path, &text, &raw);
+    const char *params[5] = {source, text, raw, sha256, sz};
     PGresult *res = NULL;
-    enum load_status st = db_query(db, &res, err, errlen, SQL_FILE_BEGIN, 4, params);
+    enum load_status st = db_query(db, &res, err, errlen, SQL_FILE_BEGIN, 5, params);
     if (st == LOAD_OK) {
         *file_id = atoll(PQgetvalue(res, 0, 0));
         PQclear(res);
     }
+    free(text);
+    free(raw);
     return st;
 }
 
@@ -78,20 +106,23 @@ enum load_status ledger_finish_file(struct db *db, const char *file_id, const ch
                                     const char *error, const struct load_stats *stats,
                                     char *err, size_t errlen)
 {
-    char v[5][24];
+    char v[5][24], *why = text_param(error);
     snprintf(v[0], 24, "%llu", (unsigned long long)stats->rows_read);
     snprintf(v[1], 24, "%llu", (unsigned long long)stats->rows_inserted);
     snprintf(v[2], 24, "%llu", (unsigned long long)stats->rows_duplicate);
     snprintf(v[3], 24, "%llu", (unsigned long long)stats->rows_rejected);
     snprintf(v[4], 24, "%llu", (unsigned long long)stats->rows_repaired);
-    const char *params[8] = {file_id, v[0], v[1], v[2], v[3], v[4], status, error};
-    return db_cmds(db, err, errlen, SQL_FILE_FINISH, 8, params);
+    const char *params[8] = {file_id, v[0], v[1], v[2], v[3], v[4], status, why};
+    enum load_status st = db_cmds(db, err, errlen, SQL_FILE_FINISH, 8, params);
+    free(why);
+    return st;
 }
 
-/* The raw line becomes hex, the reason COPY text (at most 2 bytes a byte). */
+/* The reason goes through cdr_escape (at most 4 bytes a byte) and then
+ * COPY text escaping (at most 2 bytes a byte); the raw line becomes hex. */
 size_t ledger_reject_max(size_t len, const char *reason)
 {
-    return 2 * len + 2 * strlen(reason) + 64;
+    return 2 * len + 8 * strlen(reason) + 64;
 }
 
 size_t ledger_reject_line(char *w, const char *file_id, uint64_t line_no, const char *raw,
@@ -102,7 +133,10 @@ size_t ledger_reject_line(char *w, const char *file_id, uint64_t line_no, const 
     cdr_hex((const unsigned char *)raw, len, w);
     w += 2 * len;
     *w++ = '\t';
-    w += copytext_escape(w, reason, strlen(reason));
+    /* A reason may quote the line's bytes: it must be valid text. */
+    char *why = cdr_escape(reason, strlen(reason));
+    w += copytext_escape(w, why, strlen(why));
+    free(why);
     *w++ = '\n';
     return (size_t)(w - start);
 }

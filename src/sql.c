@@ -88,6 +88,19 @@ const char *const SQL_MIGRATIONS[] = {
     "ALTER TABLE @.cdr ALTER COLUMN call_duration DROP EXPRESSION;"
     "COMMENT ON COLUMN @.cdr.call_duration IS "
     "  'call_duration_s as an interval (make_interval(secs => call_duration_s))';",
+    /* 3: file names are bytes, a text column is UTF-8: a name written by an
+     * old Windows tool on an SMB share made the ledger insert fail. path
+     * now holds the name made valid text (cdr_escape), and path_raw the
+     * bytes when that changed them. Only then: path_raw IS NULL says path
+     * is the name itself, so nothing is ambiguous (an escaped name can look
+     * like a real one with a backslash in it), and the common ledger row
+     * carries no second copy. Catalog-only change (a NULL default);
+     * IF NOT EXISTS keeps it idempotent, as a migration should be. */
+    "ALTER TABLE @.cdr_file ADD COLUMN IF NOT EXISTS path_raw bytea;"
+    "COMMENT ON COLUMN @.cdr_file.path IS "
+    "  'the file name as text: invalid UTF-8 and control characters escaped (\\xNN, \\n)';"
+    "COMMENT ON COLUMN @.cdr_file.path_raw IS "
+    "  'the file name byte for byte where path escapes it; NULL: path is the name';",
 };
 
 const int SQL_NMIGRATIONS = (int)(sizeof SQL_MIGRATIONS / sizeof SQL_MIGRATIONS[0]);
@@ -99,12 +112,12 @@ const char SQL_FILE_KNOWN[] =
     " LIMIT 1";
 /* A file that adds no rows, recorded in one statement. */
 const char SQL_FILE_RECORD[] =
-    "INSERT INTO @.cdr_file (source, path, sha256, size_bytes, status, error, finished_at)"
-    " VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp())";
+    "INSERT INTO @.cdr_file (source, path, path_raw, sha256, size_bytes, status, error,"
+    " finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, clock_timestamp())";
 /* A file's ledger row, first thing in its transaction: its id tags the rows. */
 const char SQL_FILE_BEGIN[] =
-    "INSERT INTO @.cdr_file (source, path, sha256, size_bytes, status)"
-    " VALUES ($1, $2, $3, $4, 'imported') RETURNING id";
+    "INSERT INTO @.cdr_file (source, path, path_raw, sha256, size_bytes, status)"
+    " VALUES ($1, $2, $3, $4, $5, 'imported') RETURNING id";
 const char SQL_FILE_FINISH[] =
     "UPDATE @.cdr_file SET rows_read = $2, rows_inserted = $3, rows_duplicate = $4,"
     " rows_rejected = $5, rows_repaired = $6, status = $7, error = $8,"
