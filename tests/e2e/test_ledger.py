@@ -7,24 +7,11 @@ The binary is run with bytes output here: until log lines escape file
 names, its stderr may carry the name's raw bytes."""
 import os
 import subprocess
-from pathlib import Path
 
 from conftest import BIN, rows, write_config
+from test_scan import ids, kx_file, stored_ids
 
 NAME = b"Master-\xff\xfe.csv"
-
-
-def kx_line(i):
-    """A valid KX-HTS record (bytes, no newline) with call ID '<epoch>.<i>'."""
-    fields = ["", f"{200 + i}", f"03{i:08d}", f"SIP/{200 + i}-{i:08x}",
-              f"SIP/carrier1_x-{i:08x}", "", "", "", f"2023-01-05 10:{i:02d}:00",
-              f"2023-01-05 10:{i:02d}:05", f"2023-01-05 10:{i:02d}:59", "59", "54", "ANSWERED",
-              f"{1672912800 + i}.{i}"]
-    return ",".join(f'"{f}"' for f in fields).encode()
-
-
-def call_ids(ids):
-    return [(f"{1672912800 + i}.{i}",) for i in ids]
 
 
 def cli(config, *args):
@@ -32,11 +19,11 @@ def cli(config, *args):
     return subprocess.run([BIN, "-c", config, *args], capture_output=True, timeout=60)
 
 
-def drop(workdir, name, ids):
+def drop(workdir, name, numbers):
     """A file of valid records named name (bytes) in the inbox; its path as bytes."""
     path = os.fsencode(workdir / "inbox") + b"/" + name
     with open(path, "wb") as f:
-        f.write(b"".join(kx_line(i) + b"\n" for i in ids))
+        f.write(kx_file(numbers))
     return path
 
 
@@ -58,7 +45,7 @@ def test_import_name_not_utf8(workdir, dsn, db):
     r = cli(config, "import", path)
 
     assert r.returncode == 0, r.stderr
-    assert rows(db, "SELECT call_id FROM cdr ORDER BY 1") == call_ids(range(1, 4))
+    assert stored_ids(db) == ids(range(1, 4))
     assert ledger(db) == [("imported", escaped(path), path)]
     assert escaped(path).endswith("/Master-\\xff\\xfe.csv")
     # The same content again is a duplicate, recorded under the same name.
@@ -77,7 +64,7 @@ def test_scan_moves_name_not_utf8(workdir, dsn, db):
     r = cli(config, "scan")
 
     assert r.returncode == 0, r.stderr
-    assert rows(db, "SELECT call_id FROM cdr ORDER BY 1") == call_ids(range(1, 4))
+    assert stored_ids(db) == ids(range(1, 4))
     assert os.listdir(os.fsencode(workdir / "inbox")) == []
     assert os.listdir(os.fsencode(workdir / "failed")) == []
     (moved,) = os.listdir(os.fsencode(workdir / "processed"))
@@ -115,4 +102,4 @@ def test_version_2_ledger_is_migrated(workdir, dsn, db):
     assert rows(db, "SELECT max(version) FROM cdr_schema") == [(3,)]
     assert ledger(db) == [("imported", first.decode(), None),
                           ("imported", escaped(second), second)]
-    assert rows(db, "SELECT call_id FROM cdr ORDER BY 1") == call_ids(range(1, 5))
+    assert stored_ids(db) == ids(range(1, 5))
