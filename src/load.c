@@ -353,7 +353,7 @@ static void finish_tuples(struct load *ld, struct batch *b)
 
 /* Loader thread: key, probe and COPY one batch, then its rejects. The
  * rows' COPY is left in flight: while the server works through it
- * (copy_pump keeps feeding it), this thread prepares the next batch as far
+ * (pump_feed keeps feeding it), this thread prepares the next batch as far
  * as it can without the connection: keys, duplicates within the batch,
  * instants. Only the probe (and, when a batch meets new hours, the zone
  * questions) waits for the previous COPY to end. */
