@@ -1,7 +1,7 @@
 /*
- * load.h - the database stage: connection, versioned schema, the cdr_file
- * ledger, and the COPY of rows and rejects. One file is one transaction:
- * rows, rejects and its ledger row commit together or not at all.
+ * load.h - a file's transaction: the COPY of its rows and rejects with its
+ * ledger row (ledger.h). One file is one transaction: rows, rejects and
+ * its ledger row commit together or not at all. The connection is db.h's.
  *
  * Dedup: rows are buffered in two alternating bounded batches; a loader
  * thread keys each batch, fetches the keys already stored in its call_time
@@ -18,39 +18,9 @@
 #define CDR_LOAD_H
 
 #include "cdrimport.h"
-#include "config.h"
+#include "db.h"
+#include "ledger.h"
 #include "profile.h"
-
-enum load_status {
-    LOAD_OK = 0,
-    LOAD_DB_DOWN,    /* connection lost or refused: retry later, keep the file */
-    LOAD_CONFLICT,   /* a concurrent importer stored some rows first: retry */
-    LOAD_ERROR       /* the server refused this file's data */
-};
-
-struct db;
-
-/* Connect per cfg->dsn (a relative unix-socket directory resolves against
- * the config's folder) and bring the schema up to date. NULL on failure with
- * the reason in err; never logs the password. */
-struct db *db_connect(const struct cdr_config *cfg, char *err, size_t errlen);
-void db_close(struct db *db);
-/* Whether the connection is still up. */
-bool db_alive(struct db *db);
-/* Create or migrate the schema (idempotent, under an advisory lock). */
-enum load_status db_migrate(struct db *db, char *err, size_t errlen);
-/* The server's version string and the schema version, for `check`. */
-void db_describe(struct db *db, char *out, size_t outlen);
-/* Print the latest ledger rows (for `status`). */
-enum load_status db_print_status(struct db *db, int limit, char *err, size_t errlen);
-
-/* Whether a file with this checksum was already imported for the source. */
-enum load_status db_file_known(struct db *db, const char *source, const char *sha256,
-                               bool *known, char *err, size_t errlen);
-
-struct load_stats {
-    uint64_t rows_read, rows_inserted, rows_duplicate, rows_rejected, rows_repaired;
-};
 
 /* A file's transaction. */
 struct load;
@@ -74,10 +44,5 @@ enum load_status load_commit(struct load *ld, const char *status, const char *er
 void load_close(struct load *ld);
 /* The message of the last failure of this load. */
 const char *load_error(const struct load *ld);
-
-/* Record a file that adds no rows (status duplicate) in its own transaction. */
-enum load_status db_record_file(struct db *db, const char *source, const char *path,
-                                const char *sha256, uint64_t size, const char *status,
-                                const char *error, char *err, size_t errlen);
 
 #endif

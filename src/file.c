@@ -13,6 +13,7 @@
  * checksum in the parse pass and rolls back as a duplicate if it is known.
  */
 #include "file.h"
+#include "ledger.h"
 #include "input.h"
 #include "log.h"
 #include "parse.h"
@@ -266,8 +267,8 @@ static bool known_checksum(struct import *im)
     bool known = false;
     if (!im->db || im->o->force || !im->prehashed)
         return false;
-    enum load_status ls = db_file_known(im->db, im->src->name, r->sha256, &known, err,
-                                        sizeof err);
+    enum load_status ls = ledger_file_known(im->db, im->src->name, r->sha256, &known, err,
+                                            sizeof err);
     /* A dry run does not create the schema: on a database without it (not
      * yet init-db'd) no file is known yet. */
     if (ls == LOAD_ERROR && im->o->dry_run)
@@ -280,8 +281,8 @@ static bool known_checksum(struct import *im)
         return false;
     r->status = FILE_DUPLICATE;
     if (!im->o->dry_run) {
-        ls = db_record_file(im->db, im->src->name, im->path, r->sha256, r->size, "duplicate",
-                            NULL, err, sizeof err);
+        ls = ledger_record_file(im->db, im->src->name, im->path, r->sha256, r->size,
+                                "duplicate", NULL, err, sizeof err);
         if (ls != LOAD_OK)
             set_result(r, db_failure(ls), err);
     }

@@ -5,6 +5,7 @@
 #include "job.h"
 #include "finish.h"
 #include "log.h"
+#include "schema.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -51,7 +52,7 @@ struct db *job_connect(const struct cdr_config *cfg, bool migrate)
         log_error("%s", err);
         return NULL;
     }
-    if (migrate && db_migrate(db, err, sizeof err) != LOAD_OK) {
+    if (migrate && schema_migrate(db, err, sizeof err) != LOAD_OK) {
         log_error("cannot prepare the schema: %s", err);
         db_close(db);
         return NULL;

@@ -9,6 +9,7 @@
 #include "job.h"
 #include "load.h"
 #include "log.h"
+#include "schema.h"
 #include "profile.h"
 #include "source.h"
 #include "watch.h"
@@ -178,7 +179,7 @@ static void print_config(const struct cdr_config *cfg)
 static int cmd_check(struct job *run)
 {
     char desc[256];
-    db_describe(run->db, desc, sizeof desc);
+    schema_describe(run->db, desc, sizeof desc);
     printf("database: OK, %s\n", desc);
     return CDR_EXIT_OK;
 }
@@ -293,7 +294,7 @@ int main(int argc, char **argv)
 
     if (strcmp(command, "init-db") == 0) {
         char desc[256];
-        db_describe(run.db, desc, sizeof desc);
+        schema_describe(run.db, desc, sizeof desc);
         printf("schema ready: %s\n", desc);
     } else if (is_import) {
         status = cmd_import(&run, source_name, argv + optind, argc - optind,
@@ -304,7 +305,7 @@ int main(int argc, char **argv)
         status = cmd_check(&run);
     } else if (strcmp(command, "status") == 0) {
         char err[CDR_ERRLEN];
-        enum load_status ls = db_print_status(run.db, limit > 0 ? limit : 20, err, sizeof err);
+        enum load_status ls = ledger_print_status(run.db, limit > 0 ? limit : 20, err, sizeof err);
         if (ls != LOAD_OK) {
             log_error("%s", err);
             status = ls == LOAD_DB_DOWN ? CDR_EXIT_DB : CDR_EXIT_PARTIAL;

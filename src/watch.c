@@ -13,6 +13,7 @@
  */
 #include "watch.h"
 #include "log.h"
+#include "schema.h"
 #include "source.h"
 
 #include <errno.h>
@@ -242,7 +243,7 @@ static void db_try(struct watcher *w, struct dbstate *d)
         return;
     char err[CDR_ERRLEN];
     struct db *db = db_connect(w->cfg, err, sizeof err);
-    if (db && db_migrate(db, err, sizeof err) != LOAD_OK) {
+    if (db && schema_migrate(db, err, sizeof err) != LOAD_OK) {
         db_close(db);
         db = NULL;
     }

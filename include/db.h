@@ -1,0 +1,82 @@
+/*
+ * db.h - the connection to PostgreSQL: conninfo (a relative unix-socket
+ * folder resolves against the config's folder), connect, the statement
+ * helpers the database-stage modules share (schema, ledger, pump, load),
+ * and the mapping of failures onto what the caller should do about them.
+ *
+ * These helpers never log: they fill the caller's error buffer, and the
+ * caller logs once, where it knows which file or command failed.
+ */
+#ifndef CDR_DB_H
+#define CDR_DB_H
+
+#include "cdrimport.h"
+#include "config.h"
+
+#include <libpq-fe.h>
+
+/* What a failed database step means for the caller. The name is older than
+ * this module (it was load.c's), and file.c, job.c, main.c and watch.c all
+ * test it: it stays, for the whole database stage. */
+enum load_status {
+    LOAD_OK = 0,
+    LOAD_DB_DOWN,    /* connection lost or refused: retry later, keep the file */
+    LOAD_CONFLICT,   /* a concurrent importer stored some rows first: retry */
+    LOAD_ERROR       /* the server refused this file's data */
+};
+
+struct db;
+struct zone_cache;
+
+/* Connect per cfg->dsn and set the session up (client encoding, quoted
+ * schema name). NULL on failure with the reason in err; never logs or
+ * shows the password. The schema is brought up to date by schema_migrate. */
+struct db *db_connect(const struct cdr_config *cfg, char *err, size_t errlen);
+/* Safe on NULL. */
+void db_close(struct db *db);
+
+/* libpq's keyword/value arrays for a parsed dsn (opts may be NULL: no dsn),
+ * sized from it, so no option is ever dropped. A relative host (a socket
+ * folder "./run") becomes base_dir/run; application_name and, when
+ * add_timeout, connect_timeout get defaults unless opts set them. Pure, for
+ * the unit tests. */
+struct db_params {
+    const char **kw, **val; /* n entries, then NULL */
+    size_t n;
+    char *host;             /* owned: the absolute socket folder, if any */
+};
+void db_params_build(const PQconninfoOption *opts, const char *base_dir, bool add_timeout,
+                     struct db_params *p);
+void db_params_free(struct db_params *p);
+
+/* For the database-stage modules. */
+PGconn *db_conn(struct db *db);
+const char *db_schema(const struct db *db);   /* quoted identifier */
+struct zone_cache *db_zones(struct db *db);    /* this server's zone answers */
+
+/* printf into err; trailing newlines and spaces (libpq's) removed. */
+void db_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Map a failed result (res may be NULL) onto a status; a dead connection
+ * is an outage. */
+enum load_status db_classify(struct db *db, PGresult *res);
+/* A template (sql.h) with the quoted schema for every "@." in it. */
+char *db_sql(const struct db *db, const char *tmpl);
+
+/* Run sql with text parameters and expect `want`; the result goes to *out
+ * (if out) for the caller to PQclear. */
+enum load_status db_exec(struct db *db, PGresult **out, ExecStatusType want, char *err,
+                         size_t errlen, const char *sql, int n, const char *const *params);
+/* A command (no rows) from plain sql, or from a template (db_cmds). */
+enum load_status db_cmd(struct db *db, char *err, size_t errlen, const char *sql, int n,
+                        const char *const *params);
+enum load_status db_cmds(struct db *db, char *err, size_t errlen, const char *tmpl, int n,
+                         const char *const *params);
+/* A query (rows into *out) from a template. */
+enum load_status db_query(struct db *db, PGresult **out, char *err, size_t errlen,
+                          const char *tmpl, int n, const char *const *params);
+/* Roll back the open transaction on a failure path: its result does not
+ * matter (on a broken connection the transaction is gone anyway). */
+void db_rollback(struct db *db);
+
+#endif

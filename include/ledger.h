@@ -1,0 +1,48 @@
+/*
+ * ledger.h - the cdr_file ledger (one row per file seen: its checksum,
+ * counts and outcome) and the cdr_reject lines of a file. The ledger is
+ * what makes an import exactly-once per file: a checksum already imported
+ * for a source is a duplicate.
+ *
+ * File names and messages are outside text: they reach text columns
+ * through cdr_escape, and a name that escaping changed is kept byte for
+ * byte in path_raw (schema version 3).
+ */
+#ifndef CDR_LEDGER_H
+#define CDR_LEDGER_H
+
+#include "db.h"
+
+/* A file's counts as its ledger row holds them. (The name predates this
+ * module; callers across the tree use it.) */
+struct load_stats {
+    uint64_t rows_read, rows_inserted, rows_duplicate, rows_rejected, rows_repaired;
+};
+
+/* Whether a file with this checksum was already imported for the source. */
+enum load_status ledger_file_known(struct db *db, const char *source, const char *sha256,
+                                   bool *known, char *err, size_t errlen);
+/* Record a file that adds no rows (status duplicate) in its own transaction. */
+enum load_status ledger_record_file(struct db *db, const char *source, const char *path,
+                                    const char *sha256, uint64_t size, const char *status,
+                                    const char *error, char *err, size_t errlen);
+/* Print the latest ledger rows (for `status`). */
+enum load_status ledger_print_status(struct db *db, int limit, char *err, size_t errlen);
+
+/* Inside a file's transaction (load.c): its ledger row, status imported
+ * until ledger_finish_file says otherwise; *file_id tags its rows. */
+enum load_status ledger_begin_file(struct db *db, const char *source, const char *path,
+                                   const char *sha256, uint64_t size, long long *file_id,
+                                   char *err, size_t errlen);
+enum load_status ledger_finish_file(struct db *db, const char *file_id, const char *status,
+                                    const char *error, const struct load_stats *stats,
+                                    char *err, size_t errlen);
+
+/* A rejected line as one COPY text line of cdr_reject (SQL_COPY_REJECTS):
+ * the raw bytes verbatim (bytea), the reason escaped. At most
+ * ledger_reject_max() bytes are written; returns the count. */
+size_t ledger_reject_max(size_t len, const char *reason);
+size_t ledger_reject_line(char *w, const char *file_id, uint64_t line_no, const char *raw,
+                          size_t len, const char *reason);
+
+#endif

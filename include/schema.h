@@ -1,0 +1,16 @@
+/*
+ * schema.h - the versioned schema: create or migrate the tables (the
+ * migrations themselves are in sql.c), and describe the server and the
+ * schema version for `check`.
+ */
+#ifndef CDR_SCHEMA_H
+#define CDR_SCHEMA_H
+
+#include "db.h"
+
+/* Create or migrate the schema (idempotent, under an advisory lock). */
+enum load_status schema_migrate(struct db *db, char *err, size_t errlen);
+/* The server's version string and the schema version, for `check`. */
+void schema_describe(struct db *db, char *out, size_t outlen);
+
+#endif

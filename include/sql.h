@@ -1,0 +1,42 @@
+/*
+ * sql.h - every SQL statement of cdrimport, by name (as PgBouncer and
+ * Fluent Bit keep theirs): a reader sees the whole conversation with the
+ * server in one place, and a schema change shows what it touches.
+ *
+ * Templates: "@." stands for the quoted schema and its dot; db_sql() (db.h)
+ * fills it in. Values are always $n parameters or COPY data, never pasted.
+ * Pure data: no code depends on anything here but the text.
+ */
+#ifndef CDR_SQL_H
+#define CDR_SQL_H
+
+/* Transactions */
+extern const char SQL_BEGIN[];
+extern const char SQL_COMMIT[];
+extern const char SQL_ROLLBACK[];
+extern const char SQL_SET_TIMEZONE[];
+
+/* Schema (schema.c) */
+extern const char SQL_CREATE_SCHEMA[];
+extern const char SQL_SCHEMA_LOCK[];
+extern const char SQL_SCHEMA_TABLE[];
+extern const char SQL_SCHEMA_VERSION[];
+extern const char SQL_SCHEMA_APPLIED[];
+/* The migrations, version i + 1 at index i; each runs once, in order. */
+extern const char *const SQL_MIGRATIONS[];
+extern const int SQL_NMIGRATIONS;
+
+/* The cdr_file ledger and cdr_reject (ledger.c) */
+extern const char SQL_FILE_KNOWN[];
+extern const char SQL_FILE_RECORD[];
+extern const char SQL_FILE_BEGIN[];
+extern const char SQL_FILE_FINISH[];
+extern const char SQL_FILE_STATUS[];
+extern const char SQL_COPY_REJECTS[];
+
+/* The rows (load.c) */
+extern const char SQL_PROBE_KEYS[];
+extern const char SQL_ZONE_INSTANTS[];
+extern const char SQL_COPY_ROWS[];
+
+#endif

@@ -1,0 +1,229 @@
+/*
+ * db.c - the connection (see db.h): conninfo, connect, and the statement
+ * helpers of the database stage. Values travel as parameters; the schema
+ * name from the config is quoted with PQescapeIdentifier once, here.
+ */
+#include "db.h"
+#include "sql.h"
+#include "zone.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct db {
+    PGconn *conn;
+    char *schema;            /* quoted identifier */
+    struct zone_cache *zones; /* wall time -> instant, as this server says */
+};
+
+/* ---- helpers -------------------------------------------------------------- */
+
+void db_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    /* libpq messages end in a newline; a log line must not. */
+    size_t n = strlen(err);
+    while (n && (err[n - 1] == '\n' || err[n - 1] == ' '))
+        err[--n] = '\0';
+}
+
+enum load_status db_classify(struct db *db, PGresult *res)
+{
+    if (PQstatus(db->conn) == CONNECTION_BAD)
+        return LOAD_DB_DOWN;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (state && strcmp(state, "23505") == 0)
+        return LOAD_CONFLICT;
+    if (state && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0))
+        return LOAD_DB_DOWN;
+    return LOAD_ERROR;
+}
+
+enum load_status db_exec(struct db *db, PGresult **out, ExecStatusType want, char *err,
+                         size_t errlen, const char *sql, int n, const char *const *params)
+{
+    PGresult *res = PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != want) {
+        enum load_status st = db_classify(db, res);
+        db_seterr(err, errlen, "%s", PQerrorMessage(db->conn));
+        PQclear(res);
+        return st;
+    }
+    if (out)
+        *out = res;
+    else
+        PQclear(res);
+    return LOAD_OK;
+}
+
+enum load_status db_cmd(struct db *db, char *err, size_t errlen, const char *sql, int n,
+                        const char *const *params)
+{
+    return db_exec(db, NULL, PGRES_COMMAND_OK, err, errlen, sql, n, params);
+}
+
+char *db_sql(const struct db *db, const char *tmpl)
+{
+    size_t n = 0, k = strlen(db->schema);
+    for (const char *s = tmpl; *s; s++)
+        n += (s[0] == '@' && s[1] == '.') ? k : 1;
+    char *out = xmalloc(n + 1), *w = out;
+    for (const char *s = tmpl; *s; s++) {
+        if (s[0] == '@' && s[1] == '.') {
+            memcpy(w, db->schema, k);
+            w += k;
+        } else {
+            *w++ = *s;
+        }
+    }
+    *w = '\0';
+    return out;
+}
+
+enum load_status db_cmds(struct db *db, char *err, size_t errlen, const char *tmpl, int n,
+                         const char *const *params)
+{
+    char *sql = db_sql(db, tmpl);
+    enum load_status st = db_cmd(db, err, errlen, sql, n, params);
+    free(sql);
+    return st;
+}
+
+enum load_status db_query(struct db *db, PGresult **out, char *err, size_t errlen,
+                          const char *tmpl, int n, const char *const *params)
+{
+    char *sql = db_sql(db, tmpl);
+    enum load_status st = db_exec(db, out, PGRES_TUPLES_OK, err, errlen, sql, n, params);
+    free(sql);
+    return st;
+}
+
+void db_rollback(struct db *db)
+{
+    PQclear(PQexec(db->conn, SQL_ROLLBACK));
+}
+
+PGconn *db_conn(struct db *db)
+{
+    return db->conn;
+}
+
+const char *db_schema(const struct db *db)
+{
+    return db->schema;
+}
+
+struct zone_cache *db_zones(struct db *db)
+{
+    return db->zones;
+}
+
+/* ---- connection ----------------------------------------------------------- */
+
+void db_params_build(const PQconninfoOption *opts, const char *base_dir, bool add_timeout,
+                     struct db_params *p)
+{
+    /* Room for every option set, our two defaults and the terminator: a
+     * fixed size once cut long dsns short without a word. */
+    size_t cap = 3;
+    for (const PQconninfoOption *o = opts; o && o->keyword; o++)
+        cap += o->val != NULL;
+    p->kw = xmalloc(cap * sizeof *p->kw);
+    p->val = xmalloc(cap * sizeof *p->val);
+    p->host = NULL;
+    size_t n = 0;
+    bool has_app = false, has_timeout = false;
+    for (const PQconninfoOption *o = opts; o && o->keyword; o++) {
+        if (!o->val)
+            continue;
+        const char *v = o->val;
+        /* A relative socket folder means: relative to importer.yaml. */
+        if (strcmp(o->keyword, "host") == 0 && v[0] == '.' && !p->host) {
+            while (v[0] == '.' && v[1] == '/')
+                v += 2;
+            p->host = xasprintf("%s/%s", base_dir, v);
+            v = p->host;
+        }
+        has_app |= strcmp(o->keyword, "application_name") == 0;
+        has_timeout |= strcmp(o->keyword, "connect_timeout") == 0;
+        p->kw[n] = o->keyword;
+        p->val[n++] = v;
+    }
+    if (!has_app) {
+        p->kw[n] = "application_name";
+        p->val[n++] = "cdrimport";
+    }
+    if (!has_timeout && add_timeout) {
+        p->kw[n] = "connect_timeout";
+        p->val[n++] = "10";
+    }
+    p->kw[n] = NULL;
+    p->val[n] = NULL;
+    p->n = n;
+}
+
+void db_params_free(struct db_params *p)
+{
+    free(p->kw);
+    free(p->val);
+    free(p->host);
+    memset(p, 0, sizeof *p);
+}
+
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+struct db *db_connect(const struct cdr_config *cfg, char *err, size_t errlen)
+{
+    PQconninfoOption *opts = NULL;
+    if (cfg->dsn) {
+        char *perr = NULL;
+        opts = PQconninfoParse(cfg->dsn, &perr);
+        if (!opts) {
+            /* perr never echoes the password. */
+            db_seterr(err, errlen, "database.dsn: %s", perr ? perr : "cannot parse");
+            PQfreemem(perr);
+            return NULL;
+        }
+    }
+    struct db_params params;
+    db_params_build(opts, cfg->base_dir, !getenv("PGCONNECT_TIMEOUT"), &params);
+
+    struct db *db = xcalloc(1, sizeof *db);
+    db->conn = PQconnectdbParams(params.kw, params.val, 0);
+    db->zones = zone_create();
+    db_params_free(&params);
+    PQconninfoFree(opts);
+    if (PQstatus(db->conn) != CONNECTION_OK) {
+        db_seterr(err, errlen, "cannot connect to the database: %s", PQerrorMessage(db->conn));
+        db_close(db);
+        return NULL;
+    }
+    char *q = PQescapeIdentifier(db->conn, cfg->schema ? cfg->schema : "public",
+                                 strlen(cfg->schema ? cfg->schema : "public"));
+    db->schema = xstrdup(q ? q : "\"public\"");
+    PQfreemem(q);
+    /* Server NOTICEs ("already exists, skipping") are not for the user. */
+    PQsetNoticeProcessor(db->conn, ignore_notice, NULL);
+    /* Our own COPY text is UTF-8 whatever the client locale says. */
+    PQsetClientEncoding(db->conn, "UTF8");
+    return db;
+}
+
+void db_close(struct db *db)
+{
+    if (!db)
+        return;
+    PQfinish(db->conn);
+    free(db->schema);
+    zone_destroy(db->zones);
+    free(db);
+}

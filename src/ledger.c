@@ -1,0 +1,142 @@
+/*
+ * ledger.c - the cdr_file and cdr_reject rows (see ledger.h). Runs its
+ * statements through db.c; the SQL is in sql.c.
+ */
+#include "ledger.h"
+#include "copytext.h"
+#include "sql.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* path as text for the path column, and its bytes as a bytea literal for
+ * path_raw when the text is not the name itself (NULL otherwise). */
+static void path_params(const char *path, char **text, char **raw)
+{
+    size_t n = strlen(path);
+    *text = cdr_escape(path, n);
+    *raw = NULL;
+    if (strcmp(*text, path) != 0) {
+        *raw = xmalloc(2 * n + 3);
+        memcpy(*raw, "\\x", 2);
+        cdr_hex((const unsigned char *)path, n, *raw + 2);
+    }
+}
+
+/* An error message for a text column (NULL stays NULL). */
+static char *text_param(const char *s)
+{
+    return s ? cdr_escape(s, strlen(s)) : NULL;
+}
+
+enum load_status ledger_file_known(struct db *db, const char *source, const char *sha256,
+                                   bool *known, char *err, size_t errlen)
+{
+    const char *params[2] = {source, sha256};
+    PGresult *res = NULL;
+    enum load_status st = db_query(db, &res, err, errlen, SQL_FILE_KNOWN, 2, params);
+    if (st != LOAD_OK)
+        return st;
+    *known = PQntuples(res) > 0;
+    PQclear(res);
+    return LOAD_OK;
+}
+
+enum load_status ledger_record_file(struct db *db, const char *source, const char *path,
+                                    const char *sha256, uint64_t size, const char *status,
+                                    const char *error, char *err, size_t errlen)
+{
+    char sz[24], *text, *raw, *why = text_param(error);
+    snprintf(sz, sizeof sz, "%llu", (unsigned long long)size);
+    path_params(path, &text, &raw);
+    const char *params[7] = {source, text, raw, sha256, sz, status, why};
+    enum load_status st = db_cmds(db, err, errlen, SQL_FILE_RECORD, 7, params);
+    free(text);
+    free(raw);
+    free(why);
+    return st;
+}
+
+enum load_status ledger_print_status(struct db *db, int limit, char *err, size_t errlen)
+{
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *params[1] = {lim};
+    PGresult *res = NULL;
+    enum load_status st = db_query(db, &res, err, errlen, SQL_FILE_STATUS, 1, params);
+    if (st != LOAD_OK)
+        return st;
+    printf("%6s  %-12s %-9s %9s %9s %9s %8s %8s  %-12s %-20s %s\n", "id", "source", "status",
+           "read", "new", "dup", "rejected", "repaired", "sha256", "finished", "path");
+    for (int i = PQntuples(res) - 1; i >= 0; i--) {
+        printf("%6s  %-12s %-9s %9s %9s %9s %8s %8s  %-12s %-20s %s", PQgetvalue(res, i, 0),
+               PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+               PQgetvalue(res, i, 4), PQgetvalue(res, i, 5), PQgetvalue(res, i, 6),
+               PQgetvalue(res, i, 7), PQgetvalue(res, i, 8), PQgetvalue(res, i, 9),
+               PQgetvalue(res, i, 10));
+        if (*PQgetvalue(res, i, 11))
+            printf("  (%s)", PQgetvalue(res, i, 11));
+        putchar('\n');
+    }
+    PQclear(res);
+    return LOAD_OK;
+}
+
+enum load_status ledger_begin_file(struct db *db, const char *source, const char *path,
+                                   const char *sha256, uint64_t size, long long *file_id,
+                                   char *err, size_t errlen)
+{
+    char sz[24], *text, *raw;
+    snprintf(sz, sizeof sz, "%llu", (unsigned long long)size);
+    path_params(path, &text, &raw);
+    const char *params[5] = {source, text, raw, sha256, sz};
+    PGresult *res = NULL;
+    enum load_status st = db_query(db, &res, err, errlen, SQL_FILE_BEGIN, 5, params);
+    if (st == LOAD_OK) {
+        *file_id = atoll(PQgetvalue(res, 0, 0));
+        PQclear(res);
+    }
+    free(text);
+    free(raw);
+    return st;
+}
+
+enum load_status ledger_finish_file(struct db *db, const char *file_id, const char *status,
+                                    const char *error, const struct load_stats *stats,
+                                    char *err, size_t errlen)
+{
+    char v[5][24], *why = text_param(error);
+    snprintf(v[0], 24, "%llu", (unsigned long long)stats->rows_read);
+    snprintf(v[1], 24, "%llu", (unsigned long long)stats->rows_inserted);
+    snprintf(v[2], 24, "%llu", (unsigned long long)stats->rows_duplicate);
+    snprintf(v[3], 24, "%llu", (unsigned long long)stats->rows_rejected);
+    snprintf(v[4], 24, "%llu", (unsigned long long)stats->rows_repaired);
+    const char *params[8] = {file_id, v[0], v[1], v[2], v[3], v[4], status, why};
+    enum load_status st = db_cmds(db, err, errlen, SQL_FILE_FINISH, 8, params);
+    free(why);
+    return st;
+}
+
+/* The reason goes through cdr_escape (at most 4 bytes a byte) and then
+ * COPY text escaping (at most 2 bytes a byte); the raw line becomes hex. */
+size_t ledger_reject_max(size_t len, const char *reason)
+{
+    return 2 * len + 8 * strlen(reason) + 64;
+}
+
+size_t ledger_reject_line(char *w, const char *file_id, uint64_t line_no, const char *raw,
+                          size_t len, const char *reason)
+{
+    char *start = w;
+    w += sprintf(w, "%s\t%llu\t\\\\x", file_id, (unsigned long long)line_no);
+    cdr_hex((const unsigned char *)raw, len, w);
+    w += 2 * len;
+    *w++ = '\t';
+    /* A reason may quote the line's bytes: it must be valid text. */
+    char *why = cdr_escape(reason, strlen(reason));
+    w += copytext_escape(w, why, strlen(why));
+    free(why);
+    *w++ = '\n';
+    return (size_t)(w - start);
+}

@@ -1,0 +1,149 @@
+/*
+ * sql.c - the text of every SQL statement (names and templates: sql.h).
+ * Nothing here runs anything; db.c, schema.c, ledger.c and load.c do.
+ */
+#include "sql.h"
+
+const char SQL_BEGIN[] = "BEGIN";
+const char SQL_COMMIT[] = "COMMIT";
+const char SQL_ROLLBACK[] = "ROLLBACK";
+/* Times in a file are wall-clock times of the PBX: the server reads them in
+ * the source's zone (is_local: this transaction only). */
+const char SQL_SET_TIMEZONE[] = "SELECT set_config('TimeZone', $1, true)";
+
+/* ---- schema --------------------------------------------------------------- */
+
+/* "@.x" is the template's only way to say "the schema"; schema.c cuts the
+ * ".x" off after substitution. */
+const char SQL_CREATE_SCHEMA[] = "CREATE SCHEMA IF NOT EXISTS @.x";
+/* Concurrent importers starting at once: one migrates, the rest wait. */
+const char SQL_SCHEMA_LOCK[] = "SELECT pg_advisory_xact_lock(hashtext('cdrimport schema'))";
+const char SQL_SCHEMA_TABLE[] =
+    "CREATE TABLE IF NOT EXISTS @.cdr_schema ("
+    " version integer PRIMARY KEY,"
+    " applied_at timestamptz NOT NULL DEFAULT now())";
+const char SQL_SCHEMA_VERSION[] = "SELECT coalesce(max(version), 0) FROM @.cdr_schema";
+const char SQL_SCHEMA_APPLIED[] = "INSERT INTO @.cdr_schema (version) VALUES ($1)";
+
+/* Each migration runs once, in order, inside one transaction with its
+ * version row. Never edit a shipped migration: add the next one. */
+const char *const SQL_MIGRATIONS[] = {
+    /* 1: the ledger, the calls and the rejects */
+    "CREATE TABLE @.cdr_file ("
+    "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  source text NOT NULL,"
+    "  path text NOT NULL,"
+    "  sha256 text NOT NULL,"
+    "  size_bytes bigint NOT NULL,"
+    "  rows_read bigint NOT NULL DEFAULT 0,"
+    "  rows_inserted bigint NOT NULL DEFAULT 0,"
+    "  rows_duplicate bigint NOT NULL DEFAULT 0,"
+    "  rows_rejected bigint NOT NULL DEFAULT 0,"
+    "  rows_repaired bigint NOT NULL DEFAULT 0,"
+    "  status text NOT NULL CHECK (status IN ('imported', 'duplicate', 'failed')),"
+    "  error text,"
+    "  started_at timestamptz NOT NULL DEFAULT clock_timestamp(),"
+    "  finished_at timestamptz);"
+    "CREATE INDEX cdr_file_checksum ON @.cdr_file (source, sha256) WHERE status = 'imported';"
+    /* No foreign key from cdr to cdr_file: a per-row trigger would cost bulk
+     * loads dearly, and rows only ever come with their ledger row. */
+    "CREATE TABLE @.cdr ("
+    "  source text NOT NULL,"
+    "  call_id text,"
+    "  caller_phone text,"
+    "  dialed_phone text,"
+    "  flag2 text,"
+    "  flag3 text,"
+    "  call_time timestamptz NOT NULL,"
+    "  answer_time timestamptz,"
+    "  end_time timestamptz,"
+    "  total_duration_s integer,"
+    "  call_duration_s integer,"
+    "  call_duration interval GENERATED ALWAYS AS (make_interval(secs => call_duration_s)) STORED,"
+    "  call_type text,"
+    "  account_code text,"
+    "  src_channel text,"
+    "  dst_channel text,"
+    "  feature text,"
+    "  extra jsonb,"
+    "  file_id bigint NOT NULL,"
+    "  line_no bigint NOT NULL,"
+    "  row_key uuid NOT NULL,"
+    /* row_key hashes source, call ID and content, so this key means one row
+     * per (source, call ID, content). call_time leads because files come
+     * roughly in time order: inserts append to the index instead of
+     * scattering over it (random uuid keys made COPY twice as slow), and
+     * the dedup probe is one range scan per batch. */
+    "  CONSTRAINT cdr_pkey PRIMARY KEY (call_time, row_key));"
+    "COMMENT ON COLUMN @.cdr.row_key IS "
+    "  'SHA-256 (first 128 bits) of source, call_id and the parsed values';"
+    "CREATE TABLE @.cdr_reject ("
+    "  file_id bigint NOT NULL REFERENCES @.cdr_file (id) ON DELETE CASCADE,"
+    "  line_no bigint NOT NULL,"
+    "  raw_line bytea NOT NULL,"
+    "  reason text NOT NULL);"
+    "CREATE INDEX cdr_reject_file ON @.cdr_reject (file_id, line_no);",
+    /* 2: cdrimport fills call_duration itself (binary COPY): the server's
+     * per-row expression cost 6% of a bulk load. Catalog-only change. */
+    "ALTER TABLE @.cdr ALTER COLUMN call_duration DROP EXPRESSION;"
+    "COMMENT ON COLUMN @.cdr.call_duration IS "
+    "  'call_duration_s as an interval (make_interval(secs => call_duration_s))';",
+    /* 3: file names are bytes, a text column is UTF-8: a name written by an
+     * old Windows tool on an SMB share made the ledger insert fail. path
+     * now holds the name made valid text (cdr_escape), and path_raw the
+     * bytes when that changed them. Only then: path_raw IS NULL says path
+     * is the name itself, so nothing is ambiguous (an escaped name can look
+     * like a real one with a backslash in it), and the common ledger row
+     * carries no second copy. Catalog-only change (a NULL default);
+     * IF NOT EXISTS keeps it idempotent, as a migration should be. */
+    "ALTER TABLE @.cdr_file ADD COLUMN IF NOT EXISTS path_raw bytea;"
+    "COMMENT ON COLUMN @.cdr_file.path IS "
+    "  'the file name as text: invalid UTF-8 and control characters escaped (\\xNN, \\n)';"
+    "COMMENT ON COLUMN @.cdr_file.path_raw IS "
+    "  'the file name byte for byte where path escapes it; NULL: path is the name';",
+};
+
+const int SQL_NMIGRATIONS = (int)(sizeof SQL_MIGRATIONS / sizeof SQL_MIGRATIONS[0]);
+
+/* ---- the cdr_file ledger and the rejects ------------------------------- */
+
+const char SQL_FILE_KNOWN[] =
+    "SELECT 1 FROM @.cdr_file WHERE source = $1 AND sha256 = $2 AND status = 'imported'"
+    " LIMIT 1";
+/* A file that adds no rows, recorded in one statement. */
+const char SQL_FILE_RECORD[] =
+    "INSERT INTO @.cdr_file (source, path, path_raw, sha256, size_bytes, status, error,"
+    " finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, clock_timestamp())";
+/* A file's ledger row, first thing in its transaction: its id tags the rows. */
+const char SQL_FILE_BEGIN[] =
+    "INSERT INTO @.cdr_file (source, path, path_raw, sha256, size_bytes, status)"
+    " VALUES ($1, $2, $3, $4, $5, 'imported') RETURNING id";
+const char SQL_FILE_FINISH[] =
+    "UPDATE @.cdr_file SET rows_read = $2, rows_inserted = $3, rows_duplicate = $4,"
+    " rows_rejected = $5, rows_repaired = $6, status = $7, error = $8,"
+    " finished_at = clock_timestamp() WHERE id = $1";
+const char SQL_FILE_STATUS[] =
+    "SELECT id, source, status, rows_read, rows_inserted, rows_duplicate, rows_rejected,"
+    " rows_repaired, left(sha256, 12),"
+    " to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS\"Z\"'),"
+    " path, coalesce(error, '')"
+    " FROM @.cdr_file ORDER BY id DESC LIMIT $1::int";
+const char SQL_COPY_REJECTS[] =
+    "COPY @.cdr_reject (file_id, line_no, raw_line, reason) FROM STDIN";
+
+/* ---- the rows ------------------------------------------------------------ */
+
+/* Every key stored in a batch's call_time range, widened by $3 each side. */
+const char SQL_PROBE_KEYS[] =
+    "SELECT row_key FROM @.cdr WHERE call_time BETWEEN $1::timestamptz - $3::interval"
+    " AND $2::timestamptz + $3::interval";
+/* Wall times to instants in this transaction's TimeZone, in question order. */
+const char SQL_ZONE_INSTANTS[] =
+    "SELECT extract(epoch FROM x::timestamptz)::int8"
+    " FROM unnest($1::timestamp[]) WITH ORDINALITY AS u(x, n) ORDER BY n";
+/* Column order is the binary tuple's order (load_row). */
+const char SQL_COPY_ROWS[] =
+    "COPY @.cdr (call_time, answer_time, end_time, row_key, file_id, line_no,"
+    " total_duration_s, call_duration_s, call_duration, source, call_id,"
+    " caller_phone, dialed_phone, flag2, flag3, call_type, account_code,"
+    " src_channel, dst_channel, feature, extra) FROM STDIN (FORMAT binary)";
