@@ -30,6 +30,14 @@ struct source_list {
 bool source_name_matches(const struct cdr_source *src, const char *name);
 /* Whether a name is hidden or temporary (an unfinished download). */
 bool source_name_ignored(const char *name);
+/*
+ * Whether a folder below the source is never entered (walked or watched):
+ * a hidden one (name starts with '.'), or processed_dir or failed_dir,
+ * which hold files already handled. path as found under the source's path;
+ * name is its last component, NULL for the source folder itself, which
+ * counts whatever its name.
+ */
+bool source_dir_excluded(const struct cdr_source *src, const char *path, const char *name);
 
 /*
  * Append the candidate files under dir (the source's path, or a folder
