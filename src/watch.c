@@ -159,6 +159,7 @@ static void db_try(struct watcher *w, struct dbstate *d)
         return;
     }
     w->job.db = db;
+    log_debug("connected to the database; tables ready");
     if (d->reported_down)
         log_info("database is back");
     d->reported_down = false;
