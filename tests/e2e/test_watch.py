@@ -232,8 +232,8 @@ def test_slow_writer_is_not_read_early(backend, workdir, dsn, q, daemons):
 def test_poll_wants_one_quiet_interval(workdir, dsn, q, daemons):
     """poll with settle_ms 0: a file that changes more often than the poll
     interval is not read until one whole interval has passed without a
-    change (watch.c: the poll backend 'also wants one poll interval with no
-    change'), not as soon as it is first seen."""
+    change (pending.h: where the backend cannot see writers, 'one more look
+    found it unchanged'), not as soon as it is first seen."""
     ds = Dataset()
     text = ds.text(1000)
     d = daemons(config_for(workdir, dsn, "poll", settle_ms=0, poll_interval_ms=1000),
