@@ -2,9 +2,11 @@
  * pending.c - the table of files the watch daemon waits on and the rule
  * that says when one is complete (see pending.h). The table is small (the
  * files of an inbox that are not imported yet), so lookups are linear.
- * No clock, disk or log here: watch.c passes the time and the lstat.
+ * No clock, disk or log here: watch.c passes the time and the lstat (the
+ * order of import is source.c's source_order, pure too).
  */
 #include "pending.h"
+#include "source.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -131,8 +133,7 @@ double pending_next_due(const struct pending_table *t)
 static int by_mtime(const void *a, const void *b)
 {
     const struct pending_file *x = a, *y = b;
-    int c = cdr_timespec_cmp(&x->mtime, &y->mtime);
-    return c ? c : strcmp(x->path, y->path);
+    return source_order(&x->mtime, x->path, &y->mtime, y->path);
 }
 
 void pending_sort(struct pending_table *t)

@@ -137,11 +137,17 @@ int source_walk(const struct cdr_source *src, const char *dir, bool recursive,
     return 0;
 }
 
+int source_order(const struct timespec *mtime_a, const char *path_a,
+                 const struct timespec *mtime_b, const char *path_b)
+{
+    int c = cdr_timespec_cmp(mtime_a, mtime_b);
+    return c ? c : strcmp(path_a, path_b);
+}
+
 static int by_mtime(const void *a, const void *b)
 {
     const struct source_file *x = a, *y = b;
-    int c = cdr_timespec_cmp(&x->mtime, &y->mtime);
-    return c ? c : strcmp(x->path, y->path);
+    return source_order(&x->mtime, x->path, &y->mtime, y->path);
 }
 
 void source_list_sort(struct source_list *list)
