@@ -30,6 +30,14 @@ struct source_list {
 bool source_name_matches(const struct cdr_source *src, const char *name);
 /* Whether a name is hidden or temporary (an unfinished download). */
 bool source_name_ignored(const char *name);
+/*
+ * Whether a folder below the source is never entered (walked or watched):
+ * a hidden one (name starts with '.'), or processed_dir or failed_dir,
+ * which hold files already handled. path as found under the source's path;
+ * name is its last component, NULL for the source folder itself, which
+ * counts whatever its name.
+ */
+bool source_dir_excluded(const struct cdr_source *src, const char *path, const char *name);
 
 /*
  * Append the candidate files under dir (the source's path, or a folder
@@ -40,6 +48,11 @@ bool source_name_ignored(const char *name);
 int source_walk(const struct cdr_source *src, const char *dir, bool recursive,
                 struct source_list *list, char *err, size_t errlen);
 void source_list_sort(struct source_list *list);
+/* The order of import, for scan and watch alike: oldest mtime first, the
+ * path deciding a tie (so that the order never depends on the folder's).
+ * <0, 0, >0 as strcmp. Pure. */
+int source_order(const struct timespec *mtime_a, const char *path_a,
+                 const struct timespec *mtime_b, const char *path_b);
 void source_list_add(struct source_list *list, const char *path, const struct stat *st);
 void source_list_free(struct source_list *list);
 

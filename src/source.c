@@ -33,10 +33,10 @@ bool source_name_ignored(const char *name)
 
 bool source_name_matches(const struct cdr_source *src, const char *name)
 {
+    /* config.c gives every source at least one pattern ("*.csv" by
+     * default), so there is no fallback here. */
     if (source_name_ignored(name))
         return false;
-    if (src->npatterns == 0)
-        return fnmatch("*.csv", name, FNM_CASEFOLD) == 0;
     for (size_t i = 0; i < src->npatterns; i++)
         if (fnmatch(src->patterns[i], name, FNM_CASEFOLD) == 0)
             return true;
@@ -64,9 +64,12 @@ static bool inside(const char *root_real, const char *path)
     return strncmp(real, root_real, k) == 0 && (real[k] == '/' || real[k] == '\0');
 }
 
-static bool same_dir(const char *a, const char *b)
+bool source_dir_excluded(const struct cdr_source *src, const char *path, const char *name)
 {
-    return b && strcmp(a, b) == 0;
+    if (name && name[0] == '.')
+        return true;
+    return (src->processed_dir && strcmp(path, src->processed_dir) == 0) ||
+           (src->failed_dir && strcmp(path, src->failed_dir) == 0);
 }
 
 static void walk(const struct cdr_source *src, const char *root_real, const char *dir,
@@ -90,8 +93,7 @@ static void walk(const struct cdr_source *src, const char *root_real, const char
             continue;
         }
         if (S_ISDIR(st.st_mode)) {
-            if (recursive && depth < 64 && e->d_name[0] != '.' &&
-                !same_dir(path, src->processed_dir) && !same_dir(path, src->failed_dir))
+            if (recursive && depth < 64 && !source_dir_excluded(src, path, e->d_name))
                 walk(src, root_real, path, recursive, depth + 1, list);
             else if (!recursive && source_name_matches(src, e->d_name))
                 log_warn("%s: a folder, not a file (recursive is off): skipped", path);
@@ -135,11 +137,17 @@ int source_walk(const struct cdr_source *src, const char *dir, bool recursive,
     return 0;
 }
 
+int source_order(const struct timespec *mtime_a, const char *path_a,
+                 const struct timespec *mtime_b, const char *path_b)
+{
+    int c = cdr_timespec_cmp(mtime_a, mtime_b);
+    return c ? c : strcmp(path_a, path_b);
+}
+
 static int by_mtime(const void *a, const void *b)
 {
     const struct source_file *x = a, *y = b;
-    int c = cdr_timespec_cmp(&x->mtime, &y->mtime);
-    return c ? c : strcmp(x->path, y->path);
+    return source_order(&x->mtime, x->path, &y->mtime, y->path);
 }
 
 void source_list_sort(struct source_list *list)

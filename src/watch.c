@@ -1,20 +1,20 @@
 /*
- * watch.c - the daemon's core: the table of pending files and the rule that
- * says when one is complete, the main loop (poll on the inotify descriptor
- * and a self-pipe for signals), database outages with exponential backoff,
- * SIGHUP reloads and systemd notification. The backends only report what
- * they see (watch_note); see watch.h.
+ * watch.c - the daemon's core: the main loop (poll on the backends'
+ * descriptors and a self-pipe for signals), the pending files and their
+ * import, database outages with exponential backoff, SIGHUP reloads and
+ * systemd notification. The backends (watch_backend.h) only report what
+ * they see; when a file is complete is pending.c's rule.
  *
- * A file is complete when nothing has changed it for settle_ms and, where
- * inotify tells, it has been closed after writing or moved in. The poll
- * backend cannot see a writer, so it also wants one poll interval with no
- * change. A file that changes while being read is rolled back and retried
+ * A file that changes while being read is rolled back and retried
  * (file.c checks the checksum twice), so a slow writer is never half-read.
  */
 #include "watch.h"
+#include "job.h"
 #include "log.h"
+#include "pending.h"
 #include "schema.h"
 #include "source.h"
+#include "watch_backend.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,25 +27,27 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-struct watch_pending {
-    char *path;
-    size_t si;
-    off_t size;
-    struct timespec mtime;
-    double changed_at;    /* when a change was last seen */
-    bool writing;         /* inotify: open for writing */
-    bool closed;          /* inotify: closed after writing / moved in */
-    unsigned stable;      /* polls in a row without change */
-    bool done;            /* kept (on_success: keep) or could not be moved */
-    double retry_at;      /* skipped: not again before this */
-    unsigned gen;
+/* One row per enum cdr_watch_backend: a new kind of source is one more
+ * row (and one more backend file). */
+static struct watch_backend *(*const backend_create[])(const struct watch_sink *) = {
+    [CDR_WATCH_INOTIFY] = watch_inotify_create,
+    [CDR_WATCH_POLL] = watch_poll_create,
+};
+#define NBACKENDS (sizeof backend_create / sizeof *backend_create)
+
+struct watcher {
+    struct cdr_config *cfg;
+    struct job job;
+    /* One of each kind, made when a source first needs it and kept across
+     * reloads (an inotify instance is a scarce resource). */
+    struct watch_backend *backend[NBACKENDS];
+    struct pending_rule *rules;  /* per source */
+    struct pending_table pend;
 };
 
-/* A skipped file (another importer holds it, or it changed while being
- * read) is tried again after this many seconds at the earliest; with
- * settle_ms 0 it would otherwise be retried in a tight loop, one log line
- * each time, for as long as the other importer works on it. */
-#define SKIP_RETRY_S 1.0
+/* The loop sleeps at most this long: the periodic rescan and a reload
+ * request are looked at when it wakes. */
+#define MAX_SLEEP_MS 1000
 
 static volatile sig_atomic_t stop_flag;
 static volatile sig_atomic_t reload_flag;
@@ -54,6 +56,8 @@ static int sigpipe[2] = {-1, -1};
 /* Seconds the daemon may take to stop after SIGTERM/SIGINT before it
  * leaves anyway (see on_alarm). */
 #define STOP_GRACE_S 4
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 /* Still busy STOP_GRACE_S after the stop signal: blocked in libpq on a
  * server that does not answer (a connect waits up to connect_timeout, a
@@ -62,8 +66,9 @@ static int sigpipe[2] = {-1, -1};
 static void on_alarm(int sig)
 {
     (void)sig;
-    static const char msg[] = "cdrimport: still busy 4 s after the stop signal "
-                              "(database not answering); exiting now\n";
+    /* Made at compile time: nothing but write() is safe in a handler. */
+    static const char msg[] = "cdrimport: still busy " STR(STOP_GRACE_S) " s after the stop "
+                              "signal (database not answering); exiting now\n";
     ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
     (void)n;
     _exit(CDR_EXIT_OK);
@@ -84,134 +89,36 @@ static void on_signal(int sig)
     errno = saved;
 }
 
-static const struct watch_ops *ops_for(const struct watcher *w, size_t si)
-{
-    return w->cfg->sources[si].watch.backend == CDR_WATCH_POLL ? &watch_poll_ops
-                                                               : &watch_inotify_ops;
-}
+/* ---- the sink: what the backends report ------------------------------------ */
 
-/* ---- pending files -------------------------------------------------------- */
-
-static struct watch_pending *find(struct watcher *w, const char *path)
+static void note(void *ctx, size_t si, const char *path, enum pending_kind kind)
 {
-    for (size_t i = 0; i < w->npend; i++)
-        if (strcmp(w->pend[i].path, path) == 0)
-            return &w->pend[i];
-    return NULL;
-}
-
-/* Keeps the order: import_ready walks the table sorted oldest first and
- * drops entries as it goes (moving the last one into the hole would make
- * the newest file the next one imported). */
-static void drop(struct watcher *w, struct watch_pending *p)
-{
-    free(p->path);
-    size_t i = (size_t)(p - w->pend);
-    memmove(p, p + 1, (w->npend - i - 1) * sizeof *p);
-    w->npend--;
-}
-
-void watch_note(struct watcher *w, size_t si, const char *path, enum watch_note_kind kind)
-{
-    struct watch_pending *p = find(w, path);
-    if (kind == WATCH_GONE) {
-        if (p)
-            drop(w, p);
-        return;
-    }
+    struct watcher *w = ctx;
     struct stat st;
-    if (lstat(path, &st) < 0) {
-        if (p)
-            drop(w, p);
-        return;
-    }
-    double now = cdr_monotonic();
-    bool fresh = !p;
-    if (fresh) {
-        if (w->npend == w->cappend) {
-            w->cappend = w->cappend ? w->cappend * 2 : 64;
-            w->pend = xrealloc(w->pend, w->cappend * sizeof *w->pend);
-        }
-        p = &w->pend[w->npend++];
-        memset(p, 0, sizeof *p);
-        p->path = xstrdup(path);
-        p->si = si;
-        p->size = st.st_size;
-        p->mtime = st.st_mtim;
-        p->changed_at = now;
+    bool there = kind != PENDING_GONE && lstat(path, &st) == 0;
+    if (pending_note(&w->pend, si, path, kind, there ? &st : NULL, &w->rules[si],
+                     cdr_monotonic()))
         log_debug("new candidate %s", path);
-    }
-    p->gen = w->gen;
-    bool changed = st.st_size != p->size || cdr_timespec_cmp(&st.st_mtim, &p->mtime) != 0;
-    if (changed) {
-        p->size = st.st_size;
-        p->mtime = st.st_mtim;
-        p->changed_at = now;
-        p->stable = 0;
-        p->done = false;
-    } else if (kind == WATCH_SEEN && !fresh) {
-        /* Unchanged since an earlier look; the first sighting is no
-         * evidence that the file has stopped growing. */
-        p->stable++;
-    }
-    switch (kind) {
-    case WATCH_WRITING:
-        p->writing = true;
-        p->closed = false;
-        p->changed_at = now;
-        p->done = false;
-        break;
-    case WATCH_CLOSED:
-        p->writing = false;
-        p->closed = true;
-        p->changed_at = now;
-        break;
-    default:
-        break;
-    }
 }
 
-void watch_scan(struct watcher *w, size_t si, const char *dir, bool sweep)
+static void scan(void *ctx, size_t si, const char *dir, bool sweep)
 {
+    struct watcher *w = ctx;
     const struct cdr_source *src = &w->cfg->sources[si];
     struct source_list list = {0};
     char err[CDR_ERRLEN];
-    w->gen++;
+    pending_scan_begin(&w->pend);
     if (source_walk(src, dir, src->recursive, &list, err, sizeof err) < 0) {
         log_debug("%s", err);
         return;
     }
     for (size_t i = 0; i < list.n; i++)
-        watch_note(w, si, list.files[i].path, WATCH_SEEN);
+        note(w, si, list.files[i].path, PENDING_SEEN);
+    /* Tests wait for this line to know the daemon has looked. */
+    log_debug("scanned %s: %zu candidate%s", dir, list.n, list.n == 1 ? "" : "s");
     source_list_free(&list);
-    if (sweep) {
-        for (size_t i = 0; i < w->npend;) {
-            struct watch_pending *p = &w->pend[i];
-            if (p->si == si && p->gen != w->gen)
-                drop(w, p);
-            else
-                i++;
-        }
-    }
-}
-
-static bool ready(const struct watcher *w, const struct watch_pending *p, double now)
-{
-    const struct cdr_watch_config *wc = &w->cfg->sources[p->si].watch;
-    if (p->done || p->writing || now < p->retry_at)
-        return false;
-    if (now - p->changed_at < (double)wc->settle_ms / 1000.0)
-        return false;
-    if (wc->backend == CDR_WATCH_POLL && p->stable < 1)
-        return false;
-    return true;
-}
-
-static int by_mtime(const void *a, const void *b)
-{
-    const struct watch_pending *x = a, *y = b;
-    int c = cdr_timespec_cmp(&x->mtime, &y->mtime);
-    return c ? c : strcmp(x->path, y->path);
+    if (sweep)
+        pending_sweep(&w->pend, si);
 }
 
 /* ---- the database --------------------------------------------------------- */
@@ -253,6 +160,7 @@ static void db_try(struct watcher *w, struct dbstate *d)
         return;
     }
     w->job.db = db;
+    log_debug("connected to the database; tables ready");
     if (d->reported_down)
         log_info("database is back");
     d->reported_down = false;
@@ -263,10 +171,11 @@ static void db_try(struct watcher *w, struct dbstate *d)
 
 static void notify_status(const struct watcher *w)
 {
+    const struct job_totals *t = &w->job.totals;
     sd_notifyf(0, "STATUS=watching %zu source%s; %u files imported, %u duplicate, %u failed; "
                "%llu rows new", w->cfg->nsources, w->cfg->nsources == 1 ? "" : "s",
-               w->job.totals.files_imported, w->job.totals.files_duplicate, w->job.totals.files_failed,
-               (unsigned long long)w->job.totals.rows_new);
+               t->files_imported, t->files_duplicate, t->files_failed,
+               (unsigned long long)t->rows_new);
 }
 
 /* Import every pending file that is complete, oldest first. */
@@ -275,78 +184,75 @@ static void import_ready(struct watcher *w, struct dbstate *d)
     double now = cdr_monotonic();
     if (!w->job.db)
         return;
-    if (w->npend > 1)
-        qsort(w->pend, w->npend, sizeof *w->pend, by_mtime);
-    for (size_t i = 0; i < w->npend && !stop_flag;) {
-        struct watch_pending *p = &w->pend[i];
-        if (!ready(w, p, now)) {
+    pending_sort(&w->pend);
+    for (size_t i = 0; i < w->pend.n && !stop_flag;) {
+        struct pending_file *p = &w->pend.files[i];
+        if (!pending_ready(p, now)) {
             i++;
             continue;
         }
         /* One last look: changed since we last saw it? Then wait again. */
         struct stat st;
-        if (lstat(p->path, &st) < 0) {
-            drop(w, p);
+        bool there = lstat(p->path, &st) == 0;
+        enum pending_check c = pending_recheck(&w->pend, i, there ? &st : NULL, cdr_monotonic());
+        if (c == PENDING_VANISHED)
             continue;
-        }
-        if (st.st_size != p->size || cdr_timespec_cmp(&st.st_mtim, &p->mtime) != 0) {
-            watch_note(w, p->si, p->path, WATCH_SEEN);
+        if (c == PENDING_CHANGED) {
+            log_debug("%s changed since it was last seen; waiting again", p->path);
             i++;
             continue;
         }
+        /* The table stays as it is during the import (nothing in it notes),
+         * so p and i still name this file afterwards. */
+        log_debug("importing %s", p->path);
         const struct cdr_source *src = &w->cfg->sources[p->si];
-        char *path = xstrdup(p->path);
-        enum file_status fs = job_import_file(&w->job, p->si, src->path, path, true, false);
-        p = find(w, path); /* the table may have moved */
-        free(path);
-        if (!p)
-            continue;
+        enum file_status fs = job_import_file(&w->job, p->si, src->path, p->path, true, false);
         if (fs == FILE_DB_DOWN) {
             db_lost(w, d, NULL);
             return;
         }
-        if (fs == FILE_SKIPPED) {
-            if (access(p->path, F_OK) < 0) {
-                drop(w, p);
-            } else {
-                p->changed_at = cdr_monotonic();
-                p->retry_at = p->changed_at + SKIP_RETRY_S;
-                i++;
-            }
-            continue;
-        }
-        if (access(p->path, F_OK) == 0) {
-            /* Kept (on_success: keep) or could not be moved: not again
-             * unless it changes. */
-            p->done = true;
+        if (access(p->path, F_OK) < 0) {
+            pending_drop(&w->pend, i);
+        } else if (fs == FILE_SKIPPED) {
+            pending_retry_later(p, cdr_monotonic());
             i++;
         } else {
-            drop(w, p);
+            /* Kept (on_success: keep) or could not be moved: not again
+             * unless it changes. */
+            pending_keep(p);
+            i++;
         }
-        notify_status(w);
+        if (fs != FILE_SKIPPED)
+            notify_status(w);
     }
 }
 
 static void start_all(struct watcher *w)
 {
-    w->src = xcalloc(w->cfg->nsources, sizeof *w->src);
+    const struct watch_sink sink = {.ctx = w, .note = note, .scan = scan};
+    w->rules = xcalloc(w->cfg->nsources, sizeof *w->rules);
     for (size_t si = 0; si < w->cfg->nsources; si++) {
-        const struct watch_ops *ops = ops_for(w, si);
-        log_info("watching %s for source %s (%s backend, settle %u ms)",
-                 w->cfg->sources[si].path, w->cfg->sources[si].name, ops->name,
-                 w->cfg->sources[si].watch.settle_ms);
-        ops->start(w, si);
+        const struct cdr_source *src = &w->cfg->sources[si];
+        size_t kind = (size_t)src->watch.backend;
+        if (!w->backend[kind])
+            w->backend[kind] = backend_create[kind](&sink);
+        struct watch_backend *b = w->backend[kind];
+        w->rules[si] = (struct pending_rule){.settle_s = src->watch.settle_ms / 1000.0,
+                                             .quiet_look = !b->ops->sees_writers};
+        log_info("watching %s for source %s (%s backend, settle %u ms)", src->path, src->name,
+                 b->ops->name, src->watch.settle_ms);
+        b->ops->add(b, si, src);
     }
 }
 
 static void stop_all(struct watcher *w)
 {
-    watch_inotify_reset(w);
-    for (size_t i = 0; i < w->npend; i++)
-        free(w->pend[i].path);
-    w->npend = 0;
-    free(w->src);
-    w->src = NULL;
+    for (size_t k = 0; k < NBACKENDS; k++)
+        if (w->backend[k])
+            w->backend[k]->ops->reset(w->backend[k]);
+    pending_clear(&w->pend);
+    free(w->rules);
+    w->rules = NULL;
 }
 
 static bool reload(struct watcher *w, const char *config_path)
@@ -383,9 +289,68 @@ static bool reload(struct watcher *w, const char *config_path)
     return true;
 }
 
+/* Milliseconds from now until at, rounded up (waking a little early would
+ * only go round the loop for nothing), at most cap. */
+static int timeout_until(double at, double now, int cap)
+{
+    double due = at - now;
+    if (due <= 0)
+        return 0;
+    if (due * 1000.0 >= cap)
+        return cap;
+    return (int)(due * 1000.0) + 1;
+}
+
+/* Sleep until a signal, a backend's descriptor, or the next thing due;
+ * then let the backends whose turn it is run. false if poll() failed. */
+static bool wait_and_run(struct watcher *w, const struct dbstate *d)
+{
+    double now = cdr_monotonic();
+    int timeout = timeout_until(pending_next_due(&w->pend), now, MAX_SLEEP_MS);
+    struct pollfd fds[1 + NBACKENDS];
+    size_t nfds = 1;
+    fds[0] = (struct pollfd){.fd = sigpipe[0], .events = POLLIN};
+    int slot[NBACKENDS]; /* the backend's entry in fds, 0 if none */
+    for (size_t k = 0; k < NBACKENDS; k++) {
+        struct watch_backend *b = w->backend[k];
+        slot[k] = 0;
+        if (!b)
+            continue;
+        timeout = timeout_until(b->ops->deadline(b), now, timeout);
+        if (b->ops->fd(b) >= 0) {
+            slot[k] = (int)nfds;
+            fds[nfds++] = (struct pollfd){.fd = b->ops->fd(b), .events = POLLIN};
+        }
+    }
+    if (!w->job.db)
+        timeout = timeout_until(d->next_try, now, timeout);
+    int n = poll(fds, nfds, timeout);
+    if (n < 0 && errno != EINTR) {
+        log_error("poll: %s", strerror(errno));
+        return false;
+    }
+    if (n > 0 && (fds[0].revents & POLLIN)) {
+        char buf[64];
+        while (read(sigpipe[0], buf, sizeof buf) > 0)
+            ;
+    }
+    if (stop_flag)
+        return true;
+    now = cdr_monotonic();
+    for (size_t k = 0; k < NBACKENDS; k++) {
+        struct watch_backend *b = w->backend[k];
+        if (!b)
+            continue;
+        bool readable = n > 0 && slot[k] && (fds[slot[k]].revents & POLLIN);
+        if (readable || now >= b->ops->deadline(b))
+            b->ops->run(b, now);
+    }
+    return true;
+}
+
 int watch_run(struct cdr_config *cfg, const char *config_path)
 {
-    struct watcher w = {.cfg = cfg, .ifd = -1};
+    struct watcher w = {.cfg = cfg};
     struct dbstate d = {0};
     int status = CDR_EXIT_OK;
 
@@ -422,59 +387,18 @@ int watch_run(struct cdr_config *cfg, const char *config_path)
             if (reload(&w, config_path))
                 last_rescan = cdr_monotonic();
         }
-        double now = cdr_monotonic();
-        /* Sleep until the next thing to do, at most 250 ms when files wait. */
-        int timeout = 1000;
-        for (size_t si = 0; si < w.cfg->nsources; si++)
-            if (w.cfg->sources[si].watch.backend == CDR_WATCH_POLL) {
-                /* Until the next poll is due (not a whole interval from
-                 * now: an early wake-up must not put it off). */
-                double due = w.src[si].last_poll +
-                             w.cfg->sources[si].watch.poll_interval_ms / 1000.0 - now;
-                int t = due <= 0 ? 0 : (int)(due * 1000) + 1;
-                timeout = t < timeout ? t : timeout;
-            }
-        for (size_t i = 0; i < w.npend; i++) {
-            if (w.pend[i].done || w.pend[i].writing)
-                continue;
-            double at = w.pend[i].changed_at +
-                        w.cfg->sources[w.pend[i].si].watch.settle_ms / 1000.0;
-            double due = (at > w.pend[i].retry_at ? at : w.pend[i].retry_at) - now;
-            int t = due <= 0 ? 0 : (int)(due * 1000) + 1;
-            if (w.cfg->sources[w.pend[i].si].watch.backend == CDR_WATCH_POLL && w.pend[i].stable < 1)
-                continue;
-            timeout = t < timeout ? t : timeout;
-        }
-        if (!w.job.db) {
-            int t = (int)((d.next_try - now) * 1000);
-            timeout = t < 0 ? 0 : (t < timeout ? t : timeout);
-        }
-        struct pollfd fds[2] = {{.fd = sigpipe[0], .events = POLLIN},
-                                {.fd = w.ifd, .events = POLLIN}};
-        int n = poll(fds, w.ifd >= 0 ? 2 : 1, timeout);
-        if (n < 0 && errno != EINTR) {
-            log_error("poll: %s", strerror(errno));
+        if (!wait_and_run(&w, &d)) {
             status = CDR_EXIT_PARTIAL;
             break;
         }
-        if (n > 0 && (fds[0].revents & POLLIN)) {
-            char buf[64];
-            while (read(sigpipe[0], buf, sizeof buf) > 0)
-                ;
-        }
         if (stop_flag)
             break;
-        if (w.ifd >= 0 && n > 0 && (fds[1].revents & POLLIN))
-            watch_inotify_dispatch(&w);
-
-        now = cdr_monotonic();
-        for (size_t si = 0; si < w.cfg->nsources; si++)
-            ops_for(&w, si)->tick(&w, si, now);
+        double now = cdr_monotonic();
         if (now - last_rescan >= w.cfg->watch.rescan_interval_s) {
             /* Backstop: inotify can lose events we were never told about. */
-            for (size_t si = 0; si < w.cfg->nsources; si++)
-                if (!w.src[si].missing)
-                    watch_scan(&w, si, w.cfg->sources[si].path, true);
+            for (size_t k = 0; k < NBACKENDS; k++)
+                if (w.backend[k])
+                    w.backend[k]->ops->rescan(w.backend[k]);
             last_rescan = now;
         }
         db_try(&w, &d);
@@ -482,14 +406,18 @@ int watch_run(struct cdr_config *cfg, const char *config_path)
     }
 
     sd_notify(0, "STOPPING=1");
-    log_info("stopping: %u files imported, %u duplicate, %u failed; %llu rows new",
-             w.job.totals.files_imported, w.job.totals.files_duplicate, w.job.totals.files_failed,
-             (unsigned long long)w.job.totals.rows_new);
+    const struct job_totals *t = &w.job.totals; /* since the start, across reloads */
+    log_info("stopping: %u files imported, %u duplicate, %u failed; rows: %llu read, %llu new, "
+             "%llu duplicate, %llu rejected; %.1f MB read",
+             t->files_imported, t->files_duplicate, t->files_failed,
+             (unsigned long long)t->rows_read, (unsigned long long)t->rows_new,
+             (unsigned long long)t->rows_dup, (unsigned long long)t->rows_rejected,
+             (double)t->bytes / 1e6);
     stop_all(&w);
-    free(w.pend);
-    free(w.dirs);
-    if (w.ifd >= 0)
-        close(w.ifd);
+    for (size_t k = 0; k < NBACKENDS; k++)
+        if (w.backend[k])
+            w.backend[k]->ops->destroy(w.backend[k]);
+    pending_free(&w.pend);
     db_close(w.job.db);
     w.job.db = NULL;
     job_free(&w.job);

@@ -4,16 +4,16 @@
  * created in between is missed. A new subfolder (an unpacked download) is
  * watched, then scanned. IN_Q_OVERFLOW means events were lost: rescan.
  * ENOSPC names the sysctl to raise. A source folder that disappears is
- * reported and picked up again when it returns (tick).
+ * reported and looked for again every second until it returns.
+ * State is private; the core sees only watch_backend.h.
  */
-#include "watch.h"
+#include "watch_backend.h"
 #include "log.h"
 #include "source.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <limits.h>
-#include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -23,33 +23,68 @@
 #define DIR_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_MODIFY | \
                     IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW)
 
-static struct watch_dir *dir_by_wd(struct watcher *w, int wd)
+/* How often a missing source folder is looked for. */
+#define MISSING_CHECK_S 1.0
+/* Folders deeper than this below a source are not watched (as source.c
+ * does not walk them): a guard against runaway trees. */
+#define MAX_DEPTH 64
+
+struct isource {
+    size_t si;
+    const struct cdr_source *src;
+    bool missing;       /* the folder is not there (reported once) */
+    double last_check;  /* when it was last looked for */
+};
+
+struct idir {           /* one watched folder */
+    int wd;
+    size_t k;           /* its source: srcs[k] */
+    char *path;
+};
+
+struct inotify_backend {
+    struct watch_backend base; /* first: the core holds a pointer to it */
+    struct watch_sink sink;
+    int ifd;                   /* -1 until the first source is added */
+    struct isource *srcs;
+    size_t nsrcs, capsrcs;
+    struct idir *dirs;
+    size_t ndirs, capdirs;
+};
+
+static struct inotify_backend *self(struct watch_backend *b)
 {
-    for (size_t i = 0; i < w->ndirs; i++)
-        if (w->dirs[i].wd == wd)
-            return &w->dirs[i];
+    return (struct inotify_backend *)b;
+}
+
+static const struct inotify_backend *cself(const struct watch_backend *b)
+{
+    return (const struct inotify_backend *)b;
+}
+
+static struct idir *dir_by_wd(struct inotify_backend *ib, int wd)
+{
+    for (size_t i = 0; i < ib->ndirs; i++)
+        if (ib->dirs[i].wd == wd)
+            return &ib->dirs[i];
     return NULL;
 }
 
-static void forget(struct watcher *w, struct watch_dir *d)
+static void forget(struct inotify_backend *ib, struct idir *d)
 {
     free(d->path);
-    *d = w->dirs[--w->ndirs];
+    *d = ib->dirs[--ib->ndirs];
 }
 
-static bool excluded(const struct cdr_source *src, const char *path)
+/* Watch dir (name: its last component, NULL for the source folder) and,
+ * for a recursive source, every folder below it. */
+static void add_tree(struct inotify_backend *ib, size_t k, const char *dir, const char *name,
+                     int depth)
 {
-    return (src->processed_dir && strcmp(path, src->processed_dir) == 0) ||
-           (src->failed_dir && strcmp(path, src->failed_dir) == 0);
-}
-
-/* Watch dir and, for a recursive source, every folder below it. */
-static int add_tree(struct watcher *w, size_t si, const char *dir, int depth)
-{
-    const struct cdr_source *src = &w->cfg->sources[si];
-    if (excluded(src, dir) || depth > 64)
-        return 0;
-    int wd = inotify_add_watch(w->ifd, dir, DIR_EVENTS);
+    const struct cdr_source *src = ib->srcs[k].src;
+    if (source_dir_excluded(src, dir, name) || depth > MAX_DEPTH)
+        return;
+    int wd = inotify_add_watch(ib->ifd, dir, DIR_EVENTS);
     if (wd < 0) {
         if (errno == ENOSPC)
             log_error("cannot watch %s: the inotify watch limit is reached; raise "
@@ -57,36 +92,31 @@ static int add_tree(struct watcher *w, size_t si, const char *dir, int depth)
                       "or set watch.backend: poll", dir);
         else if (errno != ENOENT && errno != ENOTDIR)
             log_error("cannot watch %s: %s", dir, strerror(errno));
-        return -1;
+        return;
     }
-    struct watch_dir *d = dir_by_wd(w, wd);
-    if (!d) {
-        if (w->ndirs == w->capdirs) {
-            w->capdirs = w->capdirs ? w->capdirs * 2 : 16;
-            w->dirs = xrealloc(w->dirs, w->capdirs * sizeof *w->dirs);
+    if (!dir_by_wd(ib, wd)) {
+        if (ib->ndirs == ib->capdirs) {
+            ib->capdirs = ib->capdirs ? ib->capdirs * 2 : 16;
+            ib->dirs = xrealloc(ib->dirs, ib->capdirs * sizeof *ib->dirs);
         }
-        d = &w->dirs[w->ndirs++];
-        d->wd = wd;
-        d->si = si;
-        d->path = xstrdup(dir);
+        ib->dirs[ib->ndirs++] = (struct idir){.wd = wd, .k = k, .path = xstrdup(dir)};
     }
     if (!src->recursive)
-        return 0;
+        return;
     DIR *dh = opendir(dir);
     if (!dh)
-        return 0;
+        return;
     struct dirent *e;
     while ((e = readdir(dh)) != NULL) {
-        if (e->d_name[0] == '.')
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
         char *sub = xasprintf("%s/%s", dir, e->d_name);
         struct stat st;
         if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))
-            add_tree(w, si, sub, depth + 1);
+            add_tree(ib, k, sub, e->d_name, depth + 1);
         free(sub);
     }
     closedir(dh);
-    return 0;
 }
 
 /* IN_CREATE comes from open(O_CREAT), a writer whose IN_CLOSE_WRITE will
@@ -99,79 +129,136 @@ static bool created_by_writer(const char *path)
     return lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1;
 }
 
-static void start(struct watcher *w, size_t si)
+/* Watch srcs[k]'s folder and scan it, or report it missing. */
+static void start(struct inotify_backend *ib, size_t k)
 {
-    const struct cdr_source *src = &w->cfg->sources[si];
-    if (w->ifd < 0) {
-        w->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        if (w->ifd < 0) {
+    struct isource *s = &ib->srcs[k];
+    if (ib->ifd < 0) {
+        ib->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (ib->ifd < 0) {
             log_error("inotify: %s; use watch.backend: poll", strerror(errno));
             return;
         }
     }
     struct stat st;
-    if (stat(src->path, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        if (!w->src[si].missing)
-            log_warn("source %s: folder %s is missing; watching for it to appear", src->name,
-                     src->path);
-        w->src[si].missing = true;
+    if (stat(s->src->path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        if (!s->missing)
+            log_warn("source %s: folder %s is missing; watching for it to appear", s->src->name,
+                     s->src->path);
+        s->missing = true;
         return;
     }
-    if (w->src[si].missing)
-        log_info("source %s: folder %s is back", src->name, src->path);
-    w->src[si].missing = false;
-    add_tree(w, si, src->path, 0);
-    watch_scan(w, si, src->path, true);
+    if (s->missing)
+        log_info("source %s: folder %s is back", s->src->name, s->src->path);
+    s->missing = false;
+    add_tree(ib, k, s->src->path, NULL, 0);
+    ib->sink.scan(ib->sink.ctx, s->si, s->src->path, true);
 }
 
-static void tick(struct watcher *w, size_t si, double now)
+static void add(struct watch_backend *b, size_t si, const struct cdr_source *src)
 {
-    struct watch_source *s = &w->src[si];
-    if (!s->missing || now - s->last_check < 1.0)
-        return;
-    s->last_check = now;
-    struct stat st;
-    if (stat(w->cfg->sources[si].path, &st) == 0 && S_ISDIR(st.st_mode))
-        start(w, si);
-}
-
-void watch_inotify_reset(struct watcher *w)
-{
-    for (size_t i = 0; i < w->ndirs; i++) {
-        if (w->ifd >= 0)
-            inotify_rm_watch(w->ifd, w->dirs[i].wd);
-        free(w->dirs[i].path);
+    struct inotify_backend *ib = self(b);
+    if (ib->nsrcs == ib->capsrcs) {
+        ib->capsrcs = ib->capsrcs ? ib->capsrcs * 2 : 4;
+        ib->srcs = xrealloc(ib->srcs, ib->capsrcs * sizeof *ib->srcs);
     }
-    w->ndirs = 0;
+    ib->srcs[ib->nsrcs] = (struct isource){.si = si, .src = src};
+    start(ib, ib->nsrcs++);
 }
 
-static void root_gone(struct watcher *w, size_t si)
+static int fd(const struct watch_backend *b)
 {
-    const struct cdr_source *src = &w->cfg->sources[si];
-    if (!w->src[si].missing)
-        log_warn("source %s: folder %s disappeared; watching for it to return", src->name,
-                 src->path);
-    w->src[si].missing = true;
+    return cself(b)->ifd;
+}
+
+static double deadline(const struct watch_backend *b)
+{
+    const struct inotify_backend *ib = cself(b);
+    double next = INFINITY;
+    for (size_t k = 0; k < ib->nsrcs; k++) {
+        double at = ib->srcs[k].last_check + MISSING_CHECK_S;
+        if (ib->srcs[k].missing && at < next)
+            next = at;
+    }
+    return next;
+}
+
+static void root_gone(struct inotify_backend *ib, size_t k)
+{
+    struct isource *s = &ib->srcs[k];
+    if (!s->missing)
+        log_warn("source %s: folder %s disappeared; watching for it to return", s->src->name,
+                 s->src->path);
+    s->missing = true;
     /* Its subfolders' watches die with it; drop what is left. */
-    size_t k = strlen(src->path);
-    for (size_t i = 0; i < w->ndirs;) {
-        struct watch_dir *d = &w->dirs[i];
-        if (d->si == si && strncmp(d->path, src->path, k) == 0 &&
-            (d->path[k] == '/' || d->path[k] == '\0')) {
-            inotify_rm_watch(w->ifd, d->wd);
-            forget(w, d);
+    size_t len = strlen(s->src->path);
+    for (size_t i = 0; i < ib->ndirs;) {
+        struct idir *d = &ib->dirs[i];
+        if (d->k == k && strncmp(d->path, s->src->path, len) == 0 &&
+            (d->path[len] == '/' || d->path[len] == '\0')) {
+            inotify_rm_watch(ib->ifd, d->wd);
+            forget(ib, d);
         } else {
             i++;
         }
     }
 }
 
-void watch_inotify_dispatch(struct watcher *w)
+static void rescan(struct watch_backend *b)
+{
+    struct inotify_backend *ib = self(b);
+    for (size_t k = 0; k < ib->nsrcs; k++)
+        if (!ib->srcs[k].missing)
+            ib->sink.scan(ib->sink.ctx, ib->srcs[k].si, ib->srcs[k].src->path, true);
+}
+
+/* One event on a watched folder d. */
+static void dispatch(struct inotify_backend *ib, struct idir *d, const struct inotify_event *ev)
+{
+    size_t k = d->k;
+    const struct isource *s = &ib->srcs[k];
+    const struct watch_sink *sink = &ib->sink;
+    if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
+        if (strcmp(d->path, s->src->path) == 0)
+            root_gone(ib, k);
+        else if (ev->mask & IN_IGNORED)
+            forget(ib, d);
+        return;
+    }
+    if (!ev->len)
+        return;
+    char *path = xasprintf("%s/%s", d->path, ev->name);
+    if (ev->mask & IN_ISDIR) {
+        if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && s->src->recursive &&
+            !source_dir_excluded(s->src, path, ev->name)) {
+            /* Watch first, then scan: files made in between are seen. */
+            add_tree(ib, k, path, ev->name, 1);
+            sink->scan(sink->ctx, s->si, path, false);
+        }
+    } else if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
+        sink->note(sink->ctx, s->si, path, PENDING_GONE);
+    } else if (!source_name_matches(s->src, ev->name)) {
+        /* Said once per file, when it is complete (or made whole). */
+        if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO))
+            log_debug("ignored %s: not a candidate name (hidden, temporary or no pattern "
+                      "matches)", path);
+    } else if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) {
+        sink->note(sink->ctx, s->si, path, PENDING_CLOSED);
+    } else if (ev->mask & IN_CREATE) {
+        sink->note(sink->ctx, s->si, path,
+                   created_by_writer(path) ? PENDING_WRITING : PENDING_SEEN);
+    } else if (ev->mask & IN_MODIFY) {
+        sink->note(sink->ctx, s->si, path, PENDING_WRITING);
+    }
+    free(path);
+}
+
+static void read_events(struct inotify_backend *ib)
 {
     /* Aligned as inotify(7) asks. */
     char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
     for (;;) {
-        ssize_t n = read(w->ifd, buf, sizeof buf);
+        ssize_t n = read(ib->ifd, buf, sizeof buf);
         if (n <= 0) {
             if (n < 0 && errno == EINTR)
                 continue;
@@ -182,48 +269,64 @@ void watch_inotify_dispatch(struct watcher *w)
             p += sizeof *ev + ev->len;
             if (ev->mask & IN_Q_OVERFLOW) {
                 log_warn("inotify queue overflowed; rescanning every source");
-                for (size_t si = 0; si < w->cfg->nsources; si++)
-                    if (!w->src[si].missing)
-                        watch_scan(w, si, w->cfg->sources[si].path, true);
+                rescan(&ib->base);
                 continue;
             }
-            struct watch_dir *d = dir_by_wd(w, ev->wd);
-            if (!d)
-                continue;
-            size_t si = d->si;
-            const struct cdr_source *src = &w->cfg->sources[si];
-            bool is_root = strcmp(d->path, src->path) == 0;
-            if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
-                if (is_root)
-                    root_gone(w, si);
-                else if (ev->mask & IN_IGNORED)
-                    forget(w, d);
-                continue;
-            }
-            if (!ev->len)
-                continue;
-            char *path = xasprintf("%s/%s", d->path, ev->name);
-            if (ev->mask & IN_ISDIR) {
-                if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && src->recursive &&
-                    ev->name[0] != '.') {
-                    /* Watch first, then scan: files made in between are seen. */
-                    add_tree(w, si, path, 1);
-                    watch_scan(w, si, path, false);
-                }
-            } else if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
-                watch_note(w, si, path, WATCH_GONE);
-            } else if (source_name_matches(src, ev->name)) {
-                if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO))
-                    watch_note(w, si, path, WATCH_CLOSED);
-                else if (ev->mask & IN_CREATE)
-                    watch_note(w, si, path,
-                               created_by_writer(path) ? WATCH_WRITING : WATCH_SEEN);
-                else if (ev->mask & IN_MODIFY)
-                    watch_note(w, si, path, WATCH_WRITING);
-            }
-            free(path);
+            struct idir *d = dir_by_wd(ib, ev->wd);
+            if (d)
+                dispatch(ib, d, ev);
         }
     }
 }
 
-const struct watch_ops watch_inotify_ops = {"inotify", start, tick};
+static void run(struct watch_backend *b, double now)
+{
+    struct inotify_backend *ib = self(b);
+    if (ib->ifd >= 0)
+        read_events(ib);
+    for (size_t k = 0; k < ib->nsrcs; k++) {
+        struct isource *s = &ib->srcs[k];
+        if (!s->missing || now - s->last_check < MISSING_CHECK_S)
+            continue;
+        s->last_check = now;
+        struct stat st;
+        if (stat(s->src->path, &st) == 0 && S_ISDIR(st.st_mode))
+            start(ib, k);
+    }
+}
+
+static void reset(struct watch_backend *b)
+{
+    struct inotify_backend *ib = self(b);
+    for (size_t i = 0; i < ib->ndirs; i++) {
+        inotify_rm_watch(ib->ifd, ib->dirs[i].wd);
+        free(ib->dirs[i].path);
+    }
+    ib->ndirs = 0;
+    ib->nsrcs = 0;
+}
+
+static void destroy(struct watch_backend *b)
+{
+    struct inotify_backend *ib = self(b);
+    reset(b);
+    if (ib->ifd >= 0)
+        close(ib->ifd);
+    free(ib->dirs);
+    free(ib->srcs);
+    free(ib);
+}
+
+static const struct watch_backend_ops inotify_ops = {
+    .name = "inotify", .sees_writers = true, .add = add, .fd = fd, .deadline = deadline,
+    .run = run, .rescan = rescan, .reset = reset, .destroy = destroy,
+};
+
+struct watch_backend *watch_inotify_create(const struct watch_sink *sink)
+{
+    struct inotify_backend *ib = xcalloc(1, sizeof *ib);
+    ib->base.ops = &inotify_ops;
+    ib->sink = *sink;
+    ib->ifd = -1;
+    return &ib->base;
+}

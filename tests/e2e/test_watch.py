@@ -7,11 +7,14 @@ Most cases run with both backends (inotify, and poll with
 poll_interval_ms 200). settle_ms is 200 except where settling is the point.
 The daemon reports READY=1 over NOTIFY_SOCKET once it watches every folder,
 so the tests wait for that rather than sleeping; they poll the database
-with deadlines. Data: disjoint slices of bench/gen_kxhts.py's stream.
+with deadlines. A check that nothing happened first waits for the daemon to
+say (a DEBUG line) that it has looked, see watch_helpers.py. Data: disjoint
+slices of bench/gen_kxhts.py's stream.
 """
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -23,8 +26,8 @@ from pathlib import Path
 import pytest
 
 from conftest import pg_start, pg_stop, write_config
-from watch_helpers import (Daemon, Dataset, Db, files_under, gen_kxhts, identities, kx_text,
-                           wait_until, write_file)
+from watch_helpers import (DEBUG, Daemon, Dataset, Db, files_under, gen_kxhts, identities,
+                           kx_text, wait_until, write_file)
 
 BACKENDS = ["inotify", "poll"]
 BIG_ROWS = 500_000
@@ -50,11 +53,12 @@ def q(db):
 @pytest.fixture
 def daemons(workdir):
     """start(config, name) -> a running, READY Daemon logging to
-    workdir/name.log; every one is killed at teardown (and its log shown)."""
+    workdir/name.log (with debug, its DEBUG lines too); every one is killed
+    at teardown (and its log shown)."""
     started = []
 
-    def start(config, name="watch", ready=True, args=()):
-        d = Daemon(config, workdir / f"{name}.log", args=args)
+    def start(config, name="watch", ready=True, args=(), debug=False):
+        d = Daemon(config, workdir / f"{name}.log", args=(*DEBUG, *args) if debug else args)
         started.append(d)
         d.start()
         if ready:
@@ -165,6 +169,26 @@ def test_cp_into_inbox(backend, workdir, dsn, q, daemons):
     no_errors(d)
 
 
+class WriterChecks:
+    """still_waiting() is called while a writer is at work: the file must
+    not be read yet. assert_meaningful() afterwards: the daemon had noted
+    the file (its DEBUG line) by the last of those checks, so they tested
+    something however slow the machine."""
+
+    def __init__(self, d, q, path):
+        self.d, self.q, self.path = d, q, path
+        self.noted_at_last = False
+
+    def still_waiting(self):
+        noted = bool(self.d.log_lines(rf"new candidate {re.escape(str(self.path))}$"))
+        assert self.q.cdr_count() == 0, "read before the writer was done"
+        assert self.path.exists()
+        self.noted_at_last = noted
+
+    def assert_meaningful(self):
+        assert self.noted_at_last, "the daemon had not noted the file while it was written"
+
+
 def slow_write(path, text, pieces, pause, check=None):
     """Write text into path in `pieces` parts cut at odd byte offsets (mid
     line), flushing each and pausing between them; call check() after each
@@ -190,14 +214,12 @@ def test_slow_writer_is_not_read_early(backend, workdir, dsn, q, daemons):
     ds = Dataset()
     text = ds.text(1000)
     settle = 200 if backend == "inotify" else 1500
-    d = daemons(config_for(workdir, dsn, backend, settle_ms=settle))
+    d = daemons(config_for(workdir, dsn, backend, settle_ms=settle), debug=True)
     path = workdir / "inbox" / "Master.csv"
+    checks = WriterChecks(d, q, path)
 
-    def still_waiting():
-        assert q.cdr_count() == 0, "read before the writer was done"
-        assert path.exists()
-
-    slow_write(path, text, pieces=10, pause=0.4, check=still_waiting)
+    slow_write(path, text, pieces=10, pause=0.4, check=checks.still_waiting)
+    checks.assert_meaningful()
     q.wait_rows(1000, daemons=[d])
     wait_until(lambda: not files_under(workdir / "inbox"), 10, "the inbox to be empty")
     q.assert_exactly_once(ds.expected)
@@ -210,18 +232,17 @@ def test_slow_writer_is_not_read_early(backend, workdir, dsn, q, daemons):
 def test_poll_wants_one_quiet_interval(workdir, dsn, q, daemons):
     """poll with settle_ms 0: a file that changes more often than the poll
     interval is not read until one whole interval has passed without a
-    change (watch.c: the poll backend 'also wants one poll interval with no
-    change'), not as soon as it is first seen."""
+    change (pending.h: where the backend cannot see writers, 'one more look
+    found it unchanged'), not as soon as it is first seen."""
     ds = Dataset()
     text = ds.text(1000)
-    d = daemons(config_for(workdir, dsn, "poll", settle_ms=0, poll_interval_ms=1000))
+    d = daemons(config_for(workdir, dsn, "poll", settle_ms=0, poll_interval_ms=1000),
+                debug=True)
     path = workdir / "inbox" / "Master.csv"
+    checks = WriterChecks(d, q, path)
 
-    def still_waiting():
-        assert q.cdr_count() == 0, "read before the writer was done"
-        assert path.exists()
-
-    slow_write(path, text, pieces=10, pause=0.3, check=still_waiting)
+    slow_write(path, text, pieces=10, pause=0.3, check=checks.still_waiting)
+    checks.assert_meaningful()
     q.wait_rows(1000, daemons=[d])
     q.assert_exactly_once(ds.expected)
     assert q.one("SELECT count(*) FROM cdr_file") == 1
@@ -233,10 +254,10 @@ def test_poll_wants_one_quiet_interval(workdir, dsn, q, daemons):
 def test_temp_name_then_rename(backend, workdir, dsn, q, daemons):
     ds = Dataset()
     text = ds.text(500)
-    d = daemons(config_for(workdir, dsn, backend))
+    d = daemons(config_for(workdir, dsn, backend), debug=True)
     part = workdir / "inbox" / "Master.csv.part"
     slow_write(part, text, pieces=3, pause=0.1)
-    time.sleep(1.0)  # settle_ms and several poll intervals
+    d.wait_ignored(backend, part)
     assert q.cdr_count() == 0
     assert files_under(workdir / "inbox") == ["Master.csv.part"]
 
@@ -322,10 +343,15 @@ def test_hidden_and_temporary_names_ignored(backend, workdir, dsn, q, daemons):
     for name in ignored:
         ignored_text[name] = ds.text(50, expect=False)
         write_file(inbox / name, ignored_text[name])
-    d = daemons(config_for(workdir, dsn, backend))
+    d = daemons(config_for(workdir, dsn, backend), debug=True)
+    # The scan before READY found them all and none was a candidate.
+    assert d.log_lines(rf"DEBUG scanned {re.escape(str(inbox))}: 0 candidates"), d.log()
     write_file(inbox / "visible.csv", ds.text(100))
     q.wait_rows(100, daemons=[d])
-    time.sleep(1.0)
+    if backend == "poll":
+        d.wait_scans(inbox)  # and polls went on finding them, still not candidates
+    for name in ignored:
+        assert not d.log_lines(rf"new candidate .*/{re.escape(name)}$"), d.log()
     q.assert_exactly_once(ds.expected)
     assert files_under(inbox) == sorted(ignored)
 
@@ -344,14 +370,17 @@ def test_hidden_and_temporary_names_ignored(backend, workdir, dsn, q, daemons):
 def test_database_stopped_while_watching(backend, workdir, dsn, q, daemons):
     ds = Dataset()
     inbox = workdir / "inbox"
-    d = daemons(config_for(workdir, dsn, backend))
+    d = daemons(config_for(workdir, dsn, backend), debug=True)
     write_file(inbox / "before.csv", ds.text(100))
     q.wait_rows(100, daemons=[d])
 
     pg_stop()
     for k in range(3):
         write_file(inbox / f"outage-{k}.csv", ds.text(100))
-    time.sleep(2.5)  # settled, tried, failed, retried
+    # Noted, settled, tried, failed, retried.
+    d.wait_log(r"new candidate .*/outage-\d\.csv$", count=3)
+    wait_until(lambda: outage_lines(d), 10, "the daemon to report the outage")
+    d.wait_log(r"DEBUG database still unreachable")
     assert d.alive()
     assert files_under(inbox) == [f"outage-{k}.csv" for k in range(3)]
     assert files_under(workdir / "failed") == []
@@ -374,9 +403,12 @@ def test_database_down_at_start(backend, workdir, dsn, q, daemons):
     write_file(inbox / "backlog.csv", ds.text(100))
     config = config_for(workdir, dsn, backend)
     pg_stop()
-    d = daemons(config)
+    d = daemons(config, debug=True)
     write_file(inbox / "new.csv", ds.text(100))
-    time.sleep(2.0)
+    # Noted, then tried to connect again after it had settled.
+    d.wait_log(r"new candidate .*/new\.csv$")
+    d.wait_more_log(r"DEBUG database still unreachable",
+                    len(d.log_lines(r"DEBUG database still unreachable")))
     assert d.alive()
     assert files_under(inbox) == ["backlog.csv", "new.csv"]
     assert files_under(workdir / "failed") == []
@@ -444,14 +476,17 @@ def test_sigterm_while_server_hangs_mid_import(workdir, dsn, q, daemons):
     file stays in the inbox and is imported once after a restart."""
     ds = Dataset()
     config = config_for(workdir, dsn, "inotify")
-    d = daemons(config)
+    d = daemons(config, debug=True)
+    # Connected and done with the schema: idle until a file comes.
+    d.wait_log(r"DEBUG connected to the database")
     backend_pid = q.one("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
                         " AND application_name = 'cdrimport'")
     assert backend_pid
     os.kill(backend_pid, signal.SIGSTOP)
     try:
         write_file(workdir / "inbox" / "Master.csv", ds.text(300))
-        time.sleep(1.0)  # settled; the import is waiting for the server
+        d.wait_log(r"DEBUG importing .*/Master\.csv$")
+        time.sleep(0.3)  # the import's first statement waits on the stopped server
         rc, took = d.stop(signal.SIGTERM, timeout=15)
         assert rc == 0, d.log()
         assert took < 5, f"took {took:.1f} s to stop"

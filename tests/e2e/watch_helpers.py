@@ -6,6 +6,12 @@ restart of the server.
   NOTIFY_SOCKET pointing at a socket of ours, so that wait_ready() waits for
   the daemon's own READY=1 (sent once every folder is watched and scanned)
   instead of sleeping. close() kills it if it is still running.
+* "Nothing happened" is never concluded from a sleep: a slow machine would
+  make such a check pass without the daemon having looked. Started with
+  DEBUG (args=DEBUG), the daemon logs what it decides: 'new candidate P',
+  'ignored P: ...' (inotify, once P is complete), 'scanned DIR: N
+  candidates', 'importing P', 'database still unreachable'. wait_ignored()
+  and wait_scans() wait for those.
 * kx_text(start, count): rows [start, start+count) of bench/gen_kxhts.py's
   deterministic stream (all distinct rows); identities(text) gives the set
   of (call_id, dst_channel) that identifies each of them in table cdr.
@@ -33,6 +39,8 @@ gen_kxhts = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(gen_kxhts)
 
 SEED = 7
+# Global options that make the daemon log its DEBUG lines.
+DEBUG = ("-v", "-v")
 
 
 # ---- data --------------------------------------------------------------------
@@ -154,6 +162,30 @@ class Daemon:
     def wait_log(self, pattern, timeout=10, count=1):
         return wait_until(lambda: len(self.log_lines(pattern)) >= count, timeout,
                           f"{count} log line(s) matching {pattern!r} in {self.log_path}")
+
+    def wait_more_log(self, pattern, since, more=1, timeout=10):
+        """Wait for `more` lines matching pattern beyond the `since` there
+        were (take since = len(d.log_lines(pattern)) before acting)."""
+        return self.wait_log(pattern, timeout=timeout, count=since + more)
+
+    def wait_scans(self, folder, timeout=10):
+        """Wait until a scan of folder that started after this call has
+        ended (DEBUG): the scan logged next may have been under way already,
+        the one after it was not."""
+        pattern = rf"DEBUG scanned {re.escape(str(folder))}: "
+        self.wait_more_log(pattern, len(self.log_lines(pattern)), more=2, timeout=timeout)
+
+    def wait_ignored(self, backend, path, timeout=10):
+        """Wait until the daemon (DEBUG) has looked at the complete file
+        path and left it alone: inotify says so when the file is closed or
+        moved in; poll scans the folder twice more. Then check that path
+        never was a candidate."""
+        path = Path(path)
+        if backend == "inotify":
+            self.wait_log(rf"DEBUG ignored {re.escape(str(path))}: ", timeout=timeout)
+        else:
+            self.wait_scans(path.parent, timeout=timeout)
+        assert not self.log_lines(rf"new candidate {re.escape(str(path))}$"), self.log()
 
     def send(self, sig):
         self.proc.send_signal(sig)

@@ -1,0 +1,184 @@
+/*
+ * pending.c - the table of files the watch daemon waits on and the rule
+ * that says when one is complete (see pending.h). The table is small (the
+ * files of an inbox that are not imported yet), so lookups are linear.
+ * No clock, disk or log here: watch.c passes the time and the lstat (the
+ * order of import is source.c's source_order, pure too).
+ */
+#include "pending.h"
+#include "source.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct pending_file *find(struct pending_table *t, const char *path)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->files[i].path, path) == 0)
+            return &t->files[i];
+    return NULL;
+}
+
+static bool changed(const struct pending_file *p, const struct stat *st)
+{
+    return st->st_size != p->size || cdr_timespec_cmp(&st->st_mtim, &p->mtime) != 0;
+}
+
+/* Keeps the order: import_ready walks the table sorted oldest first and
+ * drops entries as it goes (moving the last one into the hole would make
+ * the newest file the next one imported). */
+void pending_drop(struct pending_table *t, size_t i)
+{
+    free(t->files[i].path);
+    memmove(&t->files[i], &t->files[i + 1], (t->n - i - 1) * sizeof *t->files);
+    t->n--;
+}
+
+bool pending_note(struct pending_table *t, size_t si, const char *path, enum pending_kind kind,
+                  const struct stat *st, const struct pending_rule *rule, double now)
+{
+    struct pending_file *p = find(t, path);
+    if (kind == PENDING_GONE || !st) {
+        if (p)
+            pending_drop(t, (size_t)(p - t->files));
+        return false;
+    }
+    bool fresh = !p;
+    if (fresh) {
+        if (t->n == t->cap) {
+            t->cap = t->cap ? t->cap * 2 : 64;
+            t->files = xrealloc(t->files, t->cap * sizeof *t->files);
+        }
+        p = &t->files[t->n++];
+        memset(p, 0, sizeof *p);
+        p->path = xstrdup(path);
+        p->si = si;
+        p->rule = *rule;
+        p->size = st->st_size;
+        p->mtime = st->st_mtim;
+        p->changed_at = now;
+    }
+    p->gen = t->gen;
+    if (changed(p, st)) {
+        p->size = st->st_size;
+        p->mtime = st->st_mtim;
+        p->changed_at = now;
+        p->stable = 0;
+        p->done = false;
+    } else if (kind == PENDING_SEEN && !fresh) {
+        /* Unchanged since an earlier look; the first sighting is no
+         * evidence that the file has stopped growing. */
+        p->stable++;
+    }
+    if (kind == PENDING_WRITING) {
+        p->writing = true;
+        p->changed_at = now;
+        p->done = false;
+    } else if (kind == PENDING_CLOSED) {
+        /* Complete as far as inotify can tell; settle_ms still counts
+         * from this last event, as from any other. */
+        p->writing = false;
+        p->changed_at = now;
+    }
+    return fresh;
+}
+
+void pending_scan_begin(struct pending_table *t)
+{
+    t->gen++;
+}
+
+void pending_sweep(struct pending_table *t, size_t si)
+{
+    for (size_t i = 0; i < t->n;) {
+        if (t->files[i].si == si && t->files[i].gen != t->gen)
+            pending_drop(t, i);
+        else
+            i++;
+    }
+}
+
+/* The time from which the clock alone no longer holds p back. */
+static double due_at(const struct pending_file *p)
+{
+    double settled = p->changed_at + p->rule.settle_s;
+    return settled > p->retry_at ? settled : p->retry_at;
+}
+
+bool pending_ready(const struct pending_file *p, double now)
+{
+    if (p->done || p->writing || now < p->retry_at)
+        return false;
+    if (now - p->changed_at < p->rule.settle_s)
+        return false;
+    return !p->rule.quiet_look || p->stable >= 1;
+}
+
+double pending_next_due(const struct pending_table *t)
+{
+    double next = INFINITY;
+    for (size_t i = 0; i < t->n; i++) {
+        const struct pending_file *p = &t->files[i];
+        /* A file waiting for a quiet look is woken by the next poll, not
+         * by the clock. */
+        if (p->done || p->writing || (p->rule.quiet_look && p->stable < 1))
+            continue;
+        double at = due_at(p);
+        next = at < next ? at : next;
+    }
+    return next;
+}
+
+static int by_mtime(const void *a, const void *b)
+{
+    const struct pending_file *x = a, *y = b;
+    return source_order(&x->mtime, x->path, &y->mtime, y->path);
+}
+
+void pending_sort(struct pending_table *t)
+{
+    if (t->n > 1)
+        qsort(t->files, t->n, sizeof *t->files, by_mtime);
+}
+
+enum pending_check pending_recheck(struct pending_table *t, size_t i, const struct stat *st,
+                                   double now)
+{
+    struct pending_file *p = &t->files[i];
+    if (!st) {
+        pending_drop(t, i);
+        return PENDING_VANISHED;
+    }
+    if (changed(p, st)) {
+        pending_note(t, p->si, p->path, PENDING_SEEN, st, &p->rule, now);
+        return PENDING_CHANGED;
+    }
+    return PENDING_IMPORT;
+}
+
+void pending_retry_later(struct pending_file *p, double now)
+{
+    p->changed_at = now;
+    p->retry_at = now + PENDING_RETRY_S;
+}
+
+void pending_keep(struct pending_file *p)
+{
+    p->done = true;
+}
+
+void pending_clear(struct pending_table *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->files[i].path);
+    t->n = 0;
+}
+
+void pending_free(struct pending_table *t)
+{
+    pending_clear(t);
+    free(t->files);
+    t->files = NULL;
+    t->cap = 0;
+}
