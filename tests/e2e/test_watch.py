@@ -89,11 +89,22 @@ def drop_big(workdir, big_file, name="big.csv"):
     os.rename(staging / name, workdir / "inbox" / name)
 
 
-def importing(q):
-    """Whether a cdrimport connection to the test database is inside a
-    transaction right now (a file import in progress)."""
+def copying_rows(q):
+    """Whether the daemon's file transaction is copying rows into cdr right
+    now: a state only a file's import has. (Any open transaction would not
+    do: the daemon's short ones come before the file's own, and a file's
+    checksum pass holds none.)"""
+    return (q.try_one("SELECT count(*) FROM pg_stat_progress_copy p"
+                      " JOIN pg_stat_activity a USING (pid)"
+                      " WHERE a.datname = current_database() AND a.application_name = 'cdrimport'"
+                      " AND p.relid = 'cdr'::regclass AND p.tuples_processed > 0") or 0) > 0
+
+
+def in_file_transaction(q):
+    """Whether the daemon holds a transaction that has written (the file's
+    ledger row and rows): it is between batches or copying, not done."""
     return (q.try_one("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                      " AND application_name = 'cdrimport' AND xact_start IS NOT NULL") or 0) > 0
+                      " AND application_name = 'cdrimport' AND backend_xid IS NOT NULL") or 0) > 0
 
 
 def big_counts(q):
@@ -508,9 +519,9 @@ def test_sigterm_during_large_file(workdir, dsn, q, daemons, big_file):
     file's rows all there or none; after a restart all exactly once."""
     d = daemons(config_for(workdir, dsn, "inotify"))
     drop_big(workdir, big_file)
-    wait_until(lambda: importing(q), 20, "the import to start", interval=0.01)
+    wait_until(lambda: copying_rows(q), 20, "rows of the file to be copied", interval=0.01)
     time.sleep(0.3)
-    assert importing(q), "the import ended before SIGTERM; make the file bigger"
+    assert in_file_transaction(q), "the import ended before SIGTERM; make the file bigger"
     rc, took = d.stop(signal.SIGTERM)
     assert rc == 0, d.log()
     assert took < 5, f"took {took:.1f} s to stop"
@@ -532,9 +543,9 @@ def test_sigterm_during_large_file(workdir, dsn, q, daemons, big_file):
 def test_kill9_mid_large_file_then_restart(workdir, dsn, q, daemons, big_file):
     d = daemons(config_for(workdir, dsn, "inotify"))
     drop_big(workdir, big_file)
-    wait_until(lambda: importing(q), 20, "the import to start", interval=0.01)
+    wait_until(lambda: copying_rows(q), 20, "rows of the file to be copied", interval=0.01)
     time.sleep(0.3)
-    assert importing(q), "the import ended before the kill; make the file bigger"
+    assert in_file_transaction(q), "the import ended before the kill; make the file bigger"
     d.kill9()
     assert big_counts(q) == (0, 0)
     assert files_under(workdir / "inbox") == ["big.csv"]
@@ -692,6 +703,9 @@ def test_sighup_reload(workdir, dsn, q, daemons):
     assert len(d.log_lines(r" ERROR ")) == 1
     rc, took = d.stop()
     assert rc == 0 and took < 5
+    # The totals span both reloads: rows read before a reload are not lost.
+    assert d.log_lines(r"INFO stopping: 3 files imported, 0 duplicate, 0 failed; "
+                       r"rows: 350 read, 350 new, 0 duplicate, 0 rejected; "), d.log()
 
 
 # ---- the source folder goes away and comes back --------------------------------
