@@ -68,14 +68,20 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcdr.a
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libcdr.a $(LDFLAGS) $(LDLIBS) -lcmocka -ljansson
 
+# A driver the end-to-end tests run: imports through an input read once.
+$(BUILD)/tests/stream_import: tests/e2e/stream_import.c $(BUILD)/libcdr.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libcdr.a $(LDFLAGS) $(LDLIBS)
+
 # Unit tests: cmocka, table-driven, no database.
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CDR_FIXTURES=$(CURDIR)/fixtures SHARED=$(SHARED_DIR) $$t; done
 
 # End-to-end: the real binary, a real PostgreSQL (started by scripts/pg.sh
 # unless PGHOST is already set), real folders and signals.
-e2e: $(BUILD)/cdrimport
-	CDRIMPORT_BIN=$(CURDIR)/$(BUILD)/cdrimport SHARED=$(SHARED_DIR) tests/e2e/run.sh
+e2e: $(BUILD)/cdrimport $(BUILD)/tests/stream_import
+	CDRIMPORT_BIN=$(CURDIR)/$(BUILD)/cdrimport STREAM_IMPORT_BIN=$(CURDIR)/$(BUILD)/tests/stream_import \
+	    SHARED=$(SHARED_DIR) tests/e2e/run.sh
 
 sanitize:
 	$(MAKE) SANITIZE=address,undefined unit e2e

@@ -50,6 +50,16 @@ struct file_result {
 void file_import(struct db *db, const struct cdr_source *src, struct profile *prof,
                  const char *path, const struct file_opts *opts, struct file_result *res);
 
+/*
+ * The same for an input that is not a plain file (input.h: an archive
+ * member, a spooled HTTP body), already opened and claimed by its caller;
+ * its name is what the ledger and the logs show. One that cannot rewind is
+ * checksummed while it is parsed, and rolled back as a duplicate when that
+ * checksum is already imported. file_release closes it.
+ */
+void file_import_input(struct db *db, const struct cdr_source *src, struct profile *prof,
+                       struct input *in, const struct file_opts *o, struct file_result *r);
+
 /* Drop the claim on the file (after it has been moved, or left). */
 void file_release(struct file_result *res);
 

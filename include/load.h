@@ -35,11 +35,12 @@ enum load_status load_row(struct load *ld, const struct cdr_row *row, uint64_t l
 /* Queue one rejected line (raw bytes verbatim). */
 enum load_status load_reject(struct load *ld, uint64_t line_no, const char *raw, size_t len,
                              const char *reason);
-/* Flush, write the ledger row (status imported or failed, with error) and
- * commit. stats in: rows_read/rows_rejected/rows_repaired as counted by the
- * caller; out: inserted/duplicate filled in. */
+/* Flush, write the ledger row (status imported or failed, with error, and
+ * the input's checksum and size as the pass found them) and commit. stats
+ * in: rows_read/rows_rejected/rows_repaired as counted by the caller; out:
+ * inserted/duplicate filled in. */
 enum load_status load_commit(struct load *ld, const char *status, const char *error,
-                             struct load_stats *stats);
+                             const char *sha256, uint64_t size, struct load_stats *stats);
 /* Roll back whatever is not committed, and free. Safe on NULL. */
 void load_close(struct load *ld);
 /* The message of the last failure of this load. */

@@ -257,36 +257,52 @@ static bool prehash(struct import *im)
     return true;
 }
 
-/* Step 2: whether the checksum is already imported for this source; if so
- * the file is a duplicate (recorded in the ledger unless dry-run). Answers
- * true when the import is over, either way. */
-static bool known_checksum(struct import *im)
+/* Whether the checksum in r is already imported for this source (false
+ * with the result set when the database could not say). */
+static bool checksum_known(struct import *im, bool *known)
 {
-    struct file_result *r = im->r;
     char err[CDR_ERRLEN];
-    bool known = false;
-    if (!im->db || im->o->force || !im->prehashed)
-        return false;
-    enum load_status ls = ledger_file_known(im->db, im->src->name, r->sha256, &known, err,
+    *known = false;
+    enum load_status ls = ledger_file_known(im->db, im->src->name, im->r->sha256, known, err,
                                             sizeof err);
     /* A dry run does not create the schema: on a database without it (not
      * yet init-db'd) no file is known yet. */
     if (ls == LOAD_ERROR && im->o->dry_run)
-        return false;
-    if (ls != LOAD_OK) {
-        set_result(r, db_failure(ls), err);
         return true;
-    }
-    if (!known)
+    if (ls != LOAD_OK) {
+        set_result(im->r, db_failure(ls), err);
         return false;
-    r->status = FILE_DUPLICATE;
-    if (!im->o->dry_run) {
-        ls = ledger_record_file(im->db, im->src->name, im->path, r->sha256, r->size,
-                                "duplicate", NULL, err, sizeof err);
-        if (ls != LOAD_OK)
-            set_result(r, db_failure(ls), err);
     }
     return true;
+}
+
+/* The input is a duplicate: say so in the ledger (its own transaction). */
+static void record_duplicate(struct import *im)
+{
+    struct file_result *r = im->r;
+    char err[CDR_ERRLEN];
+    r->status = FILE_DUPLICATE;
+    if (im->o->dry_run)
+        return;
+    enum load_status ls = ledger_record_file(im->db, im->src->name, im->path, r->sha256,
+                                             r->size, "duplicate", NULL, err, sizeof err);
+    if (ls != LOAD_OK)
+        set_result(r, db_failure(ls), err);
+}
+
+/* Step 2: a checksum known before the parse (a plain file's) that is
+ * already imported makes the file a duplicate. Answers true when the
+ * import is over, either way. */
+static bool known_checksum(struct import *im)
+{
+    bool known;
+    if (!im->db || im->o->force || !im->prehashed)
+        return false;
+    if (!checksum_known(im, &known))
+        return true;
+    if (known)
+        record_duplicate(im);
+    return known;
 }
 
 /* Step 4: too many bad lines. None of the file's rows are kept, but its bad
@@ -310,7 +326,7 @@ static void record_failure(struct import *im, const struct pass *first, const ch
         pass_failed(im, end, &again, ld);
     } else {
         again.stats.rows_rejected = first->stats.rows_rejected;
-        ls = load_commit(ld, "failed", bad, &again.stats);
+        ls = load_commit(ld, "failed", bad, r->sha256, r->size, &again.stats);
         if (ls != LOAD_OK) {
             set_result(r, db_failure(ls), load_error(ld));
         } else {
@@ -321,6 +337,24 @@ static void record_failure(struct import *im, const struct pass *first, const ch
         }
     }
     load_close(ld);
+}
+
+/* An input read once (no checksum pass) learns its checksum at the end of
+ * the parse pass: if that checksum is already imported, its transaction is
+ * rolled back and it is recorded as a duplicate. True when it was one (or
+ * the database could not say: the result is set either way). */
+static bool streamed_duplicate(struct import *im, struct load **ld)
+{
+    bool known;
+    if (checksum_known(im, &known) && !known)
+        return false;
+    load_close(*ld);
+    *ld = NULL;
+    if (known) {
+        im->r->stats = (struct load_stats){0};
+        record_duplicate(im);
+    }
+    return true;
 }
 
 /* Step 3: one parse-and-load attempt in one transaction. Returns true when
@@ -348,6 +382,8 @@ static bool attempt(struct import *im, bool careful, bool last)
         retry = true;
     } else if (end != PASS_DONE) {
         pass_failed(im, end, &ps, ld);
+    } else if (!im->prehashed && im->db && !im->o->force && streamed_duplicate(im, &ld)) {
+        /* the result is set */
     } else if (im->o->dry_run) {
         set_result(r, bad ? FILE_FAILED : FILE_IMPORTED, bad ? bad : "");
     } else if (bad) {
@@ -355,7 +391,7 @@ static bool attempt(struct import *im, bool careful, bool last)
         ld = NULL;
         record_failure(im, &ps, bad, careful);
     } else {
-        enum load_status ls = load_commit(ld, "imported", NULL, &ps.stats);
+        enum load_status ls = load_commit(ld, "imported", NULL, r->sha256, r->size, &ps.stats);
         if (ls == LOAD_CONFLICT && !last)
             retry = true;
         else if (ls != LOAD_OK)
@@ -369,6 +405,18 @@ static bool attempt(struct import *im, bool careful, bool last)
     return retry;
 }
 
+/* Steps 2 to 4 for a claimed input. */
+static void import_claimed(struct import *im)
+{
+    if (!prehash(im))
+        return;
+    /* The known-checksum check is made again before every attempt: the
+     * importer whose rows conflicted with ours may have been importing this
+     * very file. */
+    for (int n = 0; !known_checksum(im) && attempt(im, n > 0, n == CONFLICT_RETRIES); n++)
+        ;
+}
+
 void file_import(struct db *db, const struct cdr_source *src, struct profile *prof,
                  const char *path, const struct file_opts *o, struct file_result *r)
 {
@@ -376,16 +424,24 @@ void file_import(struct db *db, const struct cdr_source *src, struct profile *pr
     struct import im = {.db = db, .src = src, .prof = prof, .path = path, .o = o, .r = r};
 
     memset(r, 0, sizeof *r);
-    if (claim(&im) && prehash(&im)) {
-        /* The known-checksum check is made again before every attempt: the
-         * importer whose rows conflicted with ours may have been importing
-         * this very file. */
-        for (int n = 0; !known_checksum(&im) && attempt(&im, n > 0, n == CONFLICT_RETRIES); n++)
-            ;
-    }
+    if (claim(&im))
+        import_claimed(&im);
     /* The claim is held until the caller has moved the file, so that no
      * other importer picks it up in between. */
     r->input = im.in;
+    r->ms = (cdr_monotonic() - t0) * 1e3;
+}
+
+void file_import_input(struct db *db, const struct cdr_source *src, struct profile *prof,
+                       struct input *in, const struct file_opts *o, struct file_result *r)
+{
+    double t0 = cdr_monotonic();
+    struct import im = {.db = db, .src = src, .prof = prof, .path = input_name(in), .o = o,
+                        .r = r, .in = in};
+
+    memset(r, 0, sizeof *r);
+    import_claimed(&im);
+    r->input = in;
     r->ms = (cdr_monotonic() - t0) * 1e3;
 }
 

@@ -103,17 +103,18 @@ enum load_status ledger_begin_file(struct db *db, const char *source, const char
 }
 
 enum load_status ledger_finish_file(struct db *db, const char *file_id, const char *status,
-                                    const char *error, const struct load_stats *stats,
-                                    char *err, size_t errlen)
+                                    const char *error, const char *sha256, uint64_t size,
+                                    const struct load_stats *stats, char *err, size_t errlen)
 {
-    char v[5][24], *why = text_param(error);
+    char v[6][24], *why = text_param(error);
     snprintf(v[0], 24, "%llu", (unsigned long long)stats->rows_read);
     snprintf(v[1], 24, "%llu", (unsigned long long)stats->rows_inserted);
     snprintf(v[2], 24, "%llu", (unsigned long long)stats->rows_duplicate);
     snprintf(v[3], 24, "%llu", (unsigned long long)stats->rows_rejected);
     snprintf(v[4], 24, "%llu", (unsigned long long)stats->rows_repaired);
-    const char *params[8] = {file_id, v[0], v[1], v[2], v[3], v[4], status, why};
-    enum load_status st = db_cmds(db, err, errlen, SQL_FILE_FINISH, 8, params);
+    snprintf(v[5], 24, "%llu", (unsigned long long)size);
+    const char *params[10] = {file_id, v[0], v[1], v[2], v[3], v[4], status, why, sha256, v[5]};
+    enum load_status st = db_cmds(db, err, errlen, SQL_FILE_FINISH, 10, params);
     free(why);
     return st;
 }

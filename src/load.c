@@ -569,7 +569,7 @@ enum load_status load_reject(struct load *ld, uint64_t line_no, const char *raw,
 }
 
 enum load_status load_commit(struct load *ld, const char *status, const char *error,
-                             struct load_stats *stats)
+                             const char *sha256, uint64_t size, struct load_stats *stats)
 {
     enum load_status st = submit(ld);
     if (st == LOAD_OK)
@@ -581,8 +581,8 @@ enum load_status load_commit(struct load *ld, const char *status, const char *er
         return st;
     stats->rows_inserted = ld->inserted;
     stats->rows_duplicate = ld->duplicate;
-    st = ledger_finish_file(ld->db, ld->file_id_txt, status, error, stats, ld->err,
-                            sizeof ld->err);
+    st = ledger_finish_file(ld->db, ld->file_id_txt, status, error, sha256, size, stats,
+                            ld->err, sizeof ld->err);
     if (st != LOAD_OK)
         return st;
     return db_cmd(ld->db, ld->err, sizeof ld->err, SQL_COMMIT, 0, NULL);

@@ -121,7 +121,7 @@ const char SQL_FILE_BEGIN[] =
 const char SQL_FILE_FINISH[] =
     "UPDATE @.cdr_file SET rows_read = $2, rows_inserted = $3, rows_duplicate = $4,"
     " rows_rejected = $5, rows_repaired = $6, status = $7, error = $8,"
-    " finished_at = clock_timestamp() WHERE id = $1";
+    " sha256 = $9, size_bytes = $10, finished_at = clock_timestamp() WHERE id = $1";
 const char SQL_FILE_STATUS[] =
     "SELECT id, source, status, rows_read, rows_inserted, rows_duplicate, rows_rejected,"
     " rows_repaired, left(sha256, 12),"
