@@ -121,6 +121,11 @@ bool keytab_wrong_type(struct keytab *kt, const yaml_node_t *node, const char *p
  * (or a NUL inside). */
 const char *keytab_scalar(struct keytab *kt, const yaml_node_t *node, const char *path,
                           const char *expected);
+/* The items of a non-empty list node: false after reporting another kind
+ * of node (expected) or an empty list ("must list at least one <one>"). */
+bool keytab_list(struct keytab *kt, const yaml_node_t *node, const char *path,
+                 const char *expected, const char *one, yaml_node_item_t **items,
+                 size_t *count);
 /* A plain empty, ~ or null scalar. */
 bool keytab_is_null(const yaml_node_t *node);
 yaml_node_t *keytab_node(struct keytab *kt, int index);

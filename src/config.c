@@ -128,10 +128,8 @@ static bool set_patterns(struct keytab *kt, const struct keytab_key *k, void *ob
     size_t count = 1;
 
     if (n->type == YAML_SEQUENCE_NODE) {
-        items = n->data.sequence.items.start;
-        count = (size_t)(n->data.sequence.items.top - items);
-        if (count == 0)
-            return keytab_fail(kt, n, path, "must list at least one pattern");
+        if (!keytab_list(kt, n, path, expected, "pattern", &items, &count))
+            return false;
     } else if (n->type != YAML_SCALAR_NODE) {
         return keytab_wrong_type(kt, n, path, expected);
     }
@@ -216,12 +214,10 @@ static bool set_columns(struct keytab *kt, const struct keytab_key *k, void *obj
     (void)k;
     struct cdr_source *src = obj;
 
-    if (n->type != YAML_SEQUENCE_NODE)
-        return keytab_wrong_type(kt, n, path, "a list of column names");
-    yaml_node_item_t *items = n->data.sequence.items.start;
-    size_t count = (size_t)(n->data.sequence.items.top - items);
-    if (count == 0)
-        return keytab_fail(kt, n, path, "must list at least one column");
+    yaml_node_item_t *items;
+    size_t count;
+    if (!keytab_list(kt, n, path, "a list of column names", "column", &items, &count))
+        return false;
     src->columns = xcalloc(count, sizeof *src->columns);
     src->ncolumns = count;
     for (size_t i = 0; i < count; i++) {
@@ -387,12 +383,10 @@ static bool set_sources(struct keytab *kt, const struct keytab_key *k, void *obj
     (void)k;
     struct cdr_config *cfg = obj;
 
-    if (n->type != YAML_SEQUENCE_NODE)
-        return keytab_wrong_type(kt, n, path, "a list of sources");
-    yaml_node_item_t *items = n->data.sequence.items.start;
-    size_t count = (size_t)(n->data.sequence.items.top - items);
-    if (count == 0)
-        return keytab_fail(kt, n, path, "must list at least one source");
+    yaml_node_item_t *items;
+    size_t count;
+    if (!keytab_list(kt, n, path, "a list of sources", "source", &items, &count))
+        return false;
     /* Zeroed items, counted now: config_free handles the half-built ones. */
     cfg->sources = xcalloc(count, sizeof *cfg->sources);
     cfg->nsources = count;

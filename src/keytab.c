@@ -101,6 +101,19 @@ void keytab_path_index(char out[KEYTAB_PATH_MAX], const char *path, size_t i)
     path_cut(out, snprintf(out, KEYTAB_PATH_MAX, "%s[%zu]", path, i));
 }
 
+bool keytab_list(struct keytab *kt, const yaml_node_t *node, const char *path,
+                 const char *expected, const char *one, yaml_node_item_t **items,
+                 size_t *count)
+{
+    if (node->type != YAML_SEQUENCE_NODE)
+        return keytab_wrong_type(kt, node, path, expected);
+    *items = node->data.sequence.items.start;
+    *count = (size_t)(node->data.sequence.items.top - *items);
+    if (*count == 0)
+        return keytab_fail(kt, node, path, "must list at least one %s", one);
+    return true;
+}
+
 /* Lexical, not realpath(3): the folder may not exist yet when the file is
  * read. */
 char *keytab_path_resolve(const char *base, const char *p)
