@@ -312,7 +312,6 @@ static void show(char *out, size_t outlen, const char *s, size_t len)
 
 static void put_json_string(struct profile *p, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
     putc_(p, '"');
     size_t run = 0;
     for (size_t i = 0; i < len; i++) {
@@ -321,7 +320,8 @@ static void put_json_string(struct profile *p, const char *s, size_t len)
             continue;
         put(p, s + run, i - run);
         run = i + 1;
-        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        char esc[7] = {'\\', 'u', '0', '0'};
+        cdr_hex(&c, 1, esc + 4);
         if (c == '"' || c == '\\') {
             esc[1] = (char)c;
             put(p, esc, 2);

@@ -140,7 +140,6 @@ size_t cdr_utf8_len(const unsigned char *s, size_t n)
 /* The escape of one byte or sequence into esc; returns its length. */
 static size_t escape_one(const unsigned char *s, size_t n, char esc[8], size_t *used)
 {
-    static const char digits[] = "0123456789abcdef";
     unsigned c = s[0];
     size_t len = cdr_utf8_len(s, n);
     if (len > 1 || (len == 1 && c >= 0x20 && c != 0x7f)) {
@@ -155,8 +154,7 @@ static size_t escape_one(const unsigned char *s, size_t n, char esc[8], size_t *
         return 2;
     }
     esc[1] = 'x';
-    esc[2] = digits[c >> 4];
-    esc[3] = digits[c & 15];
+    cdr_hex(s, 1, esc + 2);
     return 4;
 }
 

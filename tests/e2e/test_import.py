@@ -659,6 +659,27 @@ def test_import_without_paths_is_usage_error(workdir, dsn):
     assert r.returncode == 2
 
 
+@pytest.mark.parametrize("value, message", [
+    ("0", "cdrimport: --jobs: must be between 1 and 1024, got 0\n"),
+    ("1025", "cdrimport: --jobs: must be between 1 and 1024, got 1025\n"),
+    ("abc", "cdrimport: --jobs: expected an integer, got 'abc'\n"),
+])
+def test_jobs_outside_the_config_limit_is_usage_error(workdir, dsn, db, value, message):
+    """--jobs has the bound and the wording of the config's `jobs` key."""
+    config = write_config(workdir, dsn)
+    r = run_cli("import", "--jobs", value, IMPORT_FIX / "kxhts_basic.csv", config=config)
+    assert r.returncode == 2
+    assert r.stderr == message
+    assert rows(db, "SELECT to_regclass('cdr')") == [(None,)]  # not even connected
+
+
+def test_jobs_at_the_limit_imports(workdir, dsn, db):
+    config = write_config(workdir, dsn)
+    r = run_cli("import", "--jobs", "1024", IMPORT_FIX / "kxhts_basic.csv", config=config)
+    assert r.returncode == 0, r.stderr
+    assert count(db) > 0
+
+
 def test_missing_config_file_exit_2(tmp_path):
     r = run_cli("check", config=tmp_path / "nope.yaml")
     assert r.returncode == 2
