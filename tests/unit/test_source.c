@@ -31,7 +31,7 @@ static char tname[] = "t";
 #define MAXPAT 3
 
 static const struct {
-    const char *patterns[MAXPAT]; /* none: the default "*.csv" */
+    const char *patterns[MAXPAT]; /* config.c always gives one ("*.csv" by default) */
     const char *name;
     bool want;
 } match_cases[] = {
@@ -41,8 +41,8 @@ static const struct {
     {{"*.csv"}, "x.csv.bak", false},
     {{"*.csv"}, "x.txt", false},
     {{"*.csv"}, "csv", false},
-    {{0}, "Master.CSV", true},
-    {{0}, "Master.txt", false},
+    {{"*.csv"}, "Master.txt", false},
+    {{0}, "Master.csv", false}, /* no pattern, no match: nothing falls back */
     {{"Master*.csv", "*.cdr"}, "master-2024-01.CSV", true},
     {{"Master*.csv", "*.cdr"}, "calls.CDR", true},
     {{"Master*.csv", "*.cdr"}, "calls.csv", false},
@@ -70,11 +70,11 @@ static void test_name_matches(void **state)
             pats[src.npatterns] = (char *)match_cases[i].patterns[src.npatterns];
             src.npatterns++;
         }
-        src.patterns = src.npatterns ? pats : NULL;
+        src.patterns = pats;
         bool got = source_name_matches(&src, match_cases[i].name);
         if (got != match_cases[i].want)
             fail_msg("case %zu: '%s' against %s...: got %d, want %d", i, match_cases[i].name,
-                     src.npatterns ? pats[0] : "(default)", got, match_cases[i].want);
+                     src.npatterns ? pats[0] : "(none)", got, match_cases[i].want);
     }
 }
 
