@@ -33,16 +33,16 @@ struct parse_cb {
 
 struct parser;
 
-struct parser *parser_create(size_t max_line_bytes, const struct parse_cb *cb);
-void parser_destroy(struct parser *p);
+struct parser *parse_create(size_t max_line_bytes, const struct parse_cb *cb);
+void parse_destroy(struct parser *p);
 
 /* Feed any number of bytes; chunk boundaries may fall anywhere.
  * Returns 0, or -1 when a callback answered PARSE_ABORT. */
-int parser_feed(struct parser *p, const void *data, size_t len);
+int parse_feed(struct parser *p, const void *data, size_t len);
 /* End of input: a last record without newline, an unterminated quote. */
-int parser_finish(struct parser *p);
+int parse_finish(struct parser *p);
 
 /* Physical lines seen so far (a last line without newline counts). */
-uint64_t parser_lines(const struct parser *p);
+uint64_t parse_lines(const struct parser *p);
 
 #endif

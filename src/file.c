@@ -118,7 +118,7 @@ static enum pass_end parse_pass(struct import *im, struct pass *ps)
     uint64_t total = input_size(im->in) > 0 ? (uint64_t)input_size(im->in) : 0;
     enum pass_end end = PASS_DONE;
     char *buf = NULL;
-    struct parser *parser = parser_create(im->src->max_line_bytes, &cb);
+    struct parser *parser = parse_create(im->src->max_line_bytes, &cb);
     if (!parser)
         return PASS_NO_PARSER;
 
@@ -136,7 +136,7 @@ static enum pass_end parse_pass(struct import *im, struct pass *ps)
         }
         if (n == 0)
             break;
-        if (parser_feed(parser, buf, (size_t)n) < 0) {
+        if (parse_feed(parser, buf, (size_t)n) < 0) {
             end = PASS_LOAD_FAILED;
             goto out;
         }
@@ -146,7 +146,7 @@ static enum pass_end parse_pass(struct import *im, struct pass *ps)
             goto out;
         }
     }
-    if (parser_finish(parser) < 0) {
+    if (parse_finish(parser) < 0) {
         end = PASS_LOAD_FAILED;
         goto out;
     }
@@ -160,7 +160,7 @@ static enum pass_end parse_pass(struct import *im, struct pass *ps)
     }
 out:
     free(buf);
-    parser_destroy(parser);
+    parse_destroy(parser);
     return end;
 }
 

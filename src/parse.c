@@ -87,7 +87,7 @@ static void csv_reset(struct parser *p)
     p->fused = 0;
 }
 
-struct parser *parser_create(size_t max_line_bytes, const struct parse_cb *cb)
+struct parser *parse_create(size_t max_line_bytes, const struct parse_cb *cb)
 {
     struct parser *p = xcalloc(1, sizeof *p);
     p->cb = *cb;
@@ -102,14 +102,14 @@ struct parser *parser_create(size_t max_line_bytes, const struct parse_cb *cb)
     p->flen = xmalloc(p->nfcap * sizeof *p->flen);
     p->fptr = xmalloc(p->nfcap * sizeof *p->fptr);
     if (csv_init(&p->csv, CSV_STRICT | CSV_STRICT_FINI) != 0) {
-        parser_destroy(p);
+        parse_destroy(p);
         return NULL;
     }
     csv_set_space_func(&p->csv, never_space);
     return p;
 }
 
-void parser_destroy(struct parser *p)
+void parse_destroy(struct parser *p)
 {
     if (!p)
         return;
@@ -122,7 +122,7 @@ void parser_destroy(struct parser *p)
     free(p);
 }
 
-uint64_t parser_lines(const struct parser *p)
+uint64_t parse_lines(const struct parser *p)
 {
     return p->nlines;
 }
@@ -419,7 +419,7 @@ static int feed_body(struct parser *p, const char *d, size_t len)
     return process(p, d, len);
 }
 
-int parser_feed(struct parser *p, const void *data, size_t len)
+int parse_feed(struct parser *p, const void *data, size_t len)
 {
     const unsigned char *d = data;
     if (p->aborted)
@@ -444,7 +444,7 @@ int parser_feed(struct parser *p, const void *data, size_t len)
     return feed_body(p, (const char *)d, len);
 }
 
-int parser_finish(struct parser *p)
+int parse_finish(struct parser *p)
 {
     if (p->at_start && p->nhead && p->nhead < 3) {
         p->at_start = false;

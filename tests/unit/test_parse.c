@@ -2,7 +2,7 @@
  * test_parse.c - parse.c against a table of inputs: each case is the input
  * bytes, max_line_bytes, the records expected (fields and the line each
  * starts on), the rejects expected (line, raw bytes, a substring of the
- * reason) and parser_lines() at the end. Following libcsv's own test, every
+ * reason) and parse_lines() at the end. Following libcsv's own test, every
  * input is fed at every chunk size from 1 byte to its whole length, each
  * chunk in its own exactly-sized allocation (so an over-read shows under
  * valgrind or ASan), and every run must give the expected result.
@@ -51,7 +51,7 @@ struct pcase {
     size_t max;                 /* max_line_bytes; 0: the default */
     const struct exp_rec *recs; /* terminated by line 0 */
     const struct exp_rej *rejs; /* terminated by line 0 */
-    int64_t lines;              /* parser_lines() at the end; -1: not checked */
+    int64_t lines;              /* parse_lines() at the end; -1: not checked */
     int rc;                     /* -1: a callback aborted */
 };
 
@@ -328,26 +328,26 @@ static void run_parser(const char *in, size_t len, size_t max, size_t chunk, str
 {
     struct parse_cb cb = {on_record, on_reject, lg};
     memset(lg, 0, sizeof *lg);
-    struct parser *p = parser_create(max, &cb);
+    struct parser *p = parse_create(max, &cb);
     assert_non_null(p);
     int rc = 0;
     for (size_t off = 0; off < len && rc == 0; off += chunk) {
         size_t k = len - off < chunk ? len - off : chunk;
         char *piece = xmalloc(k);
         memcpy(piece, in + off, k);
-        rc = parser_feed(p, piece, k);
+        rc = parse_feed(p, piece, k);
         free(piece);
     }
     if (rc == 0) {
-        rc = parser_finish(p);
+        rc = parse_finish(p);
     } else {
         /* Aborted stays aborted. */
-        assert_int_equal(parser_feed(p, "x\n", 2), -1);
-        assert_int_equal(parser_finish(p), -1);
+        assert_int_equal(parse_feed(p, "x\n", 2), -1);
+        assert_int_equal(parse_finish(p), -1);
     }
     lg->rc = rc;
-    lg->lines = parser_lines(p);
-    parser_destroy(p);
+    lg->lines = parse_lines(p);
+    parse_destroy(p);
     assert_false(lg->after_abort);
 }
 
@@ -400,7 +400,7 @@ static const char *mismatch(const struct pcase *c, const struct log *lg, size_t 
     if (lg->rc != c->rc)
         return "return code";
     if (c->lines >= 0 && lg->lines != (uint64_t)c->lines)
-        return "parser_lines()";
+        return "parse_lines()";
     if (lg->nrecs != nr)
         return "number of records";
     if (lg->nrejs != nj)
@@ -632,20 +632,20 @@ static void test_empty_feeds_and_default_limit(void **state)
     struct log lg;
     memset(&lg, 0, sizeof lg);
     struct parse_cb cb = {on_record, on_reject, &lg};
-    struct parser *p = parser_create(0, &cb);
+    struct parser *p = parse_create(0, &cb);
     static const char in[] = "\xEF\xBB\xBF" "a,\"b\nc\"\r\n";
     for (size_t i = 0; i < sizeof in - 1; i++) {
-        assert_int_equal(parser_feed(p, "", 0), 0);
-        assert_int_equal(parser_feed(p, in + i, 1), 0);
+        assert_int_equal(parse_feed(p, "", 0), 0);
+        assert_int_equal(parse_feed(p, in + i, 1), 0);
     }
-    assert_int_equal(parser_feed(p, "", 0), 0);
-    assert_int_equal(parser_finish(p), 0);
-    assert_int_equal(parser_lines(p), 2);
+    assert_int_equal(parse_feed(p, "", 0), 0);
+    assert_int_equal(parse_finish(p), 0);
+    assert_int_equal(parse_lines(p), 2);
     assert_int_equal(lg.nrecs, 1);
     assert_int_equal(lg.recs[0].line, 1);
     assert_int_equal(lg.recs[0].n, 2);
     assert_memory_equal(lg.recs[0].f[1], "b\nc", 3);
-    parser_destroy(p);
+    parse_destroy(p);
     log_free(&lg);
 
     /* A line of CDR_DEFAULT_MAX_LINE_BYTES - 1 bytes plus '\n' passes with
@@ -676,7 +676,7 @@ static void test_empty_feeds_and_default_limit(void **state)
 static void test_destroy_null(void **state)
 {
     (void)state;
-    parser_destroy(NULL);
+    parse_destroy(NULL);
 }
 
 /* Random inputs built from CSV's special tokens (CRLF always whole: a bare

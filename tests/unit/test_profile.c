@@ -763,12 +763,12 @@ static enum parse_verdict key_reject(void *ctx, uint64_t line, const char *raw, 
 static void parse_keys(struct keylog *kl, const char *text)
 {
     struct parse_cb cb = {key_record, key_reject, kl};
-    struct parser *ps = parser_create(0, &cb);
+    struct parser *ps = parse_create(0, &cb);
     kl->n = 0;
     kl->rejects = 0;
-    assert_int_equal(parser_feed(ps, text, strlen(text)), 0);
-    assert_int_equal(parser_finish(ps), 0);
-    parser_destroy(ps);
+    assert_int_equal(parse_feed(ps, text, strlen(text)), 0);
+    assert_int_equal(parse_finish(ps), 0);
+    parse_destroy(ps);
     assert_int_equal(kl->rejects, 0);
 }
 
@@ -956,13 +956,13 @@ static void test_fixture_kxhts_basic(void **state)
     for (size_t c = 0; c < sizeof chunks / sizeof *chunks; c++) {
         struct fixlog fl = {mkprofile(CDR_FMT_KXHTS, NULL, 0, NULL), rows, 0, 0};
         struct parse_cb cb = {fix_record, fix_reject, &fl};
-        struct parser *ps = parser_create(0, &cb);
+        struct parser *ps = parse_create(0, &cb);
         size_t step = chunks[c] ? chunks[c] : clen;
         for (size_t off = 0; off < clen; off += step)
-            assert_int_equal(parser_feed(ps, csv + off, clen - off < step ? clen - off : step), 0);
-        assert_int_equal(parser_finish(ps), 0);
-        assert_int_equal(parser_lines(ps), json_array_size(rows));
-        parser_destroy(ps);
+            assert_int_equal(parse_feed(ps, csv + off, clen - off < step ? clen - off : step), 0);
+        assert_int_equal(parse_finish(ps), 0);
+        assert_int_equal(parse_lines(ps), json_array_size(rows));
+        parse_destroy(ps);
         assert_int_equal(fl.rejects, 0);
         assert_int_equal(fl.n, json_array_size(rows));
         profile_destroy(fl.p);
