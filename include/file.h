@@ -55,7 +55,10 @@ void file_import(struct db *db, const struct cdr_source *src, struct profile *pr
  * member, a spooled HTTP body), already opened and claimed by its caller;
  * its name is what the ledger and the logs show. One that cannot rewind is
  * checksummed while it is parsed, and rolled back as a duplicate when that
- * checksum is already imported. file_release closes it.
+ * checksum is already imported. A file with too many bad lines is read a
+ * second time to keep its rejects, so an input whose lines may be bad must
+ * be able to rewind (an archive member by reopening it); one that cannot
+ * is reported unreadable then, with nothing stored. file_release closes it.
  */
 void file_import_input(struct db *db, const struct cdr_source *src, struct profile *prof,
                        struct input *in, const struct file_opts *o, struct file_result *r);
