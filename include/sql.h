@@ -36,6 +36,7 @@ extern const char SQL_COPY_REJECTS[];
 
 /* The rows (load.c) */
 extern const char SQL_PROBE_KEYS[];
+extern const char SQL_PROBE_PAIRS[];
 extern const char SQL_ZONE_INSTANTS[];
 extern const char SQL_COPY_ROWS[];
 

@@ -136,7 +136,12 @@ const char SQL_COPY_REJECTS[] =
 /* Every key stored in a batch's call_time range, widened by $3 each side. */
 const char SQL_PROBE_KEYS[] =
     "SELECT row_key FROM @.cdr WHERE call_time BETWEEN $1::timestamptz - $3::interval"
-    " AND $2::timestamptz + $3::interval";
+    " AND $2::timestamptz + $3::interval LIMIT $4::int8";
+/* Which of these (call_time, row_key) pairs are stored: one primary-key
+ * descent each ($1 timestamptz[], $2 uuid[], binary). */
+const char SQL_PROBE_PAIRS[] =
+    "SELECT u.k FROM unnest($1::timestamptz[], $2::uuid[]) AS u(t, k)"
+    " WHERE EXISTS (SELECT 1 FROM @.cdr c WHERE c.call_time = u.t AND c.row_key = u.k)";
 /* Wall times to instants in this transaction's TimeZone, in question order. */
 const char SQL_ZONE_INSTANTS[] =
     "SELECT extract(epoch FROM x::timestamptz)::int8"
