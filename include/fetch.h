@@ -52,8 +52,8 @@ struct fetch_poller *fetch_poller_create(bool once);
  * source cannot be polled); false if it cannot be.
  */
 bool fetch_poller_add(struct fetch_poller *p, const struct cdr_source *src);
-/* A reload: the sources not added again are dropped once their request in
- * flight (if any) has ended and its response is spooled. */
+/* A reload: the sources not added again are not polled any more (a
+ * request in flight ends and its response is spooled). */
 void fetch_poller_reset(struct fetch_poller *p);
 /* Start the thread (after the first adds). */
 bool fetch_poller_start(struct fetch_poller *p);

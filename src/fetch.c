@@ -288,6 +288,10 @@ static void apply_cmds(struct fetch_poller *p, double now)
     for (size_t i = 0; i < p->ncmds; i++) {
         struct cmd *c = &p->cmds[i];
         if (!c->conf) {
+            /* Retired sources are not polled, but kept (a few bytes each):
+             * the adds of the same reload may come an iteration later, and
+             * a source kept by the reload must keep its schedule and what
+             * it has reported. */
             for (size_t k = 0; k < p->nsrcs; k++)
                 p->srcs[k]->retired = true;
             continue;
@@ -314,23 +318,6 @@ static void apply_cmds(struct fetch_poller *p, double now)
         s->retired = false;
     }
     p->ncmds = 0;
-}
-
-/* Drop the retired sources that have nothing in flight. */
-static void sweep(struct fetch_poller *p)
-{
-    size_t j = 0;
-    for (size_t i = 0; i < p->nsrcs; i++) {
-        struct fsrc *s = p->srcs[i];
-        if (s->retired && !s->busy) {
-            free_conf(s->conf);
-            free_conf(s->next_conf);
-            free(s);
-        } else {
-            p->srcs[j++] = s;
-        }
-    }
-    p->nsrcs = j;
 }
 
 static void collect(struct fetch_poller *p)
@@ -397,7 +384,6 @@ static void *poller_main(void *arg)
         pthread_mutex_unlock(&p->mu);
         if (stopping)
             break;
-        sweep(p);
         double next = start_due(p, now);
         if (p->once && all_done(p))
             break;
