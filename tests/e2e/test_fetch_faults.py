@@ -254,3 +254,20 @@ def test_hung_pbx_delays_nothing_else(workdir, dsn, db):
             d.close()
         hung.stop()
         good.stop()
+
+
+def test_response_over_max_response_bytes(workdir, dsn, db, pbx):
+    """A response larger than max_response_bytes: its first bytes are kept
+    and imported, the log says the rest is lost."""
+    src, config = one_source(workdir, dsn, pbx, max_response_bytes=4096)
+    lines = pbx.add(100)
+    r = run_cli("fetch", config=config)
+    assert r.returncode == 1, r.stderr
+    assert "larger than max_response_bytes (4096)" in r.stderr and "the rest is lost" in r.stderr
+    done = visible(processed_of(src))
+    assert len(done) == 1, done
+    kept = (processed_of(src) / done[0]).read_bytes()
+    assert kept == "".join(lines).encode()[:4096]
+    whole = kept[:kept.rfind(b"\n") + 1].decode()
+    got = Db(db.info.dbname).identities()
+    assert len(got) == len(set(got)) and set(got) == expected([whole])
