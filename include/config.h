@@ -19,13 +19,36 @@
 #define CDR_MAX_JOBS 1024
 
 enum cdr_on_success { CDR_ON_SUCCESS_MOVE = 0, CDR_ON_SUCCESS_DELETE, CDR_ON_SUCCESS_KEEP };
-enum cdr_watch_backend { CDR_WATCH_INOTIFY = 0, CDR_WATCH_POLL };
+/* CDR_WATCH_FETCH is not a `backend:` value: a source with a `fetch:` block
+ * gets it (watch_fetch.c polls the PBX and reports what it spooled). */
+enum cdr_watch_backend { CDR_WATCH_INOTIFY = 0, CDR_WATCH_POLL, CDR_WATCH_FETCH };
 
 struct cdr_watch_config {
     enum cdr_watch_backend backend;  /* default inotify */
     unsigned poll_interval_ms;       /* default 2000 */
     unsigned settle_ms;              /* default 1000 */
     unsigned rescan_interval_s;      /* periodic full rescan; default 300 */
+};
+
+/* auth: which HTTP authentication schemes libcurl may use. */
+enum cdr_fetch_auth { CDR_FETCH_AUTH_ANY = 0, CDR_FETCH_AUTH_BASIC, CDR_FETCH_AUTH_DIGEST };
+
+/* A source's `fetch:` block: the PBX in External Application mode, polled
+ * over HTTP(S); its responses are spooled into the source's path (fetch.h).
+ * Loaded by config_fetch.c. */
+struct cdr_fetch {
+    char *url;                /* required: http(s), may carry user:password@ */
+    char *username;           /* NULL: none, or the url's */
+    char *password_file;      /* absolute; NULL: none, or the url's */
+    enum cdr_fetch_auth auth; /* default any */
+    unsigned interval_s;      /* default 30 */
+    unsigned timeout_s;       /* the whole request; default 60 */
+    unsigned connect_timeout_s; /* default 10 */
+    char *ca_file;            /* absolute; NULL: the system's CAs only */
+    char *pinned_public_key;  /* "sha256//..." or a key file; NULL: none */
+    bool insecure_tls;        /* default false */
+    size_t max_response_bytes; /* default 64 MiB */
+    size_t min_free_bytes;    /* default 64 MiB */
 };
 
 struct cdr_source {
@@ -47,6 +70,7 @@ struct cdr_source {
     size_t max_line_bytes;    /* default 64 KiB */
     bool has_watch;           /* per-source watch override present */
     struct cdr_watch_config watch; /* effective watch settings */
+    struct cdr_fetch *fetch;  /* NULL: a folder source */
 };
 
 struct cdr_config {

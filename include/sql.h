@@ -34,6 +34,10 @@ extern const char SQL_FILE_FINISH[];
 extern const char SQL_FILE_STATUS[];
 extern const char SQL_COPY_REJECTS[];
 
+/* The fetch sources (fetch_status.c) */
+extern const char SQL_FETCH_RECORD[];
+extern const char SQL_FETCH_STATUS[];
+
 /* The rows (load.c) */
 extern const char SQL_PROBE_KEYS[];
 extern const char SQL_PROBE_PAIRS[];

@@ -32,6 +32,10 @@ struct watch_sink {
      * candidate as seen. With sweep (dir is the source folder), forget the
      * pending files of si that were not found. */
     void (*scan)(void *ctx, size_t si, const char *dir, bool sweep);
+    /* The core's configuration, replaced on reload (read it through the
+     * pointer each time): for a backend that needs more than its sources,
+     * such as the fetch backend's own database connection. */
+    struct cdr_config *const *cfg;
 };
 
 struct watch_backend;
@@ -71,5 +75,9 @@ struct watch_backend {
  * inotify instance that cannot be made is reported when a source is added). */
 struct watch_backend *watch_inotify_create(const struct watch_sink *sink);
 struct watch_backend *watch_poll_create(const struct watch_sink *sink);
+/* The sources with a `fetch:` block (CDR_WATCH_FETCH): polls their PBXs
+ * over HTTP(S) in a thread of its own (fetch.h) and notes each spooled
+ * response as PENDING_CLOSED. */
+struct watch_backend *watch_fetch_create(const struct watch_sink *sink);
 
 #endif

@@ -12,9 +12,11 @@ PACKAGES=(
     build-essential pkg-config                      # cc, make, pkg-config
     libcsv-dev libpq-dev libyaml-dev libssl-dev     # link-time libraries
     libsystemd-dev                                  # sd_notify for watch under systemd
+    libcurl4-openssl-dev                            # fetch sources: HTTP(S) to the PBX
     libcmocka-dev libjansson-dev                    # unit tests
     postgresql postgresql-client                    # server 15 + psql
     python3 python3-pytest python3-psycopg2         # end-to-end tests
+    openssl                                         # e2e: the fake PBX's self-signed certificate
     procps util-linux coreutils                     # pgrep/ps, runuser, mktemp
 )
 

@@ -10,6 +10,7 @@
  * zoneinfo files, /etc/timezone, the /etc/localtime link).
  */
 #include "config.h"
+#include "config_fetch.h"
 #include "keytab.h"
 
 #include <errno.h>
@@ -371,6 +372,8 @@ static const struct keytab_key source_keys[] = {
     {.name = "max_line_bytes", .type = KEYTAB_SIZE, .offset = SOURCE_FIELD(max_line_bytes),
      .def_int = CDR_DEFAULT_MAX_LINE_BYTES, .min = 1024, .max = 64LL * 1024 * 1024},
     {.name = "watch", .type = KEYTAB_CUSTOM, .set = set_source_watch, .dflt = dflt_source_watch},
+    /* Last: it overrides the watch settings (config_fetch.c). */
+    {.name = "fetch", .type = KEYTAB_CUSTOM, .set = config_fetch_set},
 };
 
 static const struct keytab_table source_table = KEYTAB_TABLE(source_keys, check_source);
@@ -483,6 +486,7 @@ static void source_free(struct cdr_source *src)
     free(src->encoding);
     free(src->processed_dir);
     free(src->failed_dir);
+    config_fetch_free(src->fetch);
 }
 
 void config_free(struct cdr_config *cfg)

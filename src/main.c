@@ -6,6 +6,8 @@
  */
 #include "cdrimport.h"
 #include "config.h"
+#include "fetch_cmd.h"
+#include "fetch_status.h"
 #include "job.h"
 #include "load.h"
 #include "log.h"
@@ -40,7 +42,10 @@ static const char usage_text[] =
     "                               N defaults to the config's `jobs`\n"
     "  watch                        import what is there, then keep watching the\n"
     "                               sources' folders until SIGTERM (SIGHUP: reload)\n"
-    "  check                        validate the configuration and connect\n"
+    "  fetch [--source NAME]        poll each fetch source's PBX once, then import what\n"
+    "                               it spooled and what earlier runs left there\n"
+    "  check                        validate the configuration and connect (a PBX:\n"
+    "                               TCP and TLS only, no request)\n"
     "  status [--limit N]           show the latest imported files\n"
     "\n"
     "Options:\n"
@@ -232,7 +237,8 @@ int main(int argc, char **argv)
     long jobs = 0; /* 0: import 1, scan the config's `jobs` */
     bool known = strcmp(command, "init-db") == 0 || strcmp(command, "import") == 0 ||
                  strcmp(command, "scan") == 0 || strcmp(command, "check") == 0 ||
-                 strcmp(command, "status") == 0 || strcmp(command, "watch") == 0;
+                 strcmp(command, "status") == 0 || strcmp(command, "watch") == 0 ||
+                 strcmp(command, "fetch") == 0;
     if (!known) {
         int rc = usage_error("unknown command '%s'", command);
         fprintf(stderr, "\n%s", usage_text);
@@ -258,10 +264,13 @@ int main(int argc, char **argv)
         }
     }
     bool is_import = strcmp(command, "import") == 0;
+    bool is_fetch = strcmp(command, "fetch") == 0;
     if (jobs && !is_import && strcmp(command, "scan") != 0)
         return usage_error("--jobs goes with import and scan");
-    if ((source_name || dry_run || force) && !is_import)
-        return usage_error("--source, --dry-run and --force go with import");
+    if (source_name && !is_import && !is_fetch)
+        return usage_error("--source goes with import and fetch");
+    if ((dry_run || force) && !is_import)
+        return usage_error("--dry-run and --force go with import");
     if (is_import && optind >= argc)
         return usage_error("import needs at least one file or folder");
     if (!is_import && optind < argc)
@@ -273,6 +282,7 @@ int main(int argc, char **argv)
 
     struct job run = {.tty = isatty(STDERR_FILENO) == 1, .dry_run = dry_run, .force = force};
     int status = CDR_EXIT_OK;
+    int pbx_status = CDR_EXIT_OK; /* check: a PBX that cannot be reached */
     if (!job_init(&run, cfg)) {
         status = CDR_EXIT_USAGE;
         goto out;
@@ -282,8 +292,16 @@ int main(int argc, char **argv)
         job_free(&run);
         return watch_run(cfg, config_path); /* owns cfg from here: reloads replace it */
     }
-    if (strcmp(command, "check") == 0)
+    if (is_fetch) {
+        /* The PBX first: fetch_cmd_run connects once it has polled. */
+        status = fetch_cmd_run(&run, source_name);
+        goto out;
+    }
+    if (strcmp(command, "check") == 0) {
         print_config(cfg);
+        if (!fetch_cmd_check(cfg))
+            pbx_status = CDR_EXIT_PARTIAL;
+    }
     run.db = job_connect(cfg, !dry_run);
     if (!run.db && !dry_run) {
         status = CDR_EXIT_DB;
@@ -303,9 +321,12 @@ int main(int argc, char **argv)
         status = cmd_scan(&run, jobs ? (unsigned)jobs : cfg->jobs);
     } else if (strcmp(command, "check") == 0) {
         status = cmd_check(&run);
+        status = pbx_status > status ? pbx_status : status;
     } else if (strcmp(command, "status") == 0) {
         char err[CDR_ERRLEN];
         enum load_status ls = ledger_print_status(run.db, limit > 0 ? limit : 20, err, sizeof err);
+        if (ls == LOAD_OK)
+            ls = fetch_status_print(run.db, err, sizeof err);
         if (ls != LOAD_OK) {
             log_error("%s", err);
             status = ls == LOAD_DB_DOWN ? CDR_EXIT_DB : CDR_EXIT_PARTIAL;

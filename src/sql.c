@@ -101,6 +101,22 @@ const char *const SQL_MIGRATIONS[] = {
     "  'the file name as text: invalid UTF-8 and control characters escaped (\\xNN, \\n)';"
     "COMMENT ON COLUMN @.cdr_file.path_raw IS "
     "  'the file name byte for byte where path escapes it; NULL: path is the name';",
+    /* 4: the fetch sources (PBXs polled over HTTP): one row per source with
+     * its last poll and totals, for `status`. The rows a source brought are
+     * its spooled files' ledger rows (path under spool), not a copy. */
+    "CREATE TABLE IF NOT EXISTS @.cdr_fetch ("
+    "  source text PRIMARY KEY,"
+    "  url text NOT NULL,"
+    "  spool text NOT NULL,"
+    "  polled_at timestamptz NOT NULL,"
+    "  outcome text NOT NULL,"
+    "  http_status integer,"
+    "  bytes bigint NOT NULL DEFAULT 0,"
+    "  last_file text,"
+    "  polls bigint NOT NULL DEFAULT 0,"
+    "  bytes_total bigint NOT NULL DEFAULT 0);"
+    "COMMENT ON TABLE @.cdr_fetch IS "
+    "  'per fetch source: the last poll (url with the password masked) and totals';",
 };
 
 const int SQL_NMIGRATIONS = (int)(sizeof SQL_MIGRATIONS / sizeof SQL_MIGRATIONS[0]);
@@ -130,6 +146,33 @@ const char SQL_FILE_STATUS[] =
     " FROM @.cdr_file ORDER BY id DESC LIMIT $1::int";
 const char SQL_COPY_REJECTS[] =
     "COPY @.cdr_reject (file_id, line_no, raw_line, reason) FROM STDIN";
+
+/* ---- the fetch sources (fetch_status.c) ---------------------------------- */
+
+/* One poll, or several added up while the database was away: the latest
+ * one's details, the counts added. A NULL last_file keeps the one before. */
+const char SQL_FETCH_RECORD[] =
+    "INSERT INTO @.cdr_fetch AS f (source, url, spool, polled_at, outcome, http_status, bytes,"
+    " last_file, polls, bytes_total)"
+    " VALUES ($1, $2, $3, to_timestamp($4::float8), $5, $6::int, $7::int8, $8, $9::int8,"
+    " $10::int8)"
+    " ON CONFLICT (source) DO UPDATE SET url = EXCLUDED.url, spool = EXCLUDED.spool,"
+    " polled_at = EXCLUDED.polled_at, outcome = EXCLUDED.outcome,"
+    " http_status = EXCLUDED.http_status, bytes = EXCLUDED.bytes,"
+    " last_file = coalesce(EXCLUDED.last_file, f.last_file),"
+    " polls = f.polls + EXCLUDED.polls, bytes_total = f.bytes_total + EXCLUDED.bytes_total";
+const char SQL_FETCH_STATUS[] =
+    "SELECT f.source,"
+    " to_char(f.polled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS\"Z\"'),"
+    " f.outcome, f.bytes, f.polls, f.bytes_total,"
+    " (SELECT coalesce(sum(l.rows_inserted), 0) FROM @.cdr_file l"
+    "   WHERE l.source = f.source AND l.status = 'imported'"
+    "   AND starts_with(l.path, f.spool || '/Master.')),"
+    " coalesce((SELECT l.status || ', ' || l.rows_inserted || ' new rows' FROM @.cdr_file l"
+    "   WHERE l.source = f.source AND l.path = f.last_file ORDER BY l.id DESC LIMIT 1),"
+    "   'not imported yet'),"
+    " coalesce(f.last_file, ''), f.url"
+    " FROM @.cdr_fetch f ORDER BY f.source";
 
 /* ---- the rows ------------------------------------------------------------ */
 

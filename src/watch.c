@@ -32,6 +32,7 @@
 static struct watch_backend *(*const backend_create[])(const struct watch_sink *) = {
     [CDR_WATCH_INOTIFY] = watch_inotify_create,
     [CDR_WATCH_POLL] = watch_poll_create,
+    [CDR_WATCH_FETCH] = watch_fetch_create,
 };
 #define NBACKENDS (sizeof backend_create / sizeof *backend_create)
 
@@ -229,7 +230,7 @@ static void import_ready(struct watcher *w, struct dbstate *d)
 
 static void start_all(struct watcher *w)
 {
-    const struct watch_sink sink = {.ctx = w, .note = note, .scan = scan};
+    const struct watch_sink sink = {.ctx = w, .note = note, .scan = scan, .cfg = &w->cfg};
     w->rules = xcalloc(w->cfg->nsources, sizeof *w->rules);
     for (size_t si = 0; si < w->cfg->nsources; si++) {
         const struct cdr_source *src = &w->cfg->sources[si];

@@ -1,0 +1,289 @@
+/*
+ * spool.c - temporary file, fsync, rename, promotion of leftovers (see
+ * spool.h). Every step that could lose a response's bytes leaves them on
+ * disk under some name instead: a failed rename keeps the temporary file
+ * for the next start, a failed write keeps what was written.
+ */
+#include "spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#define TEMP_PREFIX ".Master."
+#define TEMP_SUFFIX ".part"
+#define LOCK_NAME ".fetch.lock"
+/* Names tried per second before giving up: more responses than this in
+ * one second would be a PBX answering faster than any poll interval. */
+#define MAX_NAME_TRIES 100000u
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+bool spool_is_temp(const char *name)
+{
+    size_t n = strlen(name), p = strlen(TEMP_PREFIX), s = strlen(TEMP_SUFFIX);
+    return n > p + s && !strncmp(name, TEMP_PREFIX, p) && !strcmp(name + n - s, TEMP_SUFFIX);
+}
+
+void spool_name(char *out, size_t outlen, time_t when, unsigned n)
+{
+    struct tm tm;
+    char stamp[32];
+    gmtime_r(&when, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(out, outlen, "Master.%s.%u.csv", stamp, n);
+}
+
+bool spool_open(const char *dir, struct spool_file *f, char *err, size_t errlen)
+{
+    *f = (struct spool_file){.fd = -1};
+    char *path = xasprintf("%s/" TEMP_PREFIX "XXXXXX" TEMP_SUFFIX, dir);
+    int fd = mkostemps(path, (int)strlen(TEMP_SUFFIX), O_CLOEXEC);
+    if (fd < 0) {
+        seterr(err, errlen, "cannot create a spool file in %s: %s", dir, strerror(errno));
+        free(path);
+        return false;
+    }
+    /* Held until the file is renamed: spool_promote of another process
+     * leaves a file alone while its writer lives. */
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        seterr(err, errlen, "cannot lock %s: %s", path, strerror(errno));
+        close(fd);
+        unlink(path); /* empty: nothing is lost */
+        free(path);
+        return false;
+    }
+    f->fd = fd;
+    f->dir = xstrdup(dir);
+    f->tmp_path = path;
+    return true;
+}
+
+bool spool_write(struct spool_file *f, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(f->fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            f->write_errno = w < 0 ? errno : EIO;
+            return false;
+        }
+        f->bytes += (uint64_t)w;
+        c += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+static bool fsync_dir(const char *dir, char *err, size_t errlen)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) < 0) {
+        seterr(err, errlen, "cannot sync folder %s: %s", dir, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    close(fd);
+    return true;
+}
+
+/* Rename tmp to the first free Master.<when>.<n>.csv in dir, never
+ * replacing a file: renameat2's RENAME_NOREPLACE, or link + unlink where
+ * the file system lacks it. */
+static bool rename_unique(const char *dir, const char *tmp, time_t when, char **final, char *err,
+                          size_t errlen)
+{
+    for (unsigned n = 1; n < MAX_NAME_TRIES; n++) {
+        char name[64];
+        spool_name(name, sizeof name, when, n);
+        char *path = xasprintf("%s/%s", dir, name);
+        int rc = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
+        if (rc < 0 && (errno == EINVAL || errno == ENOSYS)) {
+            rc = link(tmp, path);
+            if (rc == 0)
+                unlink(tmp);
+        }
+        if (rc == 0) {
+            *final = path;
+            return true;
+        }
+        int e = errno;
+        free(path);
+        if (e != EEXIST) {
+            seterr(err, errlen, "cannot rename %s: %s", tmp, strerror(e));
+            return false;
+        }
+    }
+    seterr(err, errlen, "cannot rename %s: no free name", tmp);
+    return false;
+}
+
+static void spool_close(struct spool_file *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+    free(f->dir);
+    free(f->tmp_path);
+    f->dir = f->tmp_path = NULL;
+}
+
+bool spool_commit(struct spool_file *f, time_t when, char **final, char *err, size_t errlen)
+{
+    bool ok = false;
+    *final = NULL;
+    if (f->bytes == 0) {
+        unlink(f->tmp_path);
+        ok = true;
+        goto out;
+    }
+    if (fsync(f->fd) < 0) {
+        /* The page cache may still hold the bytes: renaming them into view
+         * keeps the best copy there is; the caller reports the error. */
+        seterr(err, errlen, "fsync of %s failed: %s", f->tmp_path, strerror(errno));
+        char ignored[CDR_ERRLEN];
+        rename_unique(f->dir, f->tmp_path, when, final, ignored, sizeof ignored);
+        goto out;
+    }
+    if (!rename_unique(f->dir, f->tmp_path, when, final, err, errlen))
+        goto out;
+    ok = fsync_dir(f->dir, err, errlen);
+out:
+    spool_close(f);
+    return ok;
+}
+
+bool spool_promote(const char *dir, char ***paths, size_t *n, char *err, size_t errlen)
+{
+    *paths = NULL;
+    *n = 0;
+    if (err && errlen)
+        err[0] = '\0';
+    DIR *d = opendir(dir);
+    if (!d) {
+        seterr(err, errlen, "cannot read spool folder %s: %s", dir, strerror(errno));
+        return false;
+    }
+    size_t cap = 0;
+    struct dirent *e;
+    bool moved = false;
+    while ((e = readdir(d)) != NULL) {
+        if (!spool_is_temp(e->d_name))
+            continue;
+        char *tmp = xasprintf("%s/%s", dir, e->d_name);
+        int fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+            flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            /* Being written by a living process, or not ours: leave it. */
+            if (fd >= 0)
+                close(fd);
+            free(tmp);
+            continue;
+        }
+        char why[CDR_ERRLEN];
+        char *final = NULL;
+        if (st.st_size == 0) {
+            unlink(tmp);
+        } else if (rename_unique(dir, tmp, st.st_mtim.tv_sec, &final, why, sizeof why)) {
+            if (*n == cap) {
+                cap = cap ? 2 * cap : 8;
+                *paths = xrealloc(*paths, cap * sizeof **paths);
+            }
+            (*paths)[(*n)++] = final;
+            moved = true;
+        } else {
+            seterr(err, errlen, "%s", why);
+        }
+        close(fd);
+        free(tmp);
+    }
+    closedir(d);
+    if (moved) {
+        char why[CDR_ERRLEN];
+        if (!fsync_dir(dir, why, sizeof why))
+            seterr(err, errlen, "%s", why);
+    }
+    return true;
+}
+
+bool spool_room(const char *dir, uint64_t min_free, char *err, size_t errlen)
+{
+    struct stat st;
+    struct statvfs vfs;
+    if (stat(dir, &st) < 0) {
+        seterr(err, errlen, "spool folder %s: %s", dir, strerror(errno));
+        return false;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        seterr(err, errlen, "spool folder %s is not a folder", dir);
+        return false;
+    }
+    if (access(dir, W_OK | X_OK) < 0) {
+        seterr(err, errlen, "spool folder %s is not writable: %s", dir, strerror(errno));
+        return false;
+    }
+    if (statvfs(dir, &vfs) < 0) {
+        seterr(err, errlen, "spool folder %s: %s", dir, strerror(errno));
+        return false;
+    }
+    if (vfs.f_flag & ST_RDONLY) {
+        seterr(err, errlen, "spool folder %s is on a read-only file system", dir);
+        return false;
+    }
+    uint64_t avail = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+    if (avail < min_free) {
+        seterr(err, errlen, "spool folder %s has %llu bytes free, min_free_bytes is %llu", dir,
+               (unsigned long long)avail, (unsigned long long)min_free);
+        return false;
+    }
+    return true;
+}
+
+int spool_lock(const char *dir, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    char *path = xasprintf("%s/" LOCK_NAME, dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        seterr(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        free(path);
+        return -1;
+    }
+    free(path);
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno != EWOULDBLOCK)
+            seterr(err, errlen, "cannot lock %s/" LOCK_NAME ": %s", dir, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+void spool_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
