@@ -38,6 +38,11 @@ char *xstrndup(const char *s, size_t n);
 /* Print "cdrimport: <message>" on stderr and abort: for what can only be a
  * bug or an exhausted machine, where no caller could do better. */
 void cdr_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* printf into a caller's error buffer (err may be NULL or errlen 0: then
+ * nothing), without the trailing newlines and spaces libpq's messages end
+ * with: the one way low-level modules report why. */
+void cdr_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* snprintf into a fresh heap string. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -54,9 +54,6 @@ PGconn *db_conn(struct db *db);
 const char *db_schema(const struct db *db);   /* quoted identifier */
 struct zone_cache *db_zones(struct db *db);    /* this server's zone answers */
 
-/* printf into err; trailing newlines and spaces (libpq's) removed. */
-void db_seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 /* Map a failed result (res may be NULL) onto a status; a dead connection
  * is an outage. */
 enum load_status db_classify(struct db *db, PGresult *res);

@@ -4,8 +4,8 @@
  * its ledger row commit together or not at all. The connection is db.h's.
  *
  * Dedup: rows are buffered in two alternating bounded batches; a loader
- * thread keys each batch, fetches the keys already stored in its call_time
- * range (rows of earlier batches of the same file are visible inside the
+ * thread keys each batch, asks which keys are already stored (dedup.h;
+ * rows of earlier batches of the same file are visible inside the
  * transaction) and COPYs the rest in binary format, while the parser fills
  * the other batch. The COPY is queued without blocking and fed to the
  * server while the loader prepares the next batch (keys, instants: see
@@ -26,7 +26,7 @@
 struct load;
 
 /* careful: a retry after a unique violation; the dedup probe then looks
- * at a wider time range (see load.c). */
+ * at a wider time range (see dedup.c). */
 enum load_status load_begin(struct db *db, const char *source, const char *timezone,
                             const char *path, const char *sha256, uint64_t size, bool careful,
                             struct load **out, char *err, size_t errlen);

@@ -20,18 +20,6 @@ struct db {
 
 /* ---- helpers -------------------------------------------------------------- */
 
-void db_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    /* libpq messages end in a newline; a log line must not. */
-    size_t n = strlen(err);
-    while (n && (err[n - 1] == '\n' || err[n - 1] == ' '))
-        err[--n] = '\0';
-}
-
 enum load_status db_classify(struct db *db, PGresult *res)
 {
     if (PQstatus(db->conn) == CONNECTION_BAD)
@@ -50,7 +38,7 @@ enum load_status db_exec(struct db *db, PGresult **out, ExecStatusType want, cha
     PGresult *res = PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != want) {
         enum load_status st = db_classify(db, res);
-        db_seterr(err, errlen, "%s", PQerrorMessage(db->conn));
+        cdr_seterr(err, errlen, "%s", PQerrorMessage(db->conn));
         PQclear(res);
         return st;
     }
@@ -189,7 +177,7 @@ struct db *db_connect(const struct cdr_config *cfg, char *err, size_t errlen)
         opts = PQconninfoParse(cfg->dsn, &perr);
         if (!opts) {
             /* perr never echoes the password. */
-            db_seterr(err, errlen, "database.dsn: %s", perr ? perr : "cannot parse");
+            cdr_seterr(err, errlen, "database.dsn: %s", perr ? perr : "cannot parse");
             PQfreemem(perr);
             return NULL;
         }
@@ -203,7 +191,7 @@ struct db *db_connect(const struct cdr_config *cfg, char *err, size_t errlen)
     db_params_free(&params);
     PQconninfoFree(opts);
     if (PQstatus(db->conn) != CONNECTION_OK) {
-        db_seterr(err, errlen, "cannot connect to the database: %s", PQerrorMessage(db->conn));
+        cdr_seterr(err, errlen, "cannot connect to the database: %s", PQerrorMessage(db->conn));
         db_close(db);
         return NULL;
     }

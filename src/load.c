@@ -6,6 +6,7 @@
  * pump.c's, the ledger rows ledger.c's and the SQL sql.c's.
  */
 #include "load.h"
+#include "dedup.h"
 #include "copybin.h"
 #include "copytext.h"
 #include "pump.h"
@@ -20,13 +21,6 @@
 
 #define BATCH_ROWS 16384
 #define BATCH_BYTES (8u << 20)
-/* The range probe takes at most this many keys per live row of the batch
- * before the exact lookup of the batch's own pairs is cheaper: a key of the
- * range costs the server a step of an index scan and the client 16 bytes,
- * a pair one index descent (about 3 us, measured). Past 2 the time hardly
- * changed on a file of ten blocks over the same two weeks, and the result
- * (32k keys, about 1.3 MiB as a PGresult) stays well under a batch. */
-#define PROBE_RANGE_FACTOR 2
 
 /* A batch of rows as binary COPY tuples, with each row's COPY text content
  * (what its key hashes) and the rejected lines met while filling it. Two
@@ -66,9 +60,7 @@ struct load {
     bool careful;          /* a retry: probe a wider range */
     struct batch batches[2];
     int fill;              /* the batch the parser fills */
-    /* open-addressing set over a batch's keys (loader thread only) */
-    int32_t *slots;
-    size_t nslots;
+    struct dedup *dedup;   /* over a batch's keys (loader thread only) */
     struct checksum *ck;   /* row keys (loader thread only) */
     struct pump pump;      /* the COPYs, into err */
     /* the loader thread: owns the connection while `busy` */
@@ -154,8 +146,7 @@ enum load_status load_begin(struct db *db, const char *source, const char *timez
     ld->source_esc_len = copytext_escape(ld->source_esc, source, strlen(source));
     batch_init(&ld->batches[0]);
     batch_init(&ld->batches[1]);
-    ld->nslots = BATCH_ROWS * 2;
-    ld->slots = xmalloc(ld->nslots * sizeof *ld->slots);
+    ld->dedup = dedup_create(BATCH_ROWS);
     ld->ck = checksum_create();
     pthread_mutex_init(&ld->mu, NULL);
     pthread_cond_init(&ld->cv, NULL);
@@ -176,145 +167,18 @@ const char *load_error(const struct load *ld)
     return ld ? ld->err : "";
 }
 
-static uint32_t key_hash(const unsigned char k[16])
+/* call_time of tuple i: its 8 bytes after the field count and length
+ * word (never NULL: the table says so, and a NULL fails the COPY anyway). */
+static const char *tuple_call_time(const void *ctx, size_t i)
 {
-    uint32_t h;
-    memcpy(&h, k, sizeof h); /* already uniformly distributed */
-    return h;
+    const struct batch *b = ctx;
+    return b->buf + b->line_off[i] + 2 + 4;
 }
 
-/* Mark rows whose key appeared earlier in the same batch. */
-static size_t dedup_batch(struct load *ld, struct batch *b)
+static struct dedup_batch dedup_view(struct batch *b)
 {
-    size_t dups = 0;
-    memset(ld->slots, 0xff, ld->nslots * sizeof *ld->slots);
-    size_t mask = ld->nslots - 1;
-    for (size_t i = 0; i < b->nrows; i++) {
-        size_t s = key_hash(b->keys[i]) & mask;
-        b->skip[i] = false;
-        while (ld->slots[s] >= 0) {
-            if (memcmp(b->keys[ld->slots[s]], b->keys[i], 16) == 0) {
-                b->skip[i] = true;
-                dups++;
-                break;
-            }
-            s = (s + 1) & mask;
-        }
-        if (!b->skip[i])
-            ld->slots[s] = (int32_t)i;
-    }
-    return dups;
-}
-
-static int32_t batch_find(const struct load *ld, const struct batch *b, const unsigned char k[16])
-{
-    size_t mask = ld->nslots - 1;
-    size_t s = key_hash(k) & mask;
-    while (ld->slots[s] >= 0) {
-        if (memcmp(b->keys[ld->slots[s]], k, 16) == 0)
-            return ld->slots[s];
-        s = (s + 1) & mask;
-    }
-    return -1;
-}
-
-/* Run a probe query whose result is one binary row_key per row; mark the
- * batch's rows holding those keys as duplicates. *more: the result had
- * more rows than limit (then nothing is marked). */
-static enum load_status probe_run(struct load *ld, struct batch *b, const char *tmpl, int n,
-                                  const Oid *types, const char *const *params,
-                                  const int *lengths, const int *formats, size_t limit,
-                                  bool *more)
-{
-    char *sql = db_sql(ld->db, tmpl);
-    /* Binary results: 16 bytes a key instead of 36 characters. */
-    PGresult *res = PQexecParams(db_conn(ld->db), sql, n, types, params, lengths, formats, 1);
-    free(sql);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        enum load_status st = db_classify(ld->db, res);
-        db_seterr(ld->err, sizeof ld->err, "%s", PQerrorMessage(db_conn(ld->db)));
-        PQclear(res);
-        return st;
-    }
-    *more = (size_t)PQntuples(res) > limit;
-    for (int r = 0; !*more && r < PQntuples(res); r++) {
-        if (PQgetlength(res, r, 0) != 16)
-            continue;
-        int32_t i = batch_find(ld, b, (const unsigned char *)PQgetvalue(res, r, 0));
-        if (i >= 0 && !b->skip[i]) {
-            b->skip[i] = true;
-            ld->duplicate++;
-        }
-    }
-    PQclear(res);
-    return LOAD_OK;
-}
-
-/* A one-dimensional binary array header (PostgreSQL's array_send). */
-static char *array_header(char *w, Oid elem, size_t n)
-{
-    w = copybin_i32(w, 1);          /* dimensions */
-    w = copybin_i32(w, 0);          /* no NULLs */
-    w = copybin_i32(w, (int32_t)elem);
-    w = copybin_i32(w, (int32_t)n); /* length */
-    return copybin_i32(w, 1);       /* lower bound */
-}
-
-/* The exact lookup: the live rows' (call_time, row_key) pairs as two
- * binary arrays, one primary-key descent each on the server. */
-static enum load_status probe_pairs(struct load *ld, struct batch *b, size_t live)
-{
-    enum { TIMESTAMPTZ = 1184, UUID = 2950, TIMESTAMPTZ_ARRAY = 1185, UUID_ARRAY = 2951 };
-    char *times = xmalloc(20 + live * 12), *keys = xmalloc(20 + live * 20);
-    char *t = array_header(times, TIMESTAMPTZ, live), *k = array_header(keys, UUID, live);
-    for (size_t i = 0; i < b->nrows; i++) {
-        if (b->skip[i])
-            continue;
-        const char *tuple = b->buf + b->line_off[i];
-        /* call_time is the first field, never NULL (the table says so;
-         * a NULL would fail the COPY anyway): its 8 bytes follow its
-         * length word. */
-        t = copybin_bytes(t, tuple + 2 + 4, 8);
-        k = copybin_bytes(k, b->keys[i], 16);
-    }
-    const Oid types[2] = {TIMESTAMPTZ_ARRAY, UUID_ARRAY};
-    const char *params[2] = {times, keys};
-    const int lengths[2] = {(int)(t - times), (int)(k - keys)}, formats[2] = {1, 1};
-    bool more;
-    enum load_status st = probe_run(ld, b, SQL_PROBE_PAIRS, 2, types, params, lengths, formats,
-                                    live, &more);
-    free(times);
-    free(keys);
-    return st;
-}
-
-/* Ask the server which of the batch's keys it already holds, with work and
- * memory bounded by the batch whatever else the table holds. First every
- * key stored in the batch's call_time range, but no more than
- * PROBE_RANGE_FACTOR per live row: a range that holds no more than that (a
- * fresh range costs nothing; a re-download finds its own rows) is matched
- * here. A fuller
- * range (files out of time order, other sources or files in the same
- * hours) gets the exact lookup of the batch's own pairs instead. Local
- * times convert to instants monotonically except around a clock change,
- * so the range of a first attempt is exact and that of a retry (after a
- * unique violation) is widened by a day each side. */
-static enum load_status probe(struct load *ld, struct batch *b)
-{
-    size_t live = 0;
-    for (size_t i = 0; i < b->nrows; i++)
-        live += !b->skip[i];
-    if (live == 0)
-        return LOAD_OK;
-    char limit[24];
-    snprintf(limit, sizeof limit, "%zu", PROBE_RANGE_FACTOR * live + 1);
-    const char *params[4] = {b->tmin, b->tmax, ld->careful ? "1 day" : "0", limit};
-    bool more;
-    enum load_status st = probe_run(ld, b, SQL_PROBE_KEYS, 4, NULL, params, NULL, NULL,
-                                    PROBE_RANGE_FACTOR * live, &more);
-    if (st == LOAD_OK && more)
-        st = probe_pairs(ld, b, live);
-    return st;
+    return (struct dedup_batch){b->nrows, (const unsigned char (*)[16])b->keys, b->skip,
+                                b->tmin, b->tmax, tuple_call_time, b};
 }
 
 /* The time fields of a tuple (call_time, answer_time, end_time come
@@ -370,7 +234,7 @@ static enum load_status zone_ask(struct load *ld, const int64_t *locals, size_t 
     if (st != LOAD_OK)
         return st;
     if ((size_t)PQntuples(res) != n) {
-        db_seterr(ld->err, sizeof ld->err, "time zone conversion: %d answers to %zu questions",
+        cdr_seterr(ld->err, sizeof ld->err, "time zone conversion: %d answers to %zu questions",
                   PQntuples(res), n);
         PQclear(res);
         return LOAD_ERROR;
@@ -441,7 +305,8 @@ static enum load_status load_batch(struct load *ld, struct batch *b)
             if (i % 256 == 255)
                 pump_feed(&ld->pump, false);
         }
-        ld->duplicate += dedup_batch(ld, b);
+        struct dedup_batch view = dedup_view(b);
+        ld->duplicate += dedup_within(ld->dedup, &view);
         zone_begin(ld->zones, ld->timezone);
         zone_needs(ld, b);
         const int64_t *q;
@@ -456,7 +321,9 @@ static enum load_status load_batch(struct load *ld, struct batch *b)
                 return st;
             finish_tuples(ld, b);
         }
-        if ((st = probe(ld, b)) != LOAD_OK)
+        st = dedup_stored(ld->dedup, ld->db, &view, ld->careful, &ld->duplicate, ld->err,
+                          sizeof ld->err);
+        if (st != LOAD_OK)
             return st;
         size_t kept = b->nrows;
         for (size_t i = 0; i < b->nrows; i++)
@@ -687,7 +554,7 @@ void load_close(struct load *ld)
     free(ld->answers);
     batch_free(&ld->batches[0]);
     batch_free(&ld->batches[1]);
-    free(ld->slots);
+    dedup_destroy(ld->dedup);
     checksum_destroy(ld->ck);
     free(ld);
 }

@@ -39,7 +39,7 @@ void pump_feed(struct pump *p, bool block)
         return;
     p->queued = 0;
     if (r < 0) {
-        db_seterr(p->err, p->errlen, "COPY: %s", PQerrorMessage(c));
+        cdr_seterr(p->err, p->errlen, "COPY: %s", PQerrorMessage(c));
         p->failed = true;
     }
     p->flushing = false;
@@ -57,7 +57,7 @@ enum load_status pump_open(struct pump *p, const char *tmpl)
     free(q);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         enum load_status st = db_classify(p->db, res);
-        db_seterr(p->err, p->errlen, "%s", PQerrorMessage(c));
+        cdr_seterr(p->err, p->errlen, "%s", PQerrorMessage(c));
         PQclear(res);
         return st;
     }
@@ -75,7 +75,7 @@ void pump_put(struct pump *p, const char *data, size_t len)
     for (size_t off = 0; off < len && !p->failed; off += SEND_CHUNK) {
         size_t n = len - off < SEND_CHUNK ? len - off : SEND_CHUNK;
         if (PQputCopyData(c, data + off, (int)n) != 1) {
-            db_seterr(p->err, p->errlen, "COPY: %s", PQerrorMessage(c));
+            cdr_seterr(p->err, p->errlen, "COPY: %s", PQerrorMessage(c));
             p->failed = true;
         }
         /* Bound what libpq holds: wait until the server has taken the
@@ -84,7 +84,7 @@ void pump_put(struct pump *p, const char *data, size_t len)
         p->queued += n;
         if (p->queued >= COPY_QUEUE && !p->failed) {
             if (flush_some(c, true) < 0) {
-                db_seterr(p->err, p->errlen, "COPY: %s", PQerrorMessage(c));
+                cdr_seterr(p->err, p->errlen, "COPY: %s", PQerrorMessage(c));
                 p->failed = true;
             }
             p->queued = 0;
@@ -96,7 +96,7 @@ void pump_end(struct pump *p)
 {
     PGconn *c = db_conn(p->db);
     if (PQputCopyEnd(c, p->failed ? "cdrimport: send failed" : NULL) != 1 && !p->failed) {
-        db_seterr(p->err, p->errlen, "COPY end: %s", PQerrorMessage(c));
+        cdr_seterr(p->err, p->errlen, "COPY end: %s", PQerrorMessage(c));
         p->failed = true;
     }
     pump_feed(p, false);
@@ -114,7 +114,7 @@ enum load_status pump_wait(struct pump *p)
     while ((res = PQgetResult(c)) != NULL) {
         if (PQresultStatus(res) != PGRES_COMMAND_OK && st == LOAD_OK) {
             st = db_classify(p->db, res);
-            db_seterr(p->err, p->errlen, "%s", PQerrorMessage(c));
+            cdr_seterr(p->err, p->errlen, "%s", PQerrorMessage(c));
         }
         PQclear(res);
         if (PQstatus(c) == CONNECTION_BAD)

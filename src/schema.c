@@ -33,7 +33,7 @@ enum load_status schema_migrate(struct db *db, char *err, size_t errlen)
     PQclear(res);
     res = NULL;
     if (have > SQL_NMIGRATIONS) {
-        db_seterr(err, errlen, "database schema version %d is newer than this cdrimport (%d)",
+        cdr_seterr(err, errlen, "database schema version %d is newer than this cdrimport (%d)",
                   have, SQL_NMIGRATIONS);
         st = LOAD_ERROR;
         goto rollback;
@@ -48,7 +48,7 @@ enum load_status schema_migrate(struct db *db, char *err, size_t errlen)
         free(sql);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
             st = db_classify(db, r);
-            db_seterr(err, errlen, "schema migration %d: %s", v, PQerrorMessage(db_conn(db)));
+            cdr_seterr(err, errlen, "schema migration %d: %s", v, PQerrorMessage(db_conn(db)));
             PQclear(r);
             goto rollback;
         }

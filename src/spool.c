@@ -25,18 +25,6 @@
  * one second would be a PBX answering faster than any poll interval. */
 #define MAX_NAME_TRIES 100000u
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 bool spool_is_temp(const char *name)
 {
     size_t n = strlen(name), p = strlen(TEMP_PREFIX), s = strlen(TEMP_SUFFIX);
@@ -58,14 +46,14 @@ bool spool_open(const char *dir, struct spool_file *f, char *err, size_t errlen)
     char *path = xasprintf("%s/" TEMP_PREFIX "XXXXXX" TEMP_SUFFIX, dir);
     int fd = mkostemps(path, (int)strlen(TEMP_SUFFIX), O_CLOEXEC);
     if (fd < 0) {
-        seterr(err, errlen, "cannot create a spool file in %s: %s", dir, strerror(errno));
+        cdr_seterr(err, errlen, "cannot create a spool file in %s: %s", dir, strerror(errno));
         free(path);
         return false;
     }
     /* Held until the file is renamed: spool_promote of another process
      * leaves a file alone while its writer lives. */
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        seterr(err, errlen, "cannot lock %s: %s", path, strerror(errno));
+        cdr_seterr(err, errlen, "cannot lock %s: %s", path, strerror(errno));
         close(fd);
         unlink(path); /* empty: nothing is lost */
         free(path);
@@ -99,7 +87,7 @@ static bool fsync_dir(const char *dir, char *err, size_t errlen)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0 || fsync(fd) < 0) {
-        seterr(err, errlen, "cannot sync folder %s: %s", dir, strerror(errno));
+        cdr_seterr(err, errlen, "cannot sync folder %s: %s", dir, strerror(errno));
         if (fd >= 0)
             close(fd);
         return false;
@@ -131,11 +119,11 @@ static bool rename_unique(const char *dir, const char *tmp, time_t when, char **
         int e = errno;
         free(path);
         if (e != EEXIST) {
-            seterr(err, errlen, "cannot rename %s: %s", tmp, strerror(e));
+            cdr_seterr(err, errlen, "cannot rename %s: %s", tmp, strerror(e));
             return false;
         }
     }
-    seterr(err, errlen, "cannot rename %s: no free name", tmp);
+    cdr_seterr(err, errlen, "cannot rename %s: no free name", tmp);
     return false;
 }
 
@@ -161,7 +149,7 @@ bool spool_commit(struct spool_file *f, time_t when, char **final, char *err, si
     if (fsync(f->fd) < 0) {
         /* The page cache may still hold the bytes: renaming them into view
          * keeps the best copy there is; the caller reports the error. */
-        seterr(err, errlen, "fsync of %s failed: %s", f->tmp_path, strerror(errno));
+        cdr_seterr(err, errlen, "fsync of %s failed: %s", f->tmp_path, strerror(errno));
         char ignored[CDR_ERRLEN];
         rename_unique(f->dir, f->tmp_path, when, final, ignored, sizeof ignored);
         goto out;
@@ -182,7 +170,7 @@ bool spool_promote(const char *dir, char ***paths, size_t *n, char *err, size_t 
         err[0] = '\0';
     DIR *d = opendir(dir);
     if (!d) {
-        seterr(err, errlen, "cannot read spool folder %s: %s", dir, strerror(errno));
+        cdr_seterr(err, errlen, "cannot read spool folder %s: %s", dir, strerror(errno));
         return false;
     }
     size_t cap = 0;
@@ -214,7 +202,7 @@ bool spool_promote(const char *dir, char ***paths, size_t *n, char *err, size_t 
             (*paths)[(*n)++] = final;
             moved = true;
         } else {
-            seterr(err, errlen, "%s", why);
+            cdr_seterr(err, errlen, "%s", why);
         }
         close(fd);
         free(tmp);
@@ -223,7 +211,7 @@ bool spool_promote(const char *dir, char ***paths, size_t *n, char *err, size_t 
     if (moved) {
         char why[CDR_ERRLEN];
         if (!fsync_dir(dir, why, sizeof why))
-            seterr(err, errlen, "%s", why);
+            cdr_seterr(err, errlen, "%s", why);
     }
     return true;
 }
@@ -233,28 +221,28 @@ bool spool_room(const char *dir, uint64_t min_free, char *err, size_t errlen)
     struct stat st;
     struct statvfs vfs;
     if (stat(dir, &st) < 0) {
-        seterr(err, errlen, "spool folder %s: %s", dir, strerror(errno));
+        cdr_seterr(err, errlen, "spool folder %s: %s", dir, strerror(errno));
         return false;
     }
     if (!S_ISDIR(st.st_mode)) {
-        seterr(err, errlen, "spool folder %s is not a folder", dir);
+        cdr_seterr(err, errlen, "spool folder %s is not a folder", dir);
         return false;
     }
     if (access(dir, W_OK | X_OK) < 0) {
-        seterr(err, errlen, "spool folder %s is not writable: %s", dir, strerror(errno));
+        cdr_seterr(err, errlen, "spool folder %s is not writable: %s", dir, strerror(errno));
         return false;
     }
     if (statvfs(dir, &vfs) < 0) {
-        seterr(err, errlen, "spool folder %s: %s", dir, strerror(errno));
+        cdr_seterr(err, errlen, "spool folder %s: %s", dir, strerror(errno));
         return false;
     }
     if (vfs.f_flag & ST_RDONLY) {
-        seterr(err, errlen, "spool folder %s is on a read-only file system", dir);
+        cdr_seterr(err, errlen, "spool folder %s is on a read-only file system", dir);
         return false;
     }
     uint64_t avail = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
     if (avail < min_free) {
-        seterr(err, errlen, "spool folder %s has %llu bytes free, min_free_bytes is %llu", dir,
+        cdr_seterr(err, errlen, "spool folder %s has %llu bytes free, min_free_bytes is %llu", dir,
                (unsigned long long)avail, (unsigned long long)min_free);
         return false;
     }
@@ -268,14 +256,14 @@ int spool_lock(const char *dir, char *err, size_t errlen)
     char *path = xasprintf("%s/" LOCK_NAME, dir);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
-        seterr(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        cdr_seterr(err, errlen, "cannot open %s: %s", path, strerror(errno));
         free(path);
         return -1;
     }
     free(path);
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         if (errno != EWOULDBLOCK)
-            seterr(err, errlen, "cannot lock %s/" LOCK_NAME ": %s", dir, strerror(errno));
+            cdr_seterr(err, errlen, "cannot lock %s/" LOCK_NAME ": %s", dir, strerror(errno));
         close(fd);
         return -1;
     }

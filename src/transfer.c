@@ -38,18 +38,6 @@ struct transfer {
     time_t started;
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Whatever text leaves this module passes here: should a library message
  * ever quote the password, it is masked. */
 static void scrub(char *text, const char *password)
@@ -114,11 +102,11 @@ static char *read_password_file(const char *path, char *warn, size_t warnlen, ch
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0) {
-        seterr(err, errlen, "password_file %s: %s", path, strerror(errno));
+        cdr_seterr(err, errlen, "password_file %s: %s", path, strerror(errno));
         goto out;
     }
     if (st.st_mode & (S_IRWXG | S_IRWXO))
-        seterr(warn, warnlen, "password_file %s can be read by group or others (mode %04o): "
+        cdr_seterr(warn, warnlen, "password_file %s can be read by group or others (mode %04o): "
                "chmod 600 it", path, (unsigned)(st.st_mode & 07777));
     char buf[MAX_PASSWORD + 2];
     size_t n = 0;
@@ -127,7 +115,7 @@ static char *read_password_file(const char *path, char *warn, size_t warnlen, ch
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0) {
-            seterr(err, errlen, "password_file %s: %s", path, strerror(errno));
+            cdr_seterr(err, errlen, "password_file %s: %s", path, strerror(errno));
             goto out;
         }
         n += (size_t)k;
@@ -135,7 +123,7 @@ static char *read_password_file(const char *path, char *warn, size_t warnlen, ch
     buf[n] = '\0';
     size_t len = strcspn(buf, "\r\n");
     if (len > MAX_PASSWORD) {
-        seterr(err, errlen, "password_file %s: the first line is longer than %d bytes", path,
+        cdr_seterr(err, errlen, "password_file %s: the first line is longer than %d bytes", path,
                MAX_PASSWORD);
     } else {
         pw = xstrndup(buf, len);
@@ -162,7 +150,7 @@ bool transfer_conf_make(const struct cdr_source *src, struct transfer_conf *c, c
     CURLUcode uc = curl_url_set(u, CURLUPART_URL, f->url, 0);
     if (uc != CURLUE_OK) {
         /* Not quoted: the url may carry a password. */
-        seterr(err, errlen, "source %s: fetch.url: %s", src->name, curl_url_strerror(uc));
+        cdr_seterr(err, errlen, "source %s: fetch.url: %s", src->name, curl_url_strerror(uc));
         goto out;
     }
     url_user = url_part(u, CURLUPART_USER, CURLU_URLDECODE);
@@ -171,7 +159,7 @@ bool transfer_conf_make(const struct cdr_source *src, struct transfer_conf *c, c
     curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
     c->url = url_part(u, CURLUPART_URL, 0);
     if (!c->url) {
-        seterr(err, errlen, "source %s: fetch.url cannot be used", src->name);
+        cdr_seterr(err, errlen, "source %s: fetch.url cannot be used", src->name);
         goto out;
     }
     c->username = f->username ? xstrdup(f->username) : url_user ? xstrdup(url_user) : NULL;
@@ -348,17 +336,17 @@ struct transfer *transfer_start(CURLM *multi, const struct transfer_conf *c, cha
     t->host = host_of(c->url);
     t->easy = curl_easy_init();
     if (!t->easy || !t->host || !setup_request(t, c->url)) {
-        seterr(err, errlen, "cannot set up a request to %s", c->shown_url);
+        cdr_seterr(err, errlen, "cannot set up a request to %s", c->shown_url);
         goto fail;
     }
     t->lock_fd = spool_lock(c->spool_dir, err, errlen);
     if (t->lock_fd < 0) {
         if (!err[0])
-            seterr(err, errlen, "another cdrimport is polling this source right now");
+            cdr_seterr(err, errlen, "another cdrimport is polling this source right now");
         goto fail;
     }
     if (curl_multi_add_handle(multi, t->easy) != CURLM_OK) {
-        seterr(err, errlen, "cannot start a request to %s", c->shown_url);
+        cdr_seterr(err, errlen, "cannot start a request to %s", c->shown_url);
         goto fail;
     }
     return t;
@@ -384,12 +372,12 @@ static void keep_body(struct transfer *t, struct transfer_result *r)
     char *tmp = xstrdup(t->spool.tmp_path);
     if (!spool_commit(&t->spool, t->started, &r->file, err, sizeof err)) {
         r->problem = FETCH_SPOOL_ERROR;
-        seterr(r->what, sizeof r->what, "%llu bytes received, %llu kept in %s, but %s",
+        cdr_seterr(r->what, sizeof r->what, "%llu bytes received, %llu kept in %s, but %s",
                (unsigned long long)t->received, (unsigned long long)r->bytes,
                r->file ? r->file : tmp, err);
     } else if (werr) {
         r->problem = FETCH_SPOOL_ERROR;
-        seterr(r->what, sizeof r->what, "writing the spool failed (%s): the %llu bytes "
+        cdr_seterr(r->what, sizeof r->what, "writing the spool failed (%s): the %llu bytes "
                "written are kept in %s; %llu more bytes received and the rest of the response "
                "are lost", strerror(werr), (unsigned long long)r->bytes,
                r->file ? r->file : tmp, (unsigned long long)(t->received - r->bytes));
@@ -409,13 +397,13 @@ static bool follow_redirect(struct transfer *t, struct transfer_result *r)
     free(host);
     if (!same) {
         r->problem = FETCH_HTTP_OTHER;
-        seterr(r->what, sizeof r->what, "HTTP %ld: a redirect to another host, not followed",
+        cdr_seterr(r->what, sizeof r->what, "HTTP %ld: a redirect to another host, not followed",
                r->http_status);
         return false;
     }
     if (t->redirects >= TRANSFER_MAX_REDIRECTS) {
         r->problem = FETCH_HTTP_OTHER;
-        seterr(r->what, sizeof r->what, "HTTP %ld: more than %d redirects, not followed",
+        cdr_seterr(r->what, sizeof r->what, "HTTP %ld: more than %d redirects, not followed",
                r->http_status, TRANSFER_MAX_REDIRECTS);
         return false;
     }
@@ -428,7 +416,7 @@ static bool follow_redirect(struct transfer *t, struct transfer_result *r)
     free(next);
     if (!ok) {
         r->problem = FETCH_HTTP_OTHER;
-        seterr(r->what, sizeof r->what, "HTTP %ld: the redirect could not be followed",
+        cdr_seterr(r->what, sizeof r->what, "HTTP %ld: the redirect could not be followed",
                r->http_status);
     }
     return ok;
@@ -440,22 +428,22 @@ static void classify_status(struct transfer_result *r)
     if (s >= 200 && s <= 299) {
         r->problem = FETCH_FINE;
         if (r->bytes)
-            seterr(r->what, sizeof r->what, "HTTP %ld, %llu bytes", s,
+            cdr_seterr(r->what, sizeof r->what, "HTTP %ld, %llu bytes", s,
                    (unsigned long long)r->bytes);
         else
-            seterr(r->what, sizeof r->what, "HTTP %ld, nothing new", s);
+            cdr_seterr(r->what, sizeof r->what, "HTTP %ld, nothing new", s);
     } else if (s == 401 || s == 403) {
         r->problem = FETCH_REFUSED;
-        seterr(r->what, sizeof r->what, "HTTP %ld", s);
+        cdr_seterr(r->what, sizeof r->what, "HTTP %ld", s);
     } else if (s == 404) {
         r->problem = FETCH_NOT_FOUND;
-        seterr(r->what, sizeof r->what, "HTTP 404");
+        cdr_seterr(r->what, sizeof r->what, "HTTP 404");
     } else if (s >= 500 && s <= 599) {
         r->problem = FETCH_SERVER_ERROR;
-        seterr(r->what, sizeof r->what, "HTTP %ld", s);
+        cdr_seterr(r->what, sizeof r->what, "HTTP %ld", s);
     } else {
         r->problem = FETCH_HTTP_OTHER;
-        seterr(r->what, sizeof r->what, "HTTP %ld", s);
+        cdr_seterr(r->what, sizeof r->what, "HTTP %ld", s);
     }
 }
 
@@ -473,10 +461,10 @@ bool transfer_done(struct transfer *t, CURLcode code, struct transfer_result *r)
         goto out;
     if (t->spool_failed) {
         r->problem = FETCH_SPOOL_ERROR;
-        seterr(r->what, sizeof r->what, "%s; the response is lost", t->spool_err);
+        cdr_seterr(r->what, sizeof r->what, "%s; the response is lost", t->spool_err);
     } else if (t->too_big) {
         r->problem = FETCH_SPOOL_ERROR;
-        seterr(r->what, sizeof r->what, "the response is larger than max_response_bytes "
+        cdr_seterr(r->what, sizeof r->what, "the response is larger than max_response_bytes "
                "(%llu): its first %llu bytes are kept in %s, the rest is lost",
                (unsigned long long)t->conf->max_bytes, (unsigned long long)r->bytes,
                r->file ? r->file : "the spool");
@@ -486,15 +474,15 @@ bool transfer_done(struct transfer *t, CURLcode code, struct transfer_result *r)
         curl_easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
         if (t->got_bytes) {
             r->problem = FETCH_CUT;
-            seterr(r->what, sizeof r->what, "the answer broke off after %llu bytes (%s)%s%s",
+            cdr_seterr(r->what, sizeof r->what, "the answer broke off after %llu bytes (%s)%s%s",
                    (unsigned long long)r->received, why, r->file ? "; kept in " : "",
                    r->file ? r->file : "");
         } else if (pre > 0) {
             r->problem = FETCH_NO_ANSWER;
-            seterr(r->what, sizeof r->what, "no answer (%s)", why);
+            cdr_seterr(r->what, sizeof r->what, "no answer (%s)", why);
         } else if (r->problem == FETCH_FINE) {
             r->problem = FETCH_UNREACHABLE;
-            seterr(r->what, sizeof r->what, "%s", why);
+            cdr_seterr(r->what, sizeof r->what, "%s", why);
         }
     } else if (r->problem == FETCH_FINE) {
         classify_status(r);
@@ -513,7 +501,7 @@ void transfer_abort(struct transfer *t, struct transfer_result *r)
     keep_body(t, r);
     if (r->problem == FETCH_FINE) {
         r->problem = t->got_bytes ? FETCH_CUT : FETCH_NO_ANSWER;
-        seterr(r->what, sizeof r->what, "stopped while the answer was arriving: %llu bytes%s%s",
+        cdr_seterr(r->what, sizeof r->what, "stopped while the answer was arriving: %llu bytes%s%s",
                (unsigned long long)r->received, r->file ? " kept in " : "",
                r->file ? r->file : "");
     }
@@ -552,16 +540,16 @@ bool transfer_check(const struct transfer_conf *c, char *msg, size_t msglen)
     if (!e || !setup_common(e, c, c->url, curl_err) ||
         curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_TIMEOUT, c->connect_timeout_s) != CURLE_OK) {
-        seterr(msg, msglen, "cannot set up a connection");
+        cdr_seterr(msg, msglen, "cannot set up a connection");
         goto out;
     }
     CURLcode rc = curl_easy_perform(e);
     if (rc != CURLE_OK) {
-        seterr(msg, msglen, "%s", curl_err[0] ? curl_err : curl_easy_strerror(rc));
+        cdr_seterr(msg, msglen, "%s", curl_err[0] ? curl_err : curl_easy_strerror(rc));
         goto out;
     }
     bool tls = !strncasecmp(c->url, "https:", 6);
-    seterr(msg, msglen, "connected%s (no request sent)",
+    cdr_seterr(msg, msglen, "connected%s (no request sent)",
            !tls ? ""
            : c->insecure_tls ? ", TLS without verification (insecure_tls)"
            : c->pinned_public_key ? ", TLS key matches pinned_public_key"

@@ -184,3 +184,16 @@ char *cdr_escape(const char *s, size_t n)
     cdr_escape_buf(s, n, out, cap);
     return out;
 }
+
+void cdr_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    size_t n = strlen(err);
+    while (n && (err[n - 1] == '\n' || err[n - 1] == ' '))
+        err[--n] = '\0';
+}

@@ -1,0 +1,49 @@
+/*
+ * dedup.h - which rows of a batch must not be sent: those that repeat an
+ * earlier row of the same batch, and those the table already holds (rows
+ * of earlier batches of the same file are visible inside its transaction).
+ * The primary key (call_time, row_key) stays the final word: a concurrent
+ * importer that commits the same row between the probe and the COPY makes
+ * the COPY fail with unique_violation, and the file is retried.
+ *
+ * The cost of the probe is bounded by the batch, whatever else the table
+ * holds in the same hours (other files, other sources, rows out of time
+ * order): see dedup_stored.
+ */
+#ifndef CDR_DEDUP_H
+#define CDR_DEDUP_H
+
+#include "cdrimport.h"
+#include "db.h"
+
+/* What dedup sees of a batch (load.c's struct batch keeps the storage). */
+struct dedup_batch {
+    size_t nrows;
+    const unsigned char (*keys)[16];
+    bool *skip;                /* out: true for a row not to be sent */
+    const char *tmin, *tmax;   /* the rows' call_time range, canonical local text */
+    /* Row i's call_time as binary timestamptz (8 bytes, big-endian), for
+     * the rows not skipped. */
+    const char *(*call_time)(const void *ctx, size_t i);
+    const void *ctx;
+};
+
+/* A set over one batch's keys, sized for max_rows. */
+struct dedup;
+struct dedup *dedup_create(size_t max_rows);
+void dedup_destroy(struct dedup *d);
+
+/* Mark the rows whose key appeared earlier in the batch; returns how many.
+ * Keeps the set for dedup_stored. */
+size_t dedup_within(struct dedup *d, const struct dedup_batch *b);
+
+/*
+ * Ask the server which of the batch's remaining keys it holds and mark
+ * them; *dups grows by their number. careful: a retry after a unique
+ * violation (the call_time range is widened by a day each side, see
+ * dedup.c). On failure the status and a message in err.
+ */
+enum load_status dedup_stored(struct dedup *d, struct db *db, const struct dedup_batch *b,
+                              bool careful, uint64_t *dups, char *err, size_t errlen);
+
+#endif
