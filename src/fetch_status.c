@@ -71,10 +71,11 @@ enum load_status fetch_status_print(struct db *db, char *err, size_t errlen)
     for (int i = 0; i < PQntuples(res); i++) {
         const char *file = PQgetvalue(res, i, 8);
         printf("  %s: %s\n"
-               "    last poll %s: %s, %s bytes%s%s%s%s\n"
+               "    last poll %s: %s%s%s%s%s\n"
                "    since the first poll: %s polls, %s bytes, %s rows\n",
                PQgetvalue(res, i, 0), PQgetvalue(res, i, 9), PQgetvalue(res, i, 1),
-               PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), *file ? "; last file " : "", file,
+               /* the outcome says the bytes where there were any */
+               PQgetvalue(res, i, 2), *file ? "; last file " : "", file,
                *file ? ": " : "", *file ? PQgetvalue(res, i, 7) : "", PQgetvalue(res, i, 4),
                PQgetvalue(res, i, 5), PQgetvalue(res, i, 6));
     }
