@@ -160,6 +160,24 @@ def test_redirects_same_host_only(workdir, dsn, db, pbx):
     assert len(pbx.pending) == 2 and more
 
 
+def test_more_than_three_redirects_are_not_followed(workdir, dsn, db, pbx):
+    """Three redirects on the same host are followed; a fourth is not, and the
+    PBX keeps its records for the next poll."""
+    src, config = one_source(workdir, dsn, pbx)
+    lines = pbx.add(3)
+    pbx.fault("redirect", "redirect", "redirect")
+    r = run_cli("fetch", config=config)
+    assert r.returncode == 0, r.stderr
+    Db(db.info.dbname).assert_exactly_once(expected(lines))
+
+    more = pbx.add(2)
+    pbx.fault("redirect", "redirect", "redirect", "redirect")
+    r = run_cli("fetch", config=config)
+    assert r.returncode == 1 and "more than 3 redirects" in r.stderr, r.stderr
+    assert len(pbx.pending) == 2 and more
+    assert rows(db, "SELECT count(*) FROM cdr")[0][0] == 3
+
+
 def test_fetch_exit_codes(workdir, dsn, db, pbx):
     src, config = one_source(workdir, dsn, pbx)
     folder = {"name": "folder", "path": str(workdir / "inbox"), "timezone": "UTC",
