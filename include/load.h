@@ -26,10 +26,12 @@
 struct load;
 
 /* careful: a retry after a unique violation; the dedup probe then looks
- * at a wider time range (see load.c). */
+ * at a wider time range (see load.c). member: the file's path inside the
+ * archive path, or NULL (ledger.h). */
 enum load_status load_begin(struct db *db, const char *source, const char *timezone,
-                            const char *path, const char *sha256, uint64_t size, bool careful,
-                            struct load **out, char *err, size_t errlen);
+                            const char *path, const char *member, const char *sha256,
+                            uint64_t size, bool careful, struct load **out, char *err,
+                            size_t errlen);
 /* Queue one row; may flush a batch. */
 enum load_status load_row(struct load *ld, const struct cdr_row *row, uint64_t line_no);
 /* Queue one rejected line (raw bytes verbatim). */

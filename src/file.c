@@ -93,7 +93,9 @@ struct import {
     struct db *db;
     const struct cdr_source *src;
     struct profile *prof;
-    const char *path;
+    const char *name;         /* for messages: the path, or ARCHIVE:MEMBER */
+    const char *path;         /* for the ledger: the file's, or its archive's */
+    const char *member;       /* for the ledger: the path inside the archive, or NULL */
     const struct file_opts *o;
     struct file_result *r;
     struct input *in;
@@ -284,8 +286,9 @@ static void record_duplicate(struct import *im)
     r->status = FILE_DUPLICATE;
     if (im->o->dry_run)
         return;
-    enum load_status ls = ledger_record_file(im->db, im->src->name, im->path, r->sha256,
-                                             r->size, "duplicate", NULL, err, sizeof err);
+    enum load_status ls = ledger_record_file(im->db, im->src->name, im->path, im->member,
+                                             r->sha256, r->size, "duplicate", NULL, err,
+                                             sizeof err);
     if (ls != LOAD_OK)
         set_result(r, db_failure(ls), err);
 }
@@ -315,12 +318,13 @@ static void record_failure(struct import *im, const struct pass *first, const ch
     struct load *ld = NULL;
     char err[CDR_ERRLEN];
     enum load_status ls = load_begin(im->db, im->src->name, im->src->timezone, im->path,
-                                     r->sha256, r->size, careful, &ld, err, sizeof err);
+                                     im->member, r->sha256, r->size, careful, &ld, err,
+                                     sizeof err);
     if (ls != LOAD_OK) {
         set_result(r, db_failure(ls), err);
         return;
     }
-    struct pass again = {.path = im->path, .prof = im->prof, .ld = ld, .rejects_only = true};
+    struct pass again = {.path = im->name, .prof = im->prof, .ld = ld, .rejects_only = true};
     enum pass_end end = parse_pass(im, &again);
     if (end != PASS_DONE) {
         pass_failed(im, end, &again, ld);
@@ -368,13 +372,14 @@ static bool attempt(struct import *im, bool careful, bool last)
     bool retry = false;
     if (!im->o->dry_run) {
         enum load_status ls = load_begin(im->db, im->src->name, im->src->timezone, im->path,
-                                         r->sha256, r->size, careful, &ld, err, sizeof err);
+                                         im->member, r->sha256, r->size, careful, &ld, err,
+                                         sizeof err);
         if (ls != LOAD_OK) {
             set_result(r, db_failure(ls), err);
             return false;
         }
     }
-    struct pass ps = {.path = im->path, .prof = im->prof, .ld = ld, .st = LOAD_OK};
+    struct pass ps = {.path = im->name, .prof = im->prof, .ld = ld, .st = LOAD_OK};
     enum pass_end end = parse_pass(im, &ps);
     r->stats = ps.stats;
     const char *bad = end == PASS_DONE ? verdict(&ps, im->src, why, sizeof why) : NULL;
@@ -421,7 +426,8 @@ void file_import(struct db *db, const struct cdr_source *src, struct profile *pr
                  const char *path, const struct file_opts *o, struct file_result *r)
 {
     double t0 = cdr_monotonic();
-    struct import im = {.db = db, .src = src, .prof = prof, .path = path, .o = o, .r = r};
+    struct import im = {.db = db, .src = src, .prof = prof, .name = path, .path = path, .o = o,
+                        .r = r};
 
     memset(r, 0, sizeof *r);
     if (claim(&im))
@@ -436,8 +442,9 @@ void file_import_input(struct db *db, const struct cdr_source *src, struct profi
                        struct input *in, const struct file_opts *o, struct file_result *r)
 {
     double t0 = cdr_monotonic();
-    struct import im = {.db = db, .src = src, .prof = prof, .path = input_name(in), .o = o,
-                        .r = r, .in = in};
+    struct import im = {.db = db, .src = src, .prof = prof, .name = input_name(in),
+                        .path = input_path(in), .member = input_member(in), .o = o, .r = r,
+                        .in = in};
 
     memset(r, 0, sizeof *r);
     import_claimed(&im);

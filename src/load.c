@@ -115,8 +115,9 @@ static void batch_free(struct batch *b)
 }
 
 enum load_status load_begin(struct db *db, const char *source, const char *timezone,
-                            const char *path, const char *sha256, uint64_t size, bool careful,
-                            struct load **out, char *err, size_t errlen)
+                            const char *path, const char *member, const char *sha256,
+                            uint64_t size, bool careful, struct load **out, char *err,
+                            size_t errlen)
 {
     enum load_status st;
     long long file_id;
@@ -129,8 +130,8 @@ enum load_status load_begin(struct db *db, const char *source, const char *timez
     if ((st = db_exec(db, NULL, PGRES_TUPLES_OK, err, errlen, SQL_SET_TIMEZONE, 1, tzp)) !=
         LOAD_OK)
         goto fail;
-    if ((st = ledger_begin_file(db, source, path, sha256, size, &file_id, err, errlen)) !=
-        LOAD_OK)
+    st = ledger_begin_file(db, source, path, member, sha256, size, &file_id, err, errlen);
+    if (st != LOAD_OK)
         goto fail;
 
     struct load *ld = xcalloc(1, sizeof *ld);
