@@ -12,9 +12,11 @@ PACKAGES=(
     build-essential pkg-config                      # cc, make, pkg-config
     libcsv-dev libpq-dev libyaml-dev libssl-dev     # link-time libraries
     libsystemd-dev                                  # sd_notify for watch under systemd
+    libarchive-dev                                  # packed downloads: zip, tar, gzip, bzip2, xz
     libcmocka-dev libjansson-dev                    # unit tests
     postgresql postgresql-client                    # server 15 + psql
     python3 python3-pytest python3-psycopg2         # end-to-end tests
+    zip                                             # tests: an encrypted member (zip -e)
     procps util-linux coreutils                     # pgrep/ps, runuser, mktemp
 )
 
