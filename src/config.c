@@ -118,12 +118,14 @@ static const struct keytab_table database_table = KEYTAB_TABLE(database_keys, NU
 
 /* ---- sources[] items ----------------------------------------------------- */
 
-static bool set_patterns(struct keytab *kt, const struct keytab_key *k, void *obj,
-                         yaml_node_t *n, const char *path)
+/* A glob or a list of them into *out (count in *n): file names in the inbox
+ * (pattern) or in an archive (members), so never with a '/'. */
+static bool set_globs(struct keytab *kt, yaml_node_t *n, const char *path, const char *what,
+                      char ***out, size_t *nout)
 {
-    (void)k;
-    struct cdr_source *src = obj;
-    const char *expected = "a file-name pattern or a list of them";
+    char expected[96], one[64];
+    snprintf(expected, sizeof expected, "a %s pattern or a list of them", what);
+    snprintf(one, sizeof one, "a %s pattern", what);
     yaml_node_item_t *items = NULL;
     size_t count = 1;
 
@@ -133,8 +135,8 @@ static bool set_patterns(struct keytab *kt, const struct keytab_key *k, void *ob
     } else if (n->type != YAML_SCALAR_NODE) {
         return keytab_wrong_type(kt, n, path, expected);
     }
-    src->patterns = xcalloc(count, sizeof *src->patterns);
-    src->npatterns = count;
+    *out = xcalloc(count, sizeof **out);
+    *nout = count;
     for (size_t i = 0; i < count; i++) {
         char ipath[KEYTAB_PATH_MAX];
         yaml_node_t *item = n;
@@ -144,26 +146,59 @@ static bool set_patterns(struct keytab *kt, const struct keytab_key *k, void *ob
         } else {
             snprintf(ipath, sizeof ipath, "%s", path); /* already cut to fit */
         }
-        const char *s = keytab_scalar(kt, item, ipath, "a file-name pattern");
+        const char *s = keytab_scalar(kt, item, ipath, one);
         if (!s)
             return false;
         if (!*s)
             return keytab_fail(kt, item, ipath, "must not be empty");
         if (strchr(s, '/'))
-            return keytab_fail(kt, item, ipath, "'%.*s': a file-name pattern cannot contain '/'",
-                        KEYTAB_QUOTE_MAX, s);
-        src->patterns[i] = xstrdup(s);
+            return keytab_fail(kt, item, ipath, "'%.*s': a %s pattern cannot contain '/'",
+                               KEYTAB_QUOTE_MAX, s, what);
+        (*out)[i] = xstrdup(s);
     }
     return true;
 }
 
+static bool set_patterns(struct keytab *kt, const struct keytab_key *k, void *obj,
+                         yaml_node_t *n, const char *path)
+{
+    (void)k;
+    struct cdr_source *src = obj;
+    return set_globs(kt, n, path, "file-name", &src->patterns, &src->npatterns);
+}
+
+/* What a PBX download can be: the CSV itself, or packed (input_archive.h). */
+static const char *const default_patterns[] = {"*.csv", "*.zip", "*.tar", "*.tgz",
+                                               "*.tar.gz", "*.tar.bz2", "*.tar.xz", "*.gz"};
+
 static void dflt_patterns(struct keytab *kt, const struct keytab_key *k, void *obj)
 {
     (void)kt;
+    (void)k;
     struct cdr_source *src = obj;
-    src->patterns = xcalloc(1, sizeof *src->patterns);
-    src->patterns[0] = xstrdup(k->def_str);
-    src->npatterns = 1;
+    size_t n = sizeof default_patterns / sizeof *default_patterns;
+    src->patterns = xcalloc(n, sizeof *src->patterns);
+    for (size_t i = 0; i < n; i++)
+        src->patterns[i] = xstrdup(default_patterns[i]);
+    src->npatterns = n;
+}
+
+/* members: which files inside an archive are CDR files (base names). */
+static bool set_members(struct keytab *kt, const struct keytab_key *k, void *obj,
+                        yaml_node_t *n, const char *path)
+{
+    (void)k;
+    struct cdr_source *src = obj;
+    return set_globs(kt, n, path, "member-name", &src->members, &src->nmembers);
+}
+
+static void dflt_members(struct keytab *kt, const struct keytab_key *k, void *obj)
+{
+    (void)kt;
+    struct cdr_source *src = obj;
+    src->members = xcalloc(1, sizeof *src->members);
+    src->members[0] = xstrdup(k->def_str);
+    src->nmembers = 1;
 }
 
 /* One `columns:` entry: a cdr column, "extra.NAME", or "-"/""/null to skip. */
@@ -350,7 +385,8 @@ static const struct keytab_key source_keys[] = {
      .flags = KEYTAB_REQUIRED | KEYTAB_NONEMPTY},
     {.name = "path", .type = KEYTAB_PATH, .offset = SOURCE_FIELD(path),
      .flags = KEYTAB_REQUIRED | KEYTAB_NONEMPTY},
-    {.name = "pattern", .type = KEYTAB_CUSTOM, .set = set_patterns, .dflt = dflt_patterns,
+    {.name = "pattern", .type = KEYTAB_CUSTOM, .set = set_patterns, .dflt = dflt_patterns},
+    {.name = "members", .type = KEYTAB_CUSTOM, .set = set_members, .dflt = dflt_members,
      .def_str = "*.csv"},
     {.name = "recursive", .type = KEYTAB_BOOL, .offset = SOURCE_FIELD(recursive), .def_int = true},
     {.name = "format", .type = KEYTAB_ENUM, .offset = SOURCE_FIELD(format),
@@ -370,6 +406,8 @@ static const struct keytab_key source_keys[] = {
      .def_num = CDR_DEFAULT_MAX_REJECT_RATIO, .dmin = 0.0, .dmax = 1.0},
     {.name = "max_line_bytes", .type = KEYTAB_SIZE, .offset = SOURCE_FIELD(max_line_bytes),
      .def_int = CDR_DEFAULT_MAX_LINE_BYTES, .min = 1024, .max = 64LL * 1024 * 1024},
+    {.name = "max_member_bytes", .type = KEYTAB_SIZE, .offset = SOURCE_FIELD(max_member_bytes),
+     .def_int = CDR_DEFAULT_MAX_MEMBER_BYTES, .min = 1024 * 1024, .max = 1LL << 50},
     {.name = "watch", .type = KEYTAB_CUSTOM, .set = set_source_watch, .dflt = dflt_source_watch},
 };
 
@@ -476,6 +514,9 @@ static void source_free(struct cdr_source *src)
     for (size_t i = 0; i < src->npatterns; i++)
         free(src->patterns[i]);
     free(src->patterns);
+    for (size_t i = 0; i < src->nmembers; i++)
+        free(src->members[i]);
+    free(src->members);
     for (size_t i = 0; i < src->ncolumns; i++)
         free(src->columns[i].extra_name);
     free(src->columns);
