@@ -37,6 +37,10 @@ enum load_status load_row(struct load *ld, const struct cdr_row *row, uint64_t l
 /* Queue one rejected line (raw bytes verbatim). */
 enum load_status load_reject(struct load *ld, uint64_t line_no, const char *raw, size_t len,
                              const char *reason);
+/* Send every queued row and reject and wait for the server to take them:
+ * the connection is free for another statement of the transaction (the
+ * loader thread shares it until then). load_commit does this first. */
+enum load_status load_settle(struct load *ld);
 /* Flush, write the ledger row (status imported or failed, with error, and
  * the input's checksum and size as the pass found them) and commit. stats
  * in: rows_read/rows_rejected/rows_repaired as counted by the caller; out:

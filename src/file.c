@@ -397,11 +397,20 @@ static bool attempt(struct import *im, bool careful, bool last)
     enum pass_end end = parse_pass(im, &ps);
     r->stats = ps.stats;
     const char *bad = end == PASS_DONE ? verdict(&ps, im->src, why, sizeof why) : NULL;
+    /* An input read once asks about its checksum now, over the connection
+     * the loader thread may still be sending the last batches on: it must
+     * have finished first. */
+    bool streamed = end == PASS_DONE && !im->prehashed && im->db && !im->o->force;
+    enum load_status settled = streamed && ld ? load_settle(ld) : LOAD_OK;
     if (end == PASS_LOAD_FAILED && ps.st == LOAD_CONFLICT && !last) {
         retry = true;
     } else if (end != PASS_DONE) {
         pass_failed(im, end, &ps, ld);
-    } else if (!im->prehashed && im->db && !im->o->force && streamed_duplicate(im, &ld)) {
+    } else if (settled == LOAD_CONFLICT && !last) {
+        retry = true;
+    } else if (settled != LOAD_OK) {
+        set_result(r, db_failure(settled), load_error(ld));
+    } else if (streamed && streamed_duplicate(im, &ld)) {
         /* the result is set */
     } else if (im->o->dry_run) {
         set_result(r, bad ? FILE_FAILED : FILE_IMPORTED, bad ? bad : "");

@@ -569,8 +569,7 @@ enum load_status load_reject(struct load *ld, uint64_t line_no, const char *raw,
     return LOAD_OK;
 }
 
-enum load_status load_commit(struct load *ld, const char *status, const char *error,
-                             const char *sha256, uint64_t size, struct load_stats *stats)
+enum load_status load_settle(struct load *ld)
 {
     enum load_status st = submit(ld);
     if (st == LOAD_OK)
@@ -578,6 +577,13 @@ enum load_status load_commit(struct load *ld, const char *status, const char *er
     /* The loader is idle: the connection is ours again. */
     if (st == LOAD_OK)
         st = pump_wait(&ld->pump);
+    return st;
+}
+
+enum load_status load_commit(struct load *ld, const char *status, const char *error,
+                             const char *sha256, uint64_t size, struct load_stats *stats)
+{
+    enum load_status st = load_settle(ld);
     if (st != LOAD_OK)
         return st;
     stats->rows_inserted = ld->inserted;
