@@ -32,7 +32,8 @@ bool input_archive_sniff(const void *head, size_t len);
 struct input_archive;
 
 struct input_archive_entry {
-    const char *name;   /* path inside the archive, as stored (until the next entry) */
+    const char *name;   /* path inside the archive, as stored; until the next entry or a
+                         * member's rewind (which reads the entries again) */
     size_t index;       /* 0-based, among all entries */
     bool regular;       /* a file: not a folder, link, hard link or device */
     bool single;        /* the one file of a compressed stream (no archive around it) */

@@ -306,6 +306,7 @@ void packed_import(struct db *db, const struct cdr_source *src, struct profile *
             }
             free(last);
             last = xstrdup(e.name);
+            e.name = last; /* a member's rewind reads the entries again */
             entry(&pk, &e);
         }
         free(last);
