@@ -159,46 +159,33 @@ static bool set_globs(struct keytab *kt, yaml_node_t *n, const char *path, const
     return true;
 }
 
-static bool set_patterns(struct keytab *kt, const struct keytab_key *k, void *obj,
+/* pattern (inbox file names) and members (CDR files inside an archive). */
+static bool set_glob_key(struct keytab *kt, const struct keytab_key *k, void *obj,
                          yaml_node_t *n, const char *path)
 {
-    (void)k;
     struct cdr_source *src = obj;
+    if (!strcmp(k->name, "members"))
+        return set_globs(kt, n, path, "member-name", &src->members, &src->nmembers);
     return set_globs(kt, n, path, "file-name", &src->patterns, &src->npatterns);
 }
 
 /* What a PBX download can be: the CSV itself, or packed (input_archive.h). */
 static const char *const default_patterns[] = {"*.csv", "*.zip", "*.tar", "*.tgz",
                                                "*.tar.gz", "*.tar.bz2", "*.tar.xz", "*.gz"};
+static const char *const default_members[] = {"*.csv"};
 
-static void dflt_patterns(struct keytab *kt, const struct keytab_key *k, void *obj)
+static void dflt_glob_key(struct keytab *kt, const struct keytab_key *k, void *obj)
 {
     (void)kt;
-    (void)k;
     struct cdr_source *src = obj;
-    size_t n = sizeof default_patterns / sizeof *default_patterns;
-    src->patterns = xcalloc(n, sizeof *src->patterns);
+    bool members = !strcmp(k->name, "members");
+    const char *const *list = members ? default_members : default_patterns;
+    size_t n = members ? 1 : sizeof default_patterns / sizeof *default_patterns;
+    char **out = xcalloc(n, sizeof *out);
     for (size_t i = 0; i < n; i++)
-        src->patterns[i] = xstrdup(default_patterns[i]);
-    src->npatterns = n;
-}
-
-/* members: which files inside an archive are CDR files (base names). */
-static bool set_members(struct keytab *kt, const struct keytab_key *k, void *obj,
-                        yaml_node_t *n, const char *path)
-{
-    (void)k;
-    struct cdr_source *src = obj;
-    return set_globs(kt, n, path, "member-name", &src->members, &src->nmembers);
-}
-
-static void dflt_members(struct keytab *kt, const struct keytab_key *k, void *obj)
-{
-    (void)kt;
-    struct cdr_source *src = obj;
-    src->members = xcalloc(1, sizeof *src->members);
-    src->members[0] = xstrdup(k->def_str);
-    src->nmembers = 1;
+        out[i] = xstrdup(list[i]);
+    *(members ? &src->members : &src->patterns) = out;
+    *(members ? &src->nmembers : &src->npatterns) = n;
 }
 
 /* One `columns:` entry: a cdr column, "extra.NAME", or "-"/""/null to skip. */
@@ -385,9 +372,8 @@ static const struct keytab_key source_keys[] = {
      .flags = KEYTAB_REQUIRED | KEYTAB_NONEMPTY},
     {.name = "path", .type = KEYTAB_PATH, .offset = SOURCE_FIELD(path),
      .flags = KEYTAB_REQUIRED | KEYTAB_NONEMPTY},
-    {.name = "pattern", .type = KEYTAB_CUSTOM, .set = set_patterns, .dflt = dflt_patterns},
-    {.name = "members", .type = KEYTAB_CUSTOM, .set = set_members, .dflt = dflt_members,
-     .def_str = "*.csv"},
+    {.name = "pattern", .type = KEYTAB_CUSTOM, .set = set_glob_key, .dflt = dflt_glob_key},
+    {.name = "members", .type = KEYTAB_CUSTOM, .set = set_glob_key, .dflt = dflt_glob_key},
     {.name = "recursive", .type = KEYTAB_BOOL, .offset = SOURCE_FIELD(recursive), .def_int = true},
     {.name = "format", .type = KEYTAB_ENUM, .offset = SOURCE_FIELD(format),
      .lookup = profile_format_by_name, .def_int = CDR_FMT_KXHTS},
