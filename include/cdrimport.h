@@ -24,6 +24,7 @@ enum cdr_exit {
 /* Defaults a source inherits unless importer.yaml says otherwise. */
 #define CDR_DEFAULT_MAX_LINE_BYTES (64u * 1024u)
 #define CDR_DEFAULT_MAX_REJECT_RATIO 0.5
+#define CDR_DEFAULT_MAX_MEMBER_BYTES (4ull * 1024 * 1024 * 1024)
 
 /* Size of an error message buffer that low-level modules fill. */
 #define CDR_ERRLEN 512

@@ -55,7 +55,9 @@ struct cdr_source {
     char *name;               /* required; stored in cdr.source */
     char *path;               /* required; absolute after loading */
     char **patterns;          /* file-name globs, matched case-insensitively */
-    size_t npatterns;         /* default: one pattern "*.csv" */
+    size_t npatterns;         /* default: *.csv and the packed kinds (*.zip, *.tar.gz, ...) */
+    char **members;           /* inside an archive: globs for the CDR files' base names */
+    size_t nmembers;          /* default: one pattern "*.csv" */
     bool recursive;           /* default true */
     enum cdr_format format;   /* default kx-hts */
     struct cdr_colspec *columns; /* with format custom (required there) */
@@ -68,6 +70,7 @@ struct cdr_source {
     char *failed_dir;         /* absolute; default <parent of path>/failed */
     double max_reject_ratio;  /* default 0.5 */
     size_t max_line_bytes;    /* default 64 KiB */
+    size_t max_member_bytes;  /* an archive member expanding past this is stopped; 4 GiB */
     bool has_watch;           /* per-source watch override present */
     struct cdr_watch_config watch; /* effective watch settings */
     struct cdr_fetch *fetch;  /* NULL: a folder source */

@@ -1,7 +1,9 @@
 /*
  * file.h - importing one file: claim it, checksum it, skip it if its
  * checksum is known, else parse and load it in one transaction. This is the
- * one call that `import`, `scan` and `watch` all make.
+ * one call that `import`, `scan` and `watch` all make. A file whose content
+ * is an archive or compressed stream is a packed download: each CDR member
+ * goes through the same steps as a file of its own (packed.h).
  */
 #ifndef CDR_FILE_H
 #define CDR_FILE_H
@@ -12,6 +14,7 @@
 #include "profile.h"
 
 struct input;
+struct file_result;
 
 enum file_status {
     FILE_IMPORTED = 0,  /* committed (possibly zero new rows) */
@@ -30,6 +33,11 @@ struct file_opts {
      * cancels the import: its transaction rolls back, status FILE_SKIPPED. */
     bool (*progress)(void *ctx, uint64_t done, uint64_t total, uint64_t rows);
     void *progress_ctx;
+    /* A packed download's CDR members (packed.h), may be NULL: called with
+     * progress_ctx as each member starts (r NULL) and with its result;
+     * name is "ARCHIVE:MEMBER". The archive's own result comes back as
+     * usual, with the members' rows summed. */
+    void (*member)(void *ctx, const char *name, const struct file_result *r);
 };
 
 struct file_result {
@@ -40,6 +48,12 @@ struct file_result {
     double ms;
     char error[CDR_ERRLEN]; /* why it failed / was skipped */
     struct input *input;    /* the claimed file, kept locked until released */
+    /* A packed download: the CDR members it held, and for a failed one a
+     * line per failed member or damage ("member NAME: why", escaped) for
+     * its .error note; NULL otherwise. file_release frees it. */
+    bool packed;
+    unsigned members;
+    char *notes;
 };
 
 /*
@@ -58,12 +72,17 @@ void file_import(struct db *db, const struct cdr_source *src, struct profile *pr
  * checksum is already imported. A file with too many bad lines is read a
  * second time to keep its rejects, so an input whose lines may be bad must
  * be able to rewind (an archive member by reopening it); one that cannot
- * is reported unreadable then, with nothing stored. file_release closes it.
+ * is reported unreadable then, with nothing stored. An input that can
+ * rewind cheaply and holds an archive is imported as one (packed.h); one
+ * that cannot rewind is read as CSV. An input whose bytes were cut short
+ * (input_why after the end: a damaged archive) has its cut line rejected
+ * and the reason in its ledger row. file_release closes it.
  */
 void file_import_input(struct db *db, const struct cdr_source *src, struct profile *prof,
                        struct input *in, const struct file_opts *o, struct file_result *r);
 
-/* Drop the claim on the file (after it has been moved, or left). */
+/* Drop the claim on the file (after it has been moved, or left), and free
+ * the result's notes. */
 void file_release(struct file_result *res);
 
 const char *file_status_name(enum file_status st);

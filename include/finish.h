@@ -22,5 +22,11 @@ int finish_success(const struct cdr_source *src, const char *root, const char *p
 int finish_failed(const struct cdr_source *src, const char *root, const char *path,
                   const char *sha256, const char *reason, char **dest, char *err,
                   size_t errlen);
+/* The same with notes: lines (each ending in '\n', outside text already
+ * escaped) written into the .error after the reason, e.g. a packed
+ * download's failed members one by one. */
+int finish_failed_notes(const struct cdr_source *src, const char *root, const char *path,
+                        const char *sha256, const char *reason, const char *notes,
+                        char **dest, char *err, size_t errlen);
 
 #endif

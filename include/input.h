@@ -19,11 +19,19 @@
 
 /* What an implementation provides. read returns bytes read, 0 at the end,
  * or -1 with errno set (EINTR already retried). rewind (NULL: the source
- * cannot go back) returns 0 or -1 with errno. close frees impl. */
+ * cannot go back) returns 0 or -1 with errno. close frees impl.
+ * why (optional) says, after read returned 0, why the bytes stopped short
+ * of the source's end (an archive damaged there: the bytes are cut), or
+ * after -1, a reason clearer than errno (an expansion limit); NULL when
+ * neither. rewind_costly: going back means decompressing again, so no
+ * checksum pass is made over it (the parse pass learns the checksum), and
+ * it is rewound only to keep a failed input's rejects. */
 struct input_ops {
     ssize_t (*read)(void *impl, void *buf, size_t len);
     int (*rewind)(void *impl);
     void (*close)(void *impl);
+    const char *(*why)(void *impl);
+    bool rewind_costly;
 };
 
 struct input;
@@ -31,12 +39,24 @@ struct input;
 /* Wrap an implementation. name is copied; size is -1 when not known. */
 struct input *input_new(const char *name, int64_t size, const struct input_ops *ops,
                         void *impl);
+/* The same for a file inside an archive: its name is "ARCHIVE:MEMBER"
+ * (what logs show), its path the archive's and its member the path inside
+ * it (what the ledger keeps). */
+struct input *input_new_member(const char *archive, const char *member, int64_t size,
+                               const struct input_ops *ops, void *impl);
 /* Close the implementation and free. Safe on NULL. */
 void input_close(struct input *in);
 
 const char *input_name(const struct input *in);
+/* The ledger's path: the archive of a member, else the name. */
+const char *input_path(const struct input *in);
+/* The path inside the archive of a member; NULL for anything else. */
+const char *input_member(const struct input *in);
 int64_t input_size(const struct input *in);
 bool input_can_rewind(const struct input *in);
+bool input_rewind_costly(const struct input *in);
+/* See input_ops.why: after a read returned 0 or -1. */
+const char *input_why(const struct input *in);
 
 /* Read up to len bytes (hashing them); see input_ops.read. */
 ssize_t input_read(struct input *in, void *buf, size_t len);

@@ -36,7 +36,8 @@ struct job {
     double t0;
     /* progress */
     size_t file_index, file_count;
-    const char *current;
+    const char *current;           /* the file, or ARCHIVE:MEMBER being read */
+    const char *archive;           /* the file given to job_import_file */
     double last_draw;
 };
 

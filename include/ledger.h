@@ -6,7 +6,9 @@
  *
  * File names and messages are outside text: they reach text columns
  * through cdr_escape, and a name that escaping changed is kept byte for
- * byte in path_raw (schema version 3).
+ * byte in path_raw (schema version 3). A file inside an archive has its
+ * own row: path is the archive's, member its path inside it (version 4,
+ * NULL for anything else; kept as path is, member_raw beside it).
  */
 #ifndef CDR_LEDGER_H
 #define CDR_LEDGER_H
@@ -22,10 +24,12 @@ struct load_stats {
 /* Whether a file with this checksum was already imported for the source. */
 enum load_status ledger_file_known(struct db *db, const char *source, const char *sha256,
                                    bool *known, char *err, size_t errlen);
-/* Record a file that adds no rows (status duplicate) in its own transaction. */
+/* Record a file that adds no rows (a duplicate, a member that could not be
+ * read, an archive's own row) in its own transaction. member may be NULL. */
 enum load_status ledger_record_file(struct db *db, const char *source, const char *path,
-                                    const char *sha256, uint64_t size, const char *status,
-                                    const char *error, char *err, size_t errlen);
+                                    const char *member, const char *sha256, uint64_t size,
+                                    const char *status, const char *error, char *err,
+                                    size_t errlen);
 /* Print the latest ledger rows (for `status`). */
 enum load_status ledger_print_status(struct db *db, int limit, char *err, size_t errlen);
 
@@ -34,8 +38,8 @@ enum load_status ledger_print_status(struct db *db, int limit, char *err, size_t
  * checksum and size are written again at the finish: an input that cannot
  * be read twice knows them only then (begin gets "" and 0). */
 enum load_status ledger_begin_file(struct db *db, const char *source, const char *path,
-                                   const char *sha256, uint64_t size, long long *file_id,
-                                   char *err, size_t errlen);
+                                   const char *member, const char *sha256, uint64_t size,
+                                   long long *file_id, char *err, size_t errlen);
 enum load_status ledger_finish_file(struct db *db, const char *file_id, const char *status,
                                     const char *error, const char *sha256, uint64_t size,
                                     const struct load_stats *stats, char *err, size_t errlen);

@@ -26,15 +26,21 @@
 struct load;
 
 /* careful: a retry after a unique violation; the dedup probe then looks
- * at a wider time range (see dedup.c). */
+ * at a wider time range (see dedup.c). member: the file's path inside the
+ * archive path, or NULL (ledger.h). */
 enum load_status load_begin(struct db *db, const char *source, const char *timezone,
-                            const char *path, const char *sha256, uint64_t size, bool careful,
-                            struct load **out, char *err, size_t errlen);
+                            const char *path, const char *member, const char *sha256,
+                            uint64_t size, bool careful, struct load **out, char *err,
+                            size_t errlen);
 /* Queue one row; may flush a batch. */
 enum load_status load_row(struct load *ld, const struct cdr_row *row, uint64_t line_no);
 /* Queue one rejected line (raw bytes verbatim). */
 enum load_status load_reject(struct load *ld, uint64_t line_no, const char *raw, size_t len,
                              const char *reason);
+/* Send every queued row and reject and wait for the server to take them:
+ * the connection is free for another statement of the transaction (the
+ * loader thread shares it until then). load_commit does this first. */
+enum load_status load_settle(struct load *ld);
 /* Flush, write the ledger row (status imported or failed, with error, and
  * the input's checksum and size as the pass found them) and commit. stats
  * in: rows_read/rows_rejected/rows_repaired as counted by the caller; out:

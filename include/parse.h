@@ -41,6 +41,9 @@ void parse_destroy(struct parser *p);
 int parse_feed(struct parser *p, const void *data, size_t len);
 /* End of input: a last record without newline, an unterminated quote. */
 int parse_finish(struct parser *p);
+/* End of an input that was cut short (a damaged archive): a last line
+ * without newline is rejected with reason why, whatever its fields. */
+int parse_finish_cut(struct parser *p, const char *why);
 
 /* Physical lines seen so far (a last line without newline counts). */
 uint64_t parse_lines(const struct parser *p);

@@ -28,6 +28,10 @@ struct source_list {
 
 /* Whether a file name (no folder) is a candidate for this source. */
 bool source_name_matches(const struct cdr_source *src, const char *name);
+/* Whether a file inside an archive (its path there) is a CDR file: its
+ * base name (after the last '/' or '\\') matches one of the source's
+ * `members` globs, case-insensitively. */
+bool source_member_matches(const struct cdr_source *src, const char *member);
 /* Whether a name is hidden or temporary (an unfinished download). */
 bool source_name_ignored(const char *name);
 /*

@@ -13,10 +13,12 @@ PACKAGES=(
     libcsv-dev libpq-dev libyaml-dev libssl-dev     # link-time libraries
     libsystemd-dev                                  # sd_notify for watch under systemd
     libcurl4-openssl-dev                            # fetch sources: HTTP(S) to the PBX
+    libarchive-dev                                  # packed downloads: zip, tar, gzip, bzip2, xz
     libcmocka-dev libjansson-dev                    # unit tests
     postgresql postgresql-client                    # server 15 + psql
     python3 python3-pytest python3-psycopg2         # end-to-end tests
     openssl                                         # e2e: the fake PBX's self-signed certificate
+    zip                                             # tests: an encrypted member (zip -e)
     procps util-linux coreutils                     # pgrep/ps, runuser, mktemp
 )
 

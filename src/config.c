@@ -119,12 +119,14 @@ static const struct keytab_table database_table = KEYTAB_TABLE(database_keys, NU
 
 /* ---- sources[] items ----------------------------------------------------- */
 
-static bool set_patterns(struct keytab *kt, const struct keytab_key *k, void *obj,
-                         yaml_node_t *n, const char *path)
+/* A glob or a list of them into *out (count in *n): file names in the inbox
+ * (pattern) or in an archive (members), so never with a '/'. */
+static bool set_globs(struct keytab *kt, yaml_node_t *n, const char *path, const char *what,
+                      char ***out, size_t *nout)
 {
-    (void)k;
-    struct cdr_source *src = obj;
-    const char *expected = "a file-name pattern or a list of them";
+    char expected[96], one[64];
+    snprintf(expected, sizeof expected, "a %s pattern or a list of them", what);
+    snprintf(one, sizeof one, "a %s pattern", what);
     yaml_node_item_t *items = NULL;
     size_t count = 1;
 
@@ -134,8 +136,8 @@ static bool set_patterns(struct keytab *kt, const struct keytab_key *k, void *ob
     } else if (n->type != YAML_SCALAR_NODE) {
         return keytab_wrong_type(kt, n, path, expected);
     }
-    src->patterns = xcalloc(count, sizeof *src->patterns);
-    src->npatterns = count;
+    *out = xcalloc(count, sizeof **out);
+    *nout = count;
     for (size_t i = 0; i < count; i++) {
         char ipath[KEYTAB_PATH_MAX];
         yaml_node_t *item = n;
@@ -145,26 +147,46 @@ static bool set_patterns(struct keytab *kt, const struct keytab_key *k, void *ob
         } else {
             snprintf(ipath, sizeof ipath, "%s", path); /* already cut to fit */
         }
-        const char *s = keytab_scalar(kt, item, ipath, "a file-name pattern");
+        const char *s = keytab_scalar(kt, item, ipath, one);
         if (!s)
             return false;
         if (!*s)
             return keytab_fail(kt, item, ipath, "must not be empty");
         if (strchr(s, '/'))
-            return keytab_fail(kt, item, ipath, "'%.*s': a file-name pattern cannot contain '/'",
-                        KEYTAB_QUOTE_MAX, s);
-        src->patterns[i] = xstrdup(s);
+            return keytab_fail(kt, item, ipath, "'%.*s': a %s pattern cannot contain '/'",
+                               KEYTAB_QUOTE_MAX, s, what);
+        (*out)[i] = xstrdup(s);
     }
     return true;
 }
 
-static void dflt_patterns(struct keytab *kt, const struct keytab_key *k, void *obj)
+/* pattern (inbox file names) and members (CDR files inside an archive). */
+static bool set_glob_key(struct keytab *kt, const struct keytab_key *k, void *obj,
+                         yaml_node_t *n, const char *path)
+{
+    struct cdr_source *src = obj;
+    if (!strcmp(k->name, "members"))
+        return set_globs(kt, n, path, "member-name", &src->members, &src->nmembers);
+    return set_globs(kt, n, path, "file-name", &src->patterns, &src->npatterns);
+}
+
+/* What a PBX download can be: the CSV itself, or packed (input_archive.h). */
+static const char *const default_patterns[] = {"*.csv", "*.zip", "*.tar", "*.tgz",
+                                               "*.tar.gz", "*.tar.bz2", "*.tar.xz", "*.gz"};
+static const char *const default_members[] = {"*.csv"};
+
+static void dflt_glob_key(struct keytab *kt, const struct keytab_key *k, void *obj)
 {
     (void)kt;
     struct cdr_source *src = obj;
-    src->patterns = xcalloc(1, sizeof *src->patterns);
-    src->patterns[0] = xstrdup(k->def_str);
-    src->npatterns = 1;
+    bool members = !strcmp(k->name, "members");
+    const char *const *list = members ? default_members : default_patterns;
+    size_t n = members ? 1 : sizeof default_patterns / sizeof *default_patterns;
+    char **out = xcalloc(n, sizeof *out);
+    for (size_t i = 0; i < n; i++)
+        out[i] = xstrdup(list[i]);
+    *(members ? &src->members : &src->patterns) = out;
+    *(members ? &src->nmembers : &src->npatterns) = n;
 }
 
 /* One `columns:` entry: a cdr column, "extra.NAME", or "-"/""/null to skip. */
@@ -351,8 +373,8 @@ static const struct keytab_key source_keys[] = {
      .flags = KEYTAB_REQUIRED | KEYTAB_NONEMPTY},
     {.name = "path", .type = KEYTAB_PATH, .offset = SOURCE_FIELD(path),
      .flags = KEYTAB_REQUIRED | KEYTAB_NONEMPTY},
-    {.name = "pattern", .type = KEYTAB_CUSTOM, .set = set_patterns, .dflt = dflt_patterns,
-     .def_str = "*.csv"},
+    {.name = "pattern", .type = KEYTAB_CUSTOM, .set = set_glob_key, .dflt = dflt_glob_key},
+    {.name = "members", .type = KEYTAB_CUSTOM, .set = set_glob_key, .dflt = dflt_glob_key},
     {.name = "recursive", .type = KEYTAB_BOOL, .offset = SOURCE_FIELD(recursive), .def_int = true},
     {.name = "format", .type = KEYTAB_ENUM, .offset = SOURCE_FIELD(format),
      .lookup = profile_format_by_name, .def_int = CDR_FMT_KXHTS},
@@ -371,6 +393,8 @@ static const struct keytab_key source_keys[] = {
      .def_num = CDR_DEFAULT_MAX_REJECT_RATIO, .dmin = 0.0, .dmax = 1.0},
     {.name = "max_line_bytes", .type = KEYTAB_SIZE, .offset = SOURCE_FIELD(max_line_bytes),
      .def_int = CDR_DEFAULT_MAX_LINE_BYTES, .min = 1024, .max = 64LL * 1024 * 1024},
+    {.name = "max_member_bytes", .type = KEYTAB_SIZE, .offset = SOURCE_FIELD(max_member_bytes),
+     .def_int = CDR_DEFAULT_MAX_MEMBER_BYTES, .min = 1024 * 1024, .max = 1LL << 50},
     {.name = "watch", .type = KEYTAB_CUSTOM, .set = set_source_watch, .dflt = dflt_source_watch},
     /* Last: it overrides the watch settings (config_fetch.c). */
     {.name = "fetch", .type = KEYTAB_CUSTOM, .set = config_fetch_set},
@@ -479,6 +503,9 @@ static void source_free(struct cdr_source *src)
     for (size_t i = 0; i < src->npatterns; i++)
         free(src->patterns[i]);
     free(src->patterns);
+    for (size_t i = 0; i < src->nmembers; i++)
+        free(src->members[i]);
+    free(src->members);
     for (size_t i = 0; i < src->ncolumns; i++)
         free(src->columns[i].extra_name);
     free(src->columns);

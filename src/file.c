@@ -11,11 +11,15 @@
  * that a file changed in between is noticed and rolled back rather than
  * half-imported. An input that cannot afford the first pass learns its
  * checksum in the parse pass and rolls back as a duplicate if it is known.
+ * A file whose first bytes are an archive's goes to packed.c instead, which
+ * brings each of its CDR members back here as an input of its own.
  */
 #include "file.h"
-#include "ledger.h"
 #include "input.h"
+#include "input_archive.h"
+#include "ledger.h"
 #include "log.h"
+#include "packed.h"
 #include "parse.h"
 
 #include <errno.h>
@@ -93,7 +97,9 @@ struct import {
     struct db *db;
     const struct cdr_source *src;
     struct profile *prof;
-    const char *path;
+    const char *name;         /* for messages: the path, or ARCHIVE:MEMBER */
+    const char *path;         /* for the ledger: the file's, or its archive's */
+    const char *member;       /* for the ledger: the path inside the archive, or NULL */
     const struct file_opts *o;
     struct file_result *r;
     struct input *in;
@@ -146,7 +152,12 @@ static enum pass_end parse_pass(struct import *im, struct pass *ps)
             goto out;
         }
     }
-    if (parse_finish(parser) < 0) {
+    /* Bytes cut short by damage (input_why after the end): the line they
+     * cut is rejected, whatever its fields say. */
+    char cut[CDR_ERRLEN];
+    if (input_why(im->in))
+        snprintf(cut, sizeof cut, "cut short by damage to the archive: %s", input_why(im->in));
+    if ((input_why(im->in) ? parse_finish_cut(parser, cut) : parse_finish(parser)) < 0) {
         end = PASS_LOAD_FAILED;
         goto out;
     }
@@ -205,8 +216,13 @@ static void pass_failed(struct import *im, enum pass_end end, const struct pass 
     case PASS_DONE:
         break;
     case PASS_READ_ERROR:
+        /* An input may say better than errno (an archive member stopped
+         * at an expansion limit). */
         r->status = FILE_UNREADABLE;
-        snprintf(r->error, sizeof r->error, "read error: %s", strerror(errno));
+        if (input_why(im->in))
+            snprintf(r->error, sizeof r->error, "%s", input_why(im->in));
+        else
+            snprintf(r->error, sizeof r->error, "read error: %s", strerror(errno));
         break;
     case PASS_CHANGED:
         set_result(r, FILE_SKIPPED, "changed while being read; will retry");
@@ -246,7 +262,7 @@ static bool claim(struct import *im)
 /* The checksum pass, where the input can afford one. */
 static bool prehash(struct import *im)
 {
-    if (!input_can_rewind(im->in))
+    if (!input_can_rewind(im->in) || input_rewind_costly(im->in))
         return true;
     if (input_hash_all(im->in, im->r->sha256, &im->r->size) < 0) {
         im->r->status = FILE_UNREADABLE;
@@ -284,8 +300,9 @@ static void record_duplicate(struct import *im)
     r->status = FILE_DUPLICATE;
     if (im->o->dry_run)
         return;
-    enum load_status ls = ledger_record_file(im->db, im->src->name, im->path, r->sha256,
-                                             r->size, "duplicate", NULL, err, sizeof err);
+    enum load_status ls = ledger_record_file(im->db, im->src->name, im->path, im->member,
+                                             r->sha256, r->size, "duplicate", NULL, err,
+                                             sizeof err);
     if (ls != LOAD_OK)
         set_result(r, db_failure(ls), err);
 }
@@ -315,12 +332,13 @@ static void record_failure(struct import *im, const struct pass *first, const ch
     struct load *ld = NULL;
     char err[CDR_ERRLEN];
     enum load_status ls = load_begin(im->db, im->src->name, im->src->timezone, im->path,
-                                     r->sha256, r->size, careful, &ld, err, sizeof err);
+                                     im->member, r->sha256, r->size, careful, &ld, err,
+                                     sizeof err);
     if (ls != LOAD_OK) {
         set_result(r, db_failure(ls), err);
         return;
     }
-    struct pass again = {.path = im->path, .prof = im->prof, .ld = ld, .rejects_only = true};
+    struct pass again = {.path = im->name, .prof = im->prof, .ld = ld, .rejects_only = true};
     enum pass_end end = parse_pass(im, &again);
     if (end != PASS_DONE) {
         pass_failed(im, end, &again, ld);
@@ -368,21 +386,31 @@ static bool attempt(struct import *im, bool careful, bool last)
     bool retry = false;
     if (!im->o->dry_run) {
         enum load_status ls = load_begin(im->db, im->src->name, im->src->timezone, im->path,
-                                         r->sha256, r->size, careful, &ld, err, sizeof err);
+                                         im->member, r->sha256, r->size, careful, &ld, err,
+                                         sizeof err);
         if (ls != LOAD_OK) {
             set_result(r, db_failure(ls), err);
             return false;
         }
     }
-    struct pass ps = {.path = im->path, .prof = im->prof, .ld = ld, .st = LOAD_OK};
+    struct pass ps = {.path = im->name, .prof = im->prof, .ld = ld, .st = LOAD_OK};
     enum pass_end end = parse_pass(im, &ps);
     r->stats = ps.stats;
     const char *bad = end == PASS_DONE ? verdict(&ps, im->src, why, sizeof why) : NULL;
+    /* An input read once asks about its checksum now, over the connection
+     * the loader thread may still be sending the last batches on: it must
+     * have finished first. */
+    bool streamed = end == PASS_DONE && !im->prehashed && im->db && !im->o->force;
+    enum load_status settled = streamed && ld ? load_settle(ld) : LOAD_OK;
     if (end == PASS_LOAD_FAILED && ps.st == LOAD_CONFLICT && !last) {
         retry = true;
     } else if (end != PASS_DONE) {
         pass_failed(im, end, &ps, ld);
-    } else if (!im->prehashed && im->db && !im->o->force && streamed_duplicate(im, &ld)) {
+    } else if (settled == LOAD_CONFLICT && !last) {
+        retry = true;
+    } else if (settled != LOAD_OK) {
+        set_result(r, db_failure(settled), load_error(ld));
+    } else if (streamed && streamed_duplicate(im, &ld)) {
         /* the result is set */
     } else if (im->o->dry_run) {
         set_result(r, bad ? FILE_FAILED : FILE_IMPORTED, bad ? bad : "");
@@ -391,7 +419,13 @@ static bool attempt(struct import *im, bool careful, bool last)
         ld = NULL;
         record_failure(im, &ps, bad, careful);
     } else {
-        enum load_status ls = load_commit(ld, "imported", NULL, r->sha256, r->size, &ps.stats);
+        /* Bytes cut short are imported as a truncated file is, the ledger
+         * row saying why its last line was rejected. */
+        if (input_why(im->in))
+            snprintf(why, sizeof why, "cut short by damage to the archive: %s",
+                     input_why(im->in));
+        enum load_status ls = load_commit(ld, "imported", input_why(im->in) ? why : NULL,
+                                          r->sha256, r->size, &ps.stats);
         if (ls == LOAD_CONFLICT && !last)
             retry = true;
         else if (ls != LOAD_OK)
@@ -405,9 +439,37 @@ static bool attempt(struct import *im, bool careful, bool last)
     return retry;
 }
 
-/* Steps 2 to 4 for a claimed input. */
+/* Whether the input is a packed download, by its first bytes: 1, 0, or -1
+ * with the result set. Only an input that rewinds cheaply is looked at: an
+ * archive member never is (an archive inside an archive is not opened), and
+ * one read once is taken as CSV. */
+static int sniff_packed(struct import *im)
+{
+    if (!input_can_rewind(im->in) || input_rewind_costly(im->in))
+        return 0;
+    unsigned char head[INPUT_ARCHIVE_HEAD];
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof head && (n = input_read(im->in, head + len, sizeof head - len)) > 0)
+        len += (size_t)n;
+    if (input_rewind(im->in) < 0) {
+        im->r->status = FILE_UNREADABLE;
+        snprintf(im->r->error, sizeof im->r->error, "read error: %s", strerror(errno));
+        return -1;
+    }
+    return input_archive_sniff(head, len) ? 1 : 0;
+}
+
+/* Steps 2 to 4 for a claimed input (or packed.c's, for an archive). */
 static void import_claimed(struct import *im)
 {
+    int packed = sniff_packed(im);
+    if (packed < 0)
+        return;
+    if (packed) {
+        packed_import(im->db, im->src, im->prof, im->in, im->o, im->r);
+        return;
+    }
     if (!prehash(im))
         return;
     /* The known-checksum check is made again before every attempt: the
@@ -421,7 +483,8 @@ void file_import(struct db *db, const struct cdr_source *src, struct profile *pr
                  const char *path, const struct file_opts *o, struct file_result *r)
 {
     double t0 = cdr_monotonic();
-    struct import im = {.db = db, .src = src, .prof = prof, .path = path, .o = o, .r = r};
+    struct import im = {.db = db, .src = src, .prof = prof, .name = path, .path = path, .o = o,
+                        .r = r};
 
     memset(r, 0, sizeof *r);
     if (claim(&im))
@@ -436,8 +499,9 @@ void file_import_input(struct db *db, const struct cdr_source *src, struct profi
                        struct input *in, const struct file_opts *o, struct file_result *r)
 {
     double t0 = cdr_monotonic();
-    struct import im = {.db = db, .src = src, .prof = prof, .path = input_name(in), .o = o,
-                        .r = r, .in = in};
+    struct import im = {.db = db, .src = src, .prof = prof, .name = input_name(in),
+                        .path = input_path(in), .member = input_member(in), .o = o, .r = r,
+                        .in = in};
 
     memset(r, 0, sizeof *r);
     import_claimed(&im);
@@ -449,4 +513,6 @@ void file_release(struct file_result *r)
 {
     input_close(r->input); /* releases the flock */
     r->input = NULL;
+    free(r->notes);
+    r->notes = NULL;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -117,6 +118,16 @@ static int move_unique(const char *path, const char *dir, const char *sha256, ch
     char *copy = xstrdup(path);
     const char *base = basename(copy);
     const char *dot = strrchr(base, '.');
+    /* A compressed file keeps its two-part extension: Master.tar.gz and
+     * Master.csv.gz become Master.<time>.<sha>.tar.gz, not ....tar.<time>... */
+    if (dot && dot != base && (!strcasecmp(dot, ".gz") || !strcasecmp(dot, ".bz2") ||
+                               !strcasecmp(dot, ".xz"))) {
+        const char *prev = dot - 1;
+        while (prev > base && *prev != '.')
+            prev--;
+        if (prev > base && dot - prev <= 4)
+            dot = prev;
+    }
     size_t stem = dot && dot != base ? (size_t)(dot - base) : strlen(base);
     const char *ext = dot && dot != base ? dot : "";
     char stamp[32];
@@ -211,6 +222,13 @@ int finish_failed(const struct cdr_source *src, const char *root, const char *pa
                   const char *sha256, const char *reason, char **dest, char *err,
                   size_t errlen)
 {
+    return finish_failed_notes(src, root, path, sha256, reason, NULL, dest, err, errlen);
+}
+
+int finish_failed_notes(const struct cdr_source *src, const char *root, const char *path,
+                        const char *sha256, const char *reason, const char *notes,
+                        char **dest, char *err, size_t errlen)
+{
     *dest = NULL;
     char *dir = dest_dir(src->failed_dir, root, path);
     int rc = move_unique(path, dir, sha256, dest, err, errlen);
@@ -232,6 +250,8 @@ int finish_failed(const struct cdr_source *src, const char *root, const char *pa
                 safe_path, src->name, sha256 && *sha256 ? sha256 : "-", stamp, safe_reason);
         free(safe_path);
         free(safe_reason);
+        if (notes)
+            fputs(notes, f);
         fprintf(f, "rejected lines, if any, are in table cdr_reject (join cdr_file on sha256)\n");
         if (fclose(f) != 0) {
             snprintf(err, errlen, "cannot write %s: %s", note, strerror(errno));

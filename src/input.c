@@ -14,6 +14,8 @@
 
 struct input {
     char *name;
+    char *path;       /* the archive of a member; NULL: the name */
+    char *member;
     int64_t size;
     const struct input_ops *ops;
     void *impl;
@@ -36,6 +38,17 @@ struct input *input_new(const char *name, int64_t size, const struct input_ops *
     return in;
 }
 
+struct input *input_new_member(const char *archive, const char *member, int64_t size,
+                               const struct input_ops *ops, void *impl)
+{
+    char *name = xasprintf("%s:%s", archive, member);
+    struct input *in = input_new(name, size, ops, impl);
+    free(name);
+    in->path = xstrdup(archive);
+    in->member = xstrdup(member);
+    return in;
+}
+
 void input_close(struct input *in)
 {
     if (!in)
@@ -44,12 +57,34 @@ void input_close(struct input *in)
         in->ops->close(in->impl);
     checksum_destroy(in->ck);
     free(in->name);
+    free(in->path);
+    free(in->member);
     free(in);
 }
 
 const char *input_name(const struct input *in)
 {
     return in->name;
+}
+
+const char *input_path(const struct input *in)
+{
+    return in->path ? in->path : in->name;
+}
+
+const char *input_member(const struct input *in)
+{
+    return in->member;
+}
+
+bool input_rewind_costly(const struct input *in)
+{
+    return in->ops->rewind_costly;
+}
+
+const char *input_why(const struct input *in)
+{
+    return in->ops->why ? in->ops->why(in->impl) : NULL;
 }
 
 int64_t input_size(const struct input *in)

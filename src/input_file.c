@@ -43,7 +43,8 @@ static void plain_close(void *impl)
     free(p);
 }
 
-static const struct input_ops plain_ops = {plain_read, plain_rewind, plain_close};
+static const struct input_ops plain_ops = {.read = plain_read, .rewind = plain_rewind,
+                                           .close = plain_close};
 
 static const char *kind_of(mode_t m)
 {

@@ -72,9 +72,16 @@ static bool progress(void *ctx, uint64_t done, uint64_t total, uint64_t rows)
     double el = t - job->t0;
     double mbps = el > 0 ? (double)(job->totals.bytes + done) / 1e6 / el : 0;
     double eta = mbps > 0 ? (double)(total - done) / 1e6 / mbps : 0;
-    const char *name = strrchr(job->current, '/');
+    /* The file's base name; a member's after its archive's base name
+     * (Master.zip:Master.csv: current is "ARCHIVE:MEMBER"). */
+    const char *file = job->archive ? job->archive : job->current;
+    const char *base = strrchr(file, '/');
+    base = base ? base + 1 : file;
+    size_t k = strlen(file);
+    char name[512];
+    snprintf(name, sizeof name, "%s%s", base,
+             strncmp(job->current, file, k) == 0 ? job->current + k : "");
     char safe[256]; /* the terminal sees no raw control bytes of a name */
-    name = name ? name + 1 : job->current;
     cdr_escape_buf(name, strlen(name), safe, sizeof safe);
     fprintf(stderr, "\r\033[K[%zu/%zu] %s %3.0f%% %llu rows %.1f MB/s ETA %.0fs",
             job->file_index + 1, job->file_count, safe,
@@ -89,12 +96,16 @@ static void report_file(struct job *job, const char *path, const struct file_res
     if (job->tty)
         fputs("\r\033[K", stderr);
     const struct load_stats *s = &r->stats;
+    char members[32] = "";
+    if (r->packed && r->status != FILE_DUPLICATE) /* a known archive is not expanded */
+        snprintf(members, sizeof members, " (%u CDR member%s)", r->members,
+                 r->members == 1 ? "" : "s");
     switch (r->status) {
     case FILE_IMPORTED:
     case FILE_DUPLICATE:
-        log_info("%s%s %s sha256=%.12s rows read=%llu new=%llu duplicate=%llu rejected=%llu "
+        log_info("%s%s %s%s sha256=%.12s rows read=%llu new=%llu duplicate=%llu rejected=%llu "
                  "repaired=%llu %.0f ms%s%s", job->dry_run ? "dry run: " : "",
-                 file_status_name(r->status), path, r->sha256,
+                 file_status_name(r->status), path, members, r->sha256,
                  (unsigned long long)s->rows_read,
                  (unsigned long long)s->rows_inserted, (unsigned long long)s->rows_duplicate,
                  (unsigned long long)s->rows_rejected, (unsigned long long)s->rows_repaired, r->ms,
@@ -112,6 +123,19 @@ static void report_file(struct job *job, const char *path, const struct file_res
                   r->error);
         break;
     }
+}
+
+/* A packed download's member: named in the progress line as it starts, one
+ * log line when done (the archive is accounted as one file, rows summed). */
+static void on_member(void *ctx, const char *name, const struct file_result *r)
+{
+    struct job *job = ctx;
+    if (!r) {
+        job->current = name;
+        return;
+    }
+    report_file(job, name, r, NULL);
+    job->current = job->archive;
 }
 
 static void account(struct job *job, const struct file_result *r)
@@ -151,9 +175,9 @@ enum file_status job_import_file(struct job *job, size_t si, const char *root, c
     const struct cdr_source *src = &job->cfg->sources[si];
     struct file_opts o = {.dry_run = job->dry_run, .force = job->force,
                           .follow_links = follow_links, .progress = progress,
-                          .progress_ctx = job};
+                          .progress_ctx = job, .member = on_member};
     struct file_result r;
-    job->current = path;
+    job->current = job->archive = path;
     file_import(job->db, src, job->profiles[si], path, &o, &r);
     char *dest = NULL;
     if (finish && !job->dry_run) {
@@ -162,7 +186,8 @@ enum file_status job_import_file(struct job *job, size_t si, const char *root, c
         if (r.status == FILE_IMPORTED || r.status == FILE_DUPLICATE)
             rc = finish_success(src, root, path, r.sha256, &dest, err, sizeof err);
         else if (r.status == FILE_FAILED || r.status == FILE_UNREADABLE)
-            rc = finish_failed(src, root, path, r.sha256, r.error, &dest, err, sizeof err);
+            rc = finish_failed_notes(src, root, path, r.sha256, r.error, r.notes, &dest, err,
+                                     sizeof err);
         if (rc < 0)
             log_error("%s", err);
     }

@@ -11,9 +11,14 @@
 #include <string.h>
 
 /* path as text for the path column, and its bytes as a bytea literal for
- * path_raw when the text is not the name itself (NULL otherwise). */
+ * path_raw when the text is not the name itself (NULL otherwise). The same
+ * for member and member_raw; a NULL name gives two NULLs. */
 static void path_params(const char *path, char **text, char **raw)
 {
+    if (!path) {
+        *text = *raw = NULL;
+        return;
+    }
     size_t n = strlen(path);
     *text = cdr_escape(path, n);
     *raw = NULL;
@@ -44,16 +49,20 @@ enum load_status ledger_file_known(struct db *db, const char *source, const char
 }
 
 enum load_status ledger_record_file(struct db *db, const char *source, const char *path,
-                                    const char *sha256, uint64_t size, const char *status,
-                                    const char *error, char *err, size_t errlen)
+                                    const char *member, const char *sha256, uint64_t size,
+                                    const char *status, const char *error, char *err,
+                                    size_t errlen)
 {
-    char sz[24], *text, *raw, *why = text_param(error);
+    char sz[24], *text, *raw, *mtext, *mraw, *why = text_param(error);
     snprintf(sz, sizeof sz, "%llu", (unsigned long long)size);
     path_params(path, &text, &raw);
-    const char *params[7] = {source, text, raw, sha256, sz, status, why};
-    enum load_status st = db_cmds(db, err, errlen, SQL_FILE_RECORD, 7, params);
+    path_params(member, &mtext, &mraw);
+    const char *params[9] = {source, text, raw, mtext, mraw, sha256, sz, status, why};
+    enum load_status st = db_cmds(db, err, errlen, SQL_FILE_RECORD, 9, params);
     free(text);
     free(raw);
+    free(mtext);
+    free(mraw);
     free(why);
     return st;
 }
@@ -84,21 +93,24 @@ enum load_status ledger_print_status(struct db *db, int limit, char *err, size_t
 }
 
 enum load_status ledger_begin_file(struct db *db, const char *source, const char *path,
-                                   const char *sha256, uint64_t size, long long *file_id,
-                                   char *err, size_t errlen)
+                                   const char *member, const char *sha256, uint64_t size,
+                                   long long *file_id, char *err, size_t errlen)
 {
-    char sz[24], *text, *raw;
+    char sz[24], *text, *raw, *mtext, *mraw;
     snprintf(sz, sizeof sz, "%llu", (unsigned long long)size);
     path_params(path, &text, &raw);
-    const char *params[5] = {source, text, raw, sha256, sz};
+    path_params(member, &mtext, &mraw);
+    const char *params[7] = {source, text, raw, mtext, mraw, sha256, sz};
     PGresult *res = NULL;
-    enum load_status st = db_query(db, &res, err, errlen, SQL_FILE_BEGIN, 5, params);
+    enum load_status st = db_query(db, &res, err, errlen, SQL_FILE_BEGIN, 7, params);
     if (st == LOAD_OK) {
         *file_id = atoll(PQgetvalue(res, 0, 0));
         PQclear(res);
     }
     free(text);
     free(raw);
+    free(mtext);
+    free(mraw);
     return st;
 }
 

@@ -114,8 +114,9 @@ static void batch_free(struct batch *b)
 }
 
 enum load_status load_begin(struct db *db, const char *source, const char *timezone,
-                            const char *path, const char *sha256, uint64_t size, bool careful,
-                            struct load **out, char *err, size_t errlen)
+                            const char *path, const char *member, const char *sha256,
+                            uint64_t size, bool careful, struct load **out, char *err,
+                            size_t errlen)
 {
     enum load_status st;
     long long file_id;
@@ -128,8 +129,8 @@ enum load_status load_begin(struct db *db, const char *source, const char *timez
     if ((st = db_exec(db, NULL, PGRES_TUPLES_OK, err, errlen, SQL_SET_TIMEZONE, 1, tzp)) !=
         LOAD_OK)
         goto fail;
-    if ((st = ledger_begin_file(db, source, path, sha256, size, &file_id, err, errlen)) !=
-        LOAD_OK)
+    st = ledger_begin_file(db, source, path, member, sha256, size, &file_id, err, errlen);
+    if (st != LOAD_OK)
         goto fail;
 
     struct load *ld = xcalloc(1, sizeof *ld);
@@ -510,8 +511,7 @@ enum load_status load_reject(struct load *ld, uint64_t line_no, const char *raw,
     return LOAD_OK;
 }
 
-enum load_status load_commit(struct load *ld, const char *status, const char *error,
-                             const char *sha256, uint64_t size, struct load_stats *stats)
+enum load_status load_settle(struct load *ld)
 {
     enum load_status st = submit(ld);
     if (st == LOAD_OK)
@@ -519,6 +519,13 @@ enum load_status load_commit(struct load *ld, const char *status, const char *er
     /* The loader is idle: the connection is ours again. */
     if (st == LOAD_OK)
         st = pump_wait(&ld->pump);
+    return st;
+}
+
+enum load_status load_commit(struct load *ld, const char *status, const char *error,
+                             const char *sha256, uint64_t size, struct load_stats *stats)
+{
+    enum load_status st = load_settle(ld);
     if (st != LOAD_OK)
         return st;
     stats->rows_inserted = ld->inserted;

@@ -47,6 +47,7 @@ struct parser {
     unsigned char head[3];
     size_t nhead;
     bool cr_held;           /* the last chunk ended in '\r': not fed yet */
+    const char *cut;        /* parse_finish_cut: why the input stopped short */
     char reason[256];
 };
 
@@ -477,6 +478,12 @@ int parse_finish(struct parser *p)
             reject(p, p->rec_line, p->raw, p->raw_len, why);
             break;
         }
+        if (p->cut && !memchr(p->raw, '\n', p->raw_len)) {
+            /* The input was cut inside this line: however many fields it
+             * has, it is not whole (its last field may be cut short). */
+            reject(p, p->rec_line, p->raw, p->raw_len, p->cut);
+            break;
+        }
         p->rec_ended = false;
         if (csv_fini(&p->csv, on_field, on_record_end, p) != 0) {
             size_t first = first_line(p);
@@ -504,4 +511,12 @@ int parse_finish(struct parser *p)
     csv_reset(p);
     start_record(p);
     return p->aborted ? -1 : 0;
+}
+
+int parse_finish_cut(struct parser *p, const char *why)
+{
+    p->cut = why;
+    int rc = parse_finish(p);
+    p->cut = NULL;
+    return rc;
 }

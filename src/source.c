@@ -43,6 +43,20 @@ bool source_name_matches(const struct cdr_source *src, const char *name)
     return false;
 }
 
+bool source_member_matches(const struct cdr_source *src, const char *member)
+{
+    /* A Windows zip may separate folders with backslashes: either ends the
+     * folder part. */
+    const char *base = member;
+    for (const char *c = member; *c; c++)
+        if (*c == '/' || *c == '\\')
+            base = c + 1;
+    for (size_t i = 0; i < src->nmembers; i++)
+        if (fnmatch(src->members[i], base, FNM_CASEFOLD) == 0)
+            return true;
+    return false;
+}
+
 void source_list_add(struct source_list *l, const char *path, const struct stat *st)
 {
     if (l->n == l->cap) {

@@ -117,6 +117,18 @@ const char *const SQL_MIGRATIONS[] = {
     "  bytes_total bigint NOT NULL DEFAULT 0);"
     "COMMENT ON TABLE @.cdr_fetch IS "
     "  'per fetch source: the last poll (url with the password masked) and totals';",
+    /* 5: packed downloads. A file inside an archive is a ledger row of its
+     * own: path stays the archive's, member is the file's path inside it
+     * (as text, escaped as path is; member_raw its bytes where escaping
+     * changed them, as path_raw). NULL for a plain file and for the
+     * archive's own row. Catalog-only change. */
+    "ALTER TABLE @.cdr_file ADD COLUMN IF NOT EXISTS member text;"
+    "ALTER TABLE @.cdr_file ADD COLUMN IF NOT EXISTS member_raw bytea;"
+    "COMMENT ON COLUMN @.cdr_file.member IS "
+    "  'a file inside the archive path: its path in the archive (escaped as path is);"
+    " NULL: path is the file read, or the archive itself';"
+    "COMMENT ON COLUMN @.cdr_file.member_raw IS "
+    "  'the member name byte for byte where member escapes it';",
 };
 
 const int SQL_NMIGRATIONS = (int)(sizeof SQL_MIGRATIONS / sizeof SQL_MIGRATIONS[0]);
@@ -128,12 +140,13 @@ const char SQL_FILE_KNOWN[] =
     " LIMIT 1";
 /* A file that adds no rows, recorded in one statement. */
 const char SQL_FILE_RECORD[] =
-    "INSERT INTO @.cdr_file (source, path, path_raw, sha256, size_bytes, status, error,"
-    " finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, clock_timestamp())";
+    "INSERT INTO @.cdr_file (source, path, path_raw, member, member_raw, sha256, size_bytes,"
+    " status, error, finished_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, clock_timestamp())";
 /* A file's ledger row, first thing in its transaction: its id tags the rows. */
 const char SQL_FILE_BEGIN[] =
-    "INSERT INTO @.cdr_file (source, path, path_raw, sha256, size_bytes, status)"
-    " VALUES ($1, $2, $3, $4, $5, 'imported') RETURNING id";
+    "INSERT INTO @.cdr_file (source, path, path_raw, member, member_raw, sha256, size_bytes,"
+    " status) VALUES ($1, $2, $3, $4, $5, $6, $7, 'imported') RETURNING id";
 const char SQL_FILE_FINISH[] =
     "UPDATE @.cdr_file SET rows_read = $2, rows_inserted = $3, rows_duplicate = $4,"
     " rows_rejected = $5, rows_repaired = $6, status = $7, error = $8,"
@@ -142,7 +155,7 @@ const char SQL_FILE_STATUS[] =
     "SELECT id, source, status, rows_read, rows_inserted, rows_duplicate, rows_rejected,"
     " rows_repaired, left(sha256, 12),"
     " to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS\"Z\"'),"
-    " path, coalesce(error, '')"
+    " path || coalesce(':' || member, ''), coalesce(error, '')"
     " FROM @.cdr_file ORDER BY id DESC LIMIT $1::int";
 const char SQL_COPY_REJECTS[] =
     "COPY @.cdr_reject (file_id, line_no, raw_line, reason) FROM STDIN";

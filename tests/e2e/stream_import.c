@@ -4,7 +4,9 @@
  * archive member or an HTTP body will be), so that the checksum learnt in
  * the parse pass and the rollback of a known one run against a real
  * server. Usage: stream_import CONFIG FILE...; prints one line per file:
- * "<status> new=<n> duplicate=<n> rejected=<n> sha256=<hex>".
+ * "<status> new=<n> duplicate=<n> rejected=<n> sha256=<hex>". A FILE
+ * written "spooled:PATH" is handed over as an input that can rewind (as a
+ * spooled HTTP body would be): an archive there is imported as one.
  */
 #include "file.h"
 #include "input.h"
@@ -14,6 +16,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 struct once {
@@ -37,7 +40,19 @@ static void once_close(void *impl)
     free(o);
 }
 
-static const struct input_ops once_ops = {once_read, NULL, once_close};
+static const struct input_ops once_ops = {.read = once_read, .close = once_close};
+
+static struct input *open_once(const char *path)
+{
+    struct once *o = xmalloc(sizeof *o);
+    o->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (o->fd < 0) {
+        perror(path);
+        free(o);
+        return NULL;
+    }
+    return input_new(path, -1, &once_ops, o);
+}
 
 int main(int argc, char **argv)
 {
@@ -58,15 +73,22 @@ int main(int argc, char **argv)
         goto out;
     }
     for (int i = 2; i < argc; i++) {
-        struct once *o = xmalloc(sizeof *o);
-        o->fd = open(argv[i], O_RDONLY | O_CLOEXEC);
-        if (o->fd < 0) {
-            perror(argv[i]);
-            free(o);
-            status = 1;
-            continue;
+        struct input *in = NULL;
+        if (!strncmp(argv[i], "spooled:", 8)) {
+            char why[CDR_ERRLEN];
+            if (input_file_claim(argv[i] + 8, false, false, &in, why, sizeof why) !=
+                INPUT_CLAIMED) {
+                fprintf(stderr, "%s: %s\n", argv[i] + 8, why);
+                status = 1;
+                continue;
+            }
+        } else {
+            in = open_once(argv[i]);
+            if (!in) {
+                status = 1;
+                continue;
+            }
         }
-        struct input *in = input_new(argv[i], -1, &once_ops, o);
         struct file_opts opts = {0};
         struct file_result r;
         file_import_input(job.db, &cfg->sources[0], job.profiles[0], in, &opts, &r);

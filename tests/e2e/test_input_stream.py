@@ -88,3 +88,21 @@ def test_streamed_rows_dedup_as_always(workdir, dsn, db):
     assert out[0].startswith("imported new=20 duplicate=0 ")
     assert out[1].startswith("imported new=10 duplicate=10 ")
     assert stored_ids(db) == ids(range(1, 31))
+
+
+def test_known_checksum_of_a_large_stream(workdir, dsn, db):
+    """Several batches (16 384 rows each): when the parse pass ends, the
+    loader thread may still be sending the last full batch over the
+    connection; the checksum question waits for it (it once shared the
+    connection with it and hung). Streamed again, the same bytes roll back
+    as a duplicate; the rows are there once."""
+    data = kx_file(range(1, 40_001))
+    sha = hashlib.sha256(data).hexdigest()
+    f = workdir / "big.csv"
+    f.write_bytes(data)
+    config = write_config(workdir, dsn)
+
+    assert stream(config, f) == [f"imported new=40000 duplicate=0 rejected=0 sha256={sha}"]
+    assert stream(config, f) == [f"duplicate new=0 duplicate=0 rejected=0 sha256={sha}"]
+    assert rows(db, "SELECT count(*), count(DISTINCT call_id) FROM cdr") == [(40000, 40000)]
+    assert ledger(db) == [("imported", sha, len(data), 40000), ("duplicate", sha, len(data), 0)]

@@ -99,7 +99,7 @@ def test_version_2_ledger_is_migrated(workdir, dsn, db):
     r = cli(config, "import", second)
 
     assert r.returncode == 0, r.stderr
-    assert rows(db, "SELECT max(version) FROM cdr_schema") == [(4,)]
+    assert rows(db, "SELECT max(version) FROM cdr_schema") == [(5,)]
     assert ledger(db) == [("imported", first.decode(), None),
                           ("imported", escaped(second), second)]
     assert stored_ids(db) == ids(range(1, 5))

@@ -158,7 +158,7 @@ def test_version_1_schema_is_migrated(workdir, dsn, db):
     assert r.returncode == 0, r.stderr
     assert rows(db, "SELECT call_id, call_duration FROM cdr ORDER BY 1") == \
         [("8.1", timedelta(seconds=42)), ("8.2", timedelta(seconds=43))]
-    assert rows(db, "SELECT max(version) FROM cdr_schema") == [(4,)]
+    assert rows(db, "SELECT max(version) FROM cdr_schema") == [(5,)]
     assert rows(db, """SELECT attgenerated FROM pg_attribute
                        WHERE attrelid = 'cdr'::regclass AND attname = 'call_duration'""") == [("",)]
 

@@ -79,8 +79,15 @@ static void check_defaults(const struct cdr_config *cfg)
     const struct cdr_source *s = &cfg->sources[0];
     assert_string_equal(s->name, "pbx");
     assert_string_equal(s->path, "/var/spool/cdr/in");
-    assert_int_equal(s->npatterns, 1);
-    assert_string_equal(s->patterns[0], "*.csv");
+    /* The CSV and the packed downloads (issue 10). */
+    static const char *const packed[] = {"*.csv", "*.zip", "*.tar", "*.tgz",
+                                         "*.tar.gz", "*.tar.bz2", "*.tar.xz", "*.gz"};
+    assert_int_equal(s->npatterns, sizeof packed / sizeof *packed);
+    for (size_t i = 0; i < s->npatterns; i++)
+        assert_string_equal(s->patterns[i], packed[i]);
+    assert_int_equal(s->nmembers, 1);
+    assert_string_equal(s->members[0], "*.csv");
+    assert_int_equal(s->max_member_bytes, 4ull << 30);
     assert_true(s->recursive);
     assert_int_equal(s->format, CDR_FMT_KXHTS);
     assert_null(s->columns);
@@ -109,6 +116,10 @@ static void check_all_set(const struct cdr_config *cfg)
     assert_int_equal(s->npatterns, 2);
     assert_string_equal(s->patterns[0], "*.CSV");
     assert_string_equal(s->patterns[1], "cdr-?.txt");
+    assert_int_equal(s->nmembers, 2);
+    assert_string_equal(s->members[0], "Master*.csv");
+    assert_string_equal(s->members[1], "*.CDR");
+    assert_int_equal(s->max_member_bytes, 1048576);
     assert_false(s->recursive);
     assert_int_equal(s->format, CDR_FMT_CUSTOM);
     assert_true(s->header);
@@ -277,6 +288,8 @@ static const struct config_case cases[] = {
      "watch: {backend: poll, poll_interval_ms: 250, settle_ms: 0, rescan_interval_s: 60}\n"
      SRC
      "    pattern: ['*.CSV', 'cdr-?.txt']\n"
+     "    members: ['Master*.csv', '*.CDR']\n"
+     "    max_member_bytes: 1048576\n"
      "    recursive: false\n"
      "    format: custom\n"
      "    columns: [call_time, extra.a]\n"
@@ -456,6 +469,17 @@ static const struct config_case cases[] = {
      NULL, NULL},
     {"pattern list with an empty one", SRC "    pattern: ['*.csv', '']\n",
      "sources[0].pattern[1]: must not be empty", NULL, NULL},
+    {"members with a slash", SRC "    members: ['*.csv', 'pbx/*.csv']\n",
+     ":4:24: sources[0].members[1]: 'pbx/*.csv': a member-name pattern cannot contain '/'",
+     NULL, NULL},
+    {"members an empty list", SRC "    members: []\n",
+     ":4:14: sources[0].members: must list at least one pattern", NULL, NULL},
+    {"members a mapping", SRC "    members: {a: b}\n",
+     ":4:14: sources[0].members: expected a member-name pattern or a list of them, got a mapping",
+     NULL, NULL},
+    {"max_member_bytes below a MiB", SRC "    max_member_bytes: 1000\n",
+     ":4:23: sources[0].max_member_bytes: must be between 1048576 and 1125899906842624, got 1000",
+     NULL, NULL},
     {"recursive not a boolean", SRC "    recursive: maybe\n",
      ":4:16: sources[0].recursive: expected a boolean (true or false), got 'maybe'", NULL, NULL},
     {"recursive a number", SRC "    recursive: 1\n",

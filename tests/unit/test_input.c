@@ -178,7 +178,7 @@ static void once_close(void *impl)
     ((struct once *)impl)->closed = true;
 }
 
-static const struct input_ops once_ops = {once_read, NULL, once_close};
+static const struct input_ops once_ops = {.read = once_read, .close = once_close};
 
 static void test_stream_checksum(void **state)
 {

@@ -673,6 +673,53 @@ static void test_empty_feeds_and_default_limit(void **state)
     free(big);
 }
 
+/* parse_finish_cut: input cut short (a damaged archive). A last line with
+ * all its fields is still rejected, whole lines before it are records, a
+ * cut right after a line end costs nothing; at every chunk size. */
+static void test_finish_cut(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        size_t nrecs;
+        const char *rejected; /* NULL: none */
+        uint64_t line;
+    } cuts[] = {
+        {"a,b\nc,d\ne,f", 2, "e,f", 3},
+        {"a,b\r\nc,\"d", 1, "c,\"d", 2},
+        {"a,b\nc,d\n", 2, NULL, 0},
+        {"a,b\r", 1, NULL, 0},         /* CR, then the cut: the line had ended */
+        {"", 0, NULL, 0},
+        {"x,\"multi\nline\",y\nz", 1, "z", 3},
+    };
+    for (size_t c = 0; c < sizeof cuts / sizeof *cuts; c++) {
+        size_t len = strlen(cuts[c].in);
+        for (size_t chunk = 1; chunk <= (len ? len : 1); chunk++) {
+            struct log lg;
+            memset(&lg, 0, sizeof lg);
+            struct parse_cb cb = {on_record, on_reject, &lg};
+            struct parser *p = parse_create(1024, &cb);
+            for (size_t off = 0; off < len; off += chunk)
+                assert_int_equal(parse_feed(p, cuts[c].in + off,
+                                            len - off < chunk ? len - off : chunk), 0);
+            assert_int_equal(parse_finish_cut(p, "cut short"), 0);
+            if (lg.nrecs != cuts[c].nrecs)
+                fail_msg("case %zu, chunk %zu: %zu records", c, chunk, lg.nrecs);
+            if (!cuts[c].rejected) {
+                assert_int_equal(lg.nrejs, 0);
+            } else {
+                assert_int_equal(lg.nrejs, 1);
+                assert_int_equal(lg.rejs[0].line, cuts[c].line);
+                assert_int_equal(lg.rejs[0].len, strlen(cuts[c].rejected));
+                assert_memory_equal(lg.rejs[0].raw, cuts[c].rejected, lg.rejs[0].len);
+                assert_string_equal(lg.rejs[0].why, "cut short");
+            }
+            parse_destroy(p);
+            log_free(&lg);
+        }
+    }
+}
+
 static void test_destroy_null(void **state)
 {
     (void)state;
@@ -730,6 +777,7 @@ static const struct CMUnitTest fixed_tests[] = {
     cmocka_unit_test(test_random_inputs_every_chunk_size),
     cmocka_unit_test(test_empty_feeds_and_default_limit),
     cmocka_unit_test(test_destroy_null),
+    cmocka_unit_test(test_finish_cut),
 };
 
 #define NFIXED (sizeof fixed_tests / sizeof *fixed_tests)

@@ -78,6 +78,33 @@ static void test_name_matches(void **state)
     }
 }
 
+/* members: the base name inside an archive, '/' or a Windows '\\' before it. */
+static const struct {
+    const char *member;
+    bool want;
+} member_cases[] = {
+    {"Master.csv", true},
+    {"MASTER.CSV", true},
+    {"pbx1/Master.csv", true},
+    {"CDR\\2026\\Master.csv", true},
+    {"../../etc/Master.csv", true},
+    {"csv/readme.txt", false},
+    {"Master.csv/", false},
+    {"Master.csv.gz", false},
+    {"", false},
+};
+
+static void test_member_matches(void **state)
+{
+    (void)state;
+    char pat[] = "*.csv";
+    char *pats[1] = {pat};
+    struct cdr_source src = {.name = tname, .members = pats, .nmembers = 1};
+    for (size_t i = 0; i < sizeof member_cases / sizeof *member_cases; i++)
+        if (source_member_matches(&src, member_cases[i].member) != member_cases[i].want)
+            fail_msg("'%s': want %d", member_cases[i].member, member_cases[i].want);
+}
+
 static const struct {
     const char *name;
     bool want;
@@ -293,6 +320,7 @@ int main(void)
 {
     static const struct CMUnitTest fixed[] = {
         cmocka_unit_test(test_name_matches),
+        cmocka_unit_test(test_member_matches),
         cmocka_unit_test(test_name_ignored),
         cmocka_unit_test(test_walk_errors),
     };
