@@ -8,6 +8,13 @@ benchmark can cut overlapping files out of one endless, deterministic stream:
     gen_kxhts.py --seed 1 --start 0 --count 1000000 --order reverse-blocks -o redownload.csv
     gen_kxhts.py --seed 1 --start 500000 --count 1000000 -o half_new.csv
     gen_kxhts.py --seed 1 --start 0 --count 1000000 --split 1000 -o dir/   (1000 files)
+    gen_kxhts.py --seed 1 --start 0 --count 1000000 --order blocks10 -o blocks.csv
+    gen_kxhts.py --seed 1 --start 0 --count 1000000 --order shuffle -o random.csv
+
+The last two hold the same rows as base.csv in the orders that are not one PBX's
+file: ten blocks that each cover the whole time range (row i in block i % 10, as
+ten downloads or PBXs over the same weeks concatenated), and a random order
+(seeded). They are made in memory (about 200 bytes a row).
 
 Layout (docs/master-csv-format.md section 1): 15 columns, no header, LF line
 ends; text fields double-quoted as Asterisk writes them, durations bare, an
@@ -144,6 +151,16 @@ def rows_in(seed, start, count, order):
         yield lines[lo:hi]
 
 
+def reordered(seed, start, count, order):
+    """The rows of [start, start+count) in one of the in-memory orders."""
+    lines = [ln for chunk in rows_in(seed, start, count, "forward") for ln in chunk]
+    if order == "blocks10":
+        lines = [ln for k in range(10) for ln in lines[k::10]]
+    else:
+        random.Random(seed * 7919 + 17).shuffle(lines)
+    yield lines
+
+
 def write(path, chunks, crlf):
     with open(path, "w", encoding="utf-8", newline="\n", buffering=1 << 20) as f:
         for lines in chunks:
@@ -158,8 +175,10 @@ def main():
     ap.add_argument("--seed", type=int, default=int(os.environ.get("SEED", "1")))
     ap.add_argument("--start", type=int, default=0, help="first row index")
     ap.add_argument("--count", type=int, default=int(os.environ.get("ROWS", "1000000")))
-    ap.add_argument("--order", choices=["forward", "reverse-blocks"], default="forward",
-                    help="reverse-blocks: same rows, blocks of %d in reverse order" % BLOCK)
+    ap.add_argument("--order", choices=["forward", "reverse-blocks", "blocks10", "shuffle"],
+                    default="forward",
+                    help="reverse-blocks: same rows, blocks of %d in reverse order; blocks10: "
+                    "ten blocks each over the whole time range; shuffle: random order" % BLOCK)
     ap.add_argument("--crlf", action="store_true", help="CRLF line ends")
     ap.add_argument("--split", type=int, default=0,
                     help="write N files of count/N rows into the folder -o names")
@@ -167,6 +186,8 @@ def main():
     a = ap.parse_args()
     if a.count < 0 or a.start < 0:
         ap.error("--start and --count must be >= 0")
+    if a.split and a.order in ("blocks10", "shuffle"):
+        ap.error("--order %s makes one file" % a.order)
     if a.split:
         os.makedirs(a.output, exist_ok=True)
         per, extra = divmod(a.count, a.split)
@@ -179,7 +200,11 @@ def main():
             pos += n
     else:
         tmp = a.output + ".tmp"
-        write(tmp, rows_in(a.seed, a.start, a.count, a.order), a.crlf)
+        if a.order in ("blocks10", "shuffle"):
+            chunks = reordered(a.seed, a.start, a.count, a.order)
+        else:
+            chunks = rows_in(a.seed, a.start, a.count, a.order)
+        write(tmp, chunks, a.crlf)
         os.replace(tmp, a.output)
     return 0
 

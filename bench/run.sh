@@ -159,6 +159,9 @@ D_BIG=$D/$P-big-$BIG_ROWS-by-$ROWS   # the pre-fill of case 7, as files of ROWS 
 F_NEW=()
 for ((k = 1; k <= RUNS; k++)); do F_NEW+=("$D/$P-new$k-$BIG_ROWS+$NEW_ROWS.csv"); done
 D_JOBS=$D/$P-jobs-${JOB_FILES}x$JOB_FILE_ROWS
+F_B10=$D/$P-blocks10-$ROWS.csv      # case 9: the main file's rows as ten blocks over one range
+F_RND=$D/$P-shuffle-$ROWS.csv       # case 11: the main file's rows in random order
+F_SRC2=$D/s$((SEED + 1))-base-$ROWS.csv  # case 10: another PBX's rows over the same range
 
 gen_bg() {   # gen_bg OUTPUT generator-args...: in the background, at most NPROC at once
     local out=$1; shift
@@ -194,6 +197,9 @@ for ((k = 1; k <= RUNS; k++)); do
     gen_bg "${F_NEW[k-1]}" --start $((BIG_ROWS + (k - 1) * NEW_ROWS)) --count "$NEW_ROWS"
 done
 gen_bg "$D_JOBS" --split "$JOB_FILES" --start 0 --count $((JOB_FILES * JOB_FILE_ROWS))
+gen_bg "$F_B10" --start 0 --count "$ROWS" --order blocks10
+gen_bg "$F_RND" --start 0 --count "$ROWS" --order shuffle
+gen_bg "$F_SRC2" --seed $((SEED + 1)) --start 0 --count "$ROWS"
 wait
 if [ ! -e "$F_STREAM" ]; then
     part_files=()
@@ -257,6 +263,7 @@ clone() {   # clone NEW TEMPLATE: a fresh copy of a database state
         die "cannot clone $2 into $1"
 }
 dropdb_() { adm -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null; }
+has_db() { [ "$(val postgres "SELECT 1 FROM pg_database WHERE datname = '$1'")" = 1 ]; }
 settle() {  # VACUUM + ANALYZE + CHECKPOINT: a stored table as autovacuum would leave it
     "${PSQL[@]}" -U postgres -d "$1" -c "VACUUM (FREEZE, ANALYZE)" -c CHECKPOINT >/dev/null
 }
@@ -346,7 +353,7 @@ write_cfg() {
 database:
   dsn: "host=$W/run port=$PORT dbname=$1 user=cdr"
 sources:
-  - name: bench
+  - name: ${SRC_NAME:-bench}
     path: $INBOX
     format: kx-hts
     timezone: UTC
@@ -398,7 +405,7 @@ cdr_run() {
     adm -c CHECKPOINT >/dev/null
     local t0=$EPOCHREALTIME
     timeout -k 10 "$lim" \
-        /usr/bin/time -v -o "$W/time.txt" "$CDRIMPORT" -c "$CFG" import --source bench "${extra[@]}" "${args[@]}" \
+        /usr/bin/time -v -o "$W/time.txt" "$CDRIMPORT" -c "$CFG" import --source "${SRC_NAME:-bench}" "${extra[@]}" "${args[@]}" \
         >"$W/log/$label.out" 2>"$W/log/$label.err"
     CDR_RC=$?
     CDR_T=$(since "$t0")
@@ -466,6 +473,27 @@ if [ $CDR_OK = 1 ]; then
         log "case 4: a download with 50% new rows"
         cdr_case c4 tpl_base w4 $((HALF + ROWS)) "$F_HALF"
         dropdb_ w4
+    fi
+fi
+
+# Shapes that are not one PBX's file in time order (issue 11): each against
+# \copy of the same file, each on a fresh database but case 10's.
+if [ $CDR_OK = 1 ]; then
+    cat "$F_B10" "$F_RND" "$F_SRC2" >/dev/null
+    SZ[b10]=$(size "$F_B10"); SZ[rnd]=$(size "$F_RND"); SZ[src2]=$(size "$F_SRC2")
+    log "case 9: the main file's rows as ten blocks that each cover the whole time range"
+    copy_case copy_b10 "$ROWS" "$F_B10"
+    cdr_case c9 tpl_empty w9 "$ROWS" "$F_B10"
+    dropdb_ w9
+    log "case 11: the main file's rows in random order"
+    copy_case copy_rnd "$ROWS" "$F_RND"
+    cdr_case c11 tpl_empty w11 "$ROWS" "$F_RND"
+    dropdb_ w11
+    if has_db tpl_base; then
+        log "case 10: a second source's $ROWS rows over the range the first source fills"
+        copy_case copy_src2 "$ROWS" "$F_SRC2"
+        SRC_NAME=branch cdr_case c10 tpl_base w10 $((2 * ROWS)) "$F_SRC2"
+        dropdb_ w10
     fi
 fi
 
@@ -594,6 +622,13 @@ row "6b peak RSS, $RSS_ROWS rows" "$(fmt_t c6b)" "$(mbps c6b "${SZ[rss]}")" "-" 
 r=-; has c7big && has c7empty && r=$(calc "${T[c7big]} / ${T[c7empty]}" 2)
 row "7a $NEW_ROWS new rows into an empty cdr" "$(fmt_t c7empty)" "$(mbps c7empty "${SZ[new]}")" "-" "-" "-" "-"
 row "7b $NEW_ROWS new rows into ${BIG_HELD:-$BIG_ROWS} rows" "$(fmt_t c7big)" "$(mbps c7big "${SZ[new]}")" "-" "$(x "$r" 7a)" "<= 1.5x 7a" "$(yes_no "$r" 'ge 1.5 $r')"
+shape() {  # shape CASE COPY_CASE SIZE_KEY LABEL
+    local r; r=$(ratio "$1" "$2")
+    local m=-; [ "$r" != - ] && m="${r}x \\copy, $(mib "${RSS[$1]:-}") MiB"
+    local k=-; [ "$r" != - ] && [ "${R1:-}" != - ] && k=$(calc "$r / $R1" 2)
+    row "$4" "$(fmt_t "$1")" "$(mbps "$1" "${SZ[$3]}")" "$r" "$m" ">= 1.0x, >= 0.85 of 1" \
+        "$(yes_no "$k" 'ge $r 1.0 && ge $k 0.85')"
+}
 if [ $HAVE_JOBS = 1 ]; then
     row "8a psql \\copy, $JOB_FILES files, one session" "$(fmt_t copy_jobs)" "$(mbps copy_jobs "${SZ[jobs]}")" 1.00 - - -
     row "8b import --jobs 1, $JOB_FILES files" "$(fmt_t c8j1)" "$(mbps c8j1 "${SZ[jobs]}")" "$(ratio c8j1 copy_jobs)" - - -
@@ -602,6 +637,10 @@ if [ $HAVE_JOBS = 1 ]; then
 else
     row "8 import --jobs N" n/a n/a n/a "$([ $CDR_OK = 1 ] && echo 'no --jobs in --help' || echo -)" - -
 fi
+R1=$(ratio c1 copy_base)
+shape c9 copy_b10 b10 "9 ten blocks over one range, $ROWS rows"
+shape c10 copy_src2 src2 "10 second source over a filled range"
+shape c11 copy_rnd rnd "11 random row order, $ROWS rows"
 if has prefill; then
     if [ "${BIG_HELD:-}" = "$BIG_ROWS" ]; then
         echo "(pre-fill of case 7: one cdrimport of $BIG_ROWS rows in files of $ROWS rows took" \
