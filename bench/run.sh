@@ -323,18 +323,18 @@ copy_case() {
 # binary COPY format and loaded by psql into a fresh cdr (no parsing, no
 # hashing, no dedup, one COPY). cdrimport cannot beat this on this table.
 CDR_COLS="call_time, answer_time, end_time, row_key, file_id, line_no, total_duration_s,
- call_duration_s, call_duration, source, call_id, caller_phone, dialed_phone, flag2, flag3,
+ call_duration_s, source, call_id, caller_phone, dialed_phone, flag2, flag3,
  call_type, account_code, src_channel, dst_channel, feature, extra"
 CDR_COLS=${CDR_COLS//$'\n'/}
 ceiling_case() {
     local r ts=() bin=$W/rows.bin
-    "${PSQL[@]}" -U cdr -d tpl_base -c "\\copy (SELECT $CDR_COLS FROM cdr) TO '$bin' (FORMAT binary)" \
+    "${PSQL[@]}" -U cdr -d tpl_base -c "\\copy (SELECT $CDR_COLS FROM cdr_row) TO '$bin' (FORMAT binary)" \
         >"$W/log/ceiling.out" 2>&1 || { note c0d "dump failed: $(tail -n 1 "$W/log/ceiling.out")"; return; }
     for ((r = 1; r <= RUNS; r++)); do
         clone w0 tpl_empty
         adm -c CHECKPOINT >/dev/null
         local t0=$EPOCHREALTIME
-        "${PSQL[@]}" -U cdr -d w0 -c "\\copy cdr ($CDR_COLS) FROM '$bin' (FORMAT binary)" \
+        "${PSQL[@]}" -U cdr -d w0 -c "\\copy cdr_row ($CDR_COLS) FROM '$bin' (FORMAT binary)" \
             >>"$W/log/ceiling.out" 2>&1 || { note c0d "load failed: $(tail -n 1 "$W/log/ceiling.out")"; return; }
         ts+=("$(since "$t0")")
         log "  c0d: \\copy binary run $r/$RUNS: ${ts[-1]} s"

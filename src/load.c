@@ -422,16 +422,24 @@ static const enum cdr_field tuple_text[] = {
     CDR_F_CALL_ID, CDR_F_CALLER_PHONE, CDR_F_DIALED_PHONE, CDR_F_FLAG2, CDR_F_FLAG3,
     CDR_F_CALL_TYPE, CDR_F_ACCOUNT_CODE, CDR_F_SRC_CHANNEL, CDR_F_DST_CHANNEL, CDR_F_FEATURE,
 };
-#define TUPLE_FIELDS 21
+#define TUPLE_FIELDS 20
 /* Bytes of a tuple besides its text values and extra: field count, three
- * times, key, file_id, line_no, two int4s, an interval, 12 length words,
- * jsonb's version byte. */
-#define TUPLE_FIXED (2 + 3 * 12 + 20 + 2 * 12 + 2 * 8 + 20 + 12 * 4 + 1)
+ * times, key, file_id, line_no, two int4s, 12 length words, jsonb's
+ * version byte. */
+#define TUPLE_FIXED (2 + 3 * 12 + 20 + 2 * 8 + 2 * 8 + 12 * 4 + 1)
 
 enum load_status load_row(struct load *ld, const struct cdr_row *row, uint64_t line_no)
 {
     struct batch *b = &ld->batches[ld->fill];
     size_t i = b->nrows;
+
+    /* line_no is an integer column: a file of 2^31 lines (200 GB of
+     * KX-HTS rows) is refused rather than numbered wrong. */
+    if (line_no > INT32_MAX) {
+        cdr_seterr(ld->err, sizeof ld->err, "line %llu: past the last line number cdr stores",
+                   (unsigned long long)line_no);
+        return LOAD_ERROR;
+    }
 
     /* The row's COPY text content: what its key hashes (copytext.h). */
     lreserve(&b->tbuf, &b->tcap, b->tlen, copytext_content_max(ld->source_esc_len, row));
@@ -465,26 +473,13 @@ enum load_status load_row(struct load *ld, const struct cdr_row *row, uint64_t l
     w = copybin_i32(w, 16);
     memset(w, 0, 16);
     w += 16;
-    w = copybin_i32(w, 8);
-    w = copybin_i64(w, ld->file_id);
-    w = copybin_i32(w, 8);
-    w = copybin_i64(w, (int64_t)line_no);
+    w = copybin_i32(w, 4);
+    w = copybin_i32(w, (int32_t)ld->file_id);
+    w = copybin_i32(w, 4);
+    w = copybin_i32(w, (int32_t)line_no);
     int32_t secs;
-    if (row->val[CDR_F_TOTAL_DURATION])
-        w = copybin_int4_text(w, row->val[CDR_F_TOTAL_DURATION], row->len[CDR_F_TOTAL_DURATION],
-                              &secs);
-    else
-        w = copybin_null(w);
-    /* call_duration is derived from call_duration_s here, as
-     * make_interval(secs => call_duration_s) would. */
-    if (row->val[CDR_F_CALL_DURATION]) {
-        w = copybin_int4_text(w, row->val[CDR_F_CALL_DURATION], row->len[CDR_F_CALL_DURATION],
-                              &secs);
-        w = copybin_interval_secs(w, secs);
-    } else {
-        w = copybin_null(w);
-        w = copybin_null(w);
-    }
+    for (int f = CDR_F_TOTAL_DURATION; f <= CDR_F_CALL_DURATION; f++)
+        w = row->val[f] ? copybin_int4_text(w, row->val[f], row->len[f], &secs) : copybin_null(w);
     w = copybin_bytes(w, ld->source, ld->source_len);
     for (size_t k = 0; k < sizeof tuple_text / sizeof tuple_text[0]; k++) {
         enum cdr_field f = tuple_text[k];
