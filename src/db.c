@@ -4,6 +4,7 @@
  * name from the config is quoted with PQescapeIdentifier once, here.
  */
 #include "db.h"
+#include "partition.h"
 #include "sql.h"
 #include "zone.h"
 
@@ -15,7 +16,9 @@
 struct db {
     PGconn *conn;
     char *schema;            /* quoted identifier */
+    char *schema_name;       /* the name itself (for parameters) */
     struct zone_cache *zones; /* wall time -> instant, as this server says */
+    struct partition_cache *parts; /* months of cdr_row with a partition */
 };
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -26,6 +29,14 @@ enum load_status db_classify(struct db *db, PGresult *res)
         return LOAD_DB_DOWN;
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     if (state && strcmp(state, "23505") == 0)
+        return LOAD_CONFLICT;
+    /* A row for a month whose partition another process pruned meanwhile
+     * (a check violation without a constraint: "no partition of relation
+     * found"), or two importers' partition locks crossing: retry the file,
+     * which asks for the partitions again. */
+    if (state && ((strcmp(state, "23514") == 0 &&
+                   !PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME)) ||
+                  strcmp(state, "40P01") == 0))
         return LOAD_CONFLICT;
     if (state && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0))
         return LOAD_DB_DOWN;
@@ -94,6 +105,8 @@ enum load_status db_query(struct db *db, PGresult **out, char *err, size_t errle
 void db_rollback(struct db *db)
 {
     PQclear(PQexec(db->conn, SQL_ROLLBACK));
+    /* Partitions made in the transaction are gone with it. */
+    partition_cache_forget(db->parts);
 }
 
 PGconn *db_conn(struct db *db)
@@ -106,9 +119,19 @@ const char *db_schema(const struct db *db)
     return db->schema;
 }
 
+const char *db_schema_name(const struct db *db)
+{
+    return db->schema_name;
+}
+
 struct zone_cache *db_zones(struct db *db)
 {
     return db->zones;
+}
+
+struct partition_cache *db_partitions(struct db *db)
+{
+    return db->parts;
 }
 
 /* ---- connection ----------------------------------------------------------- */
@@ -188,6 +211,7 @@ struct db *db_connect(const struct cdr_config *cfg, char *err, size_t errlen)
     struct db *db = xcalloc(1, sizeof *db);
     db->conn = PQconnectdbParams(params.kw, params.val, 0);
     db->zones = zone_create();
+    db->parts = partition_cache_create();
     db_params_free(&params);
     PQconninfoFree(opts);
     if (PQstatus(db->conn) != CONNECTION_OK) {
@@ -195,8 +219,8 @@ struct db *db_connect(const struct cdr_config *cfg, char *err, size_t errlen)
         db_close(db);
         return NULL;
     }
-    char *q = PQescapeIdentifier(db->conn, cfg->schema ? cfg->schema : "public",
-                                 strlen(cfg->schema ? cfg->schema : "public"));
+    db->schema_name = xstrdup(cfg->schema ? cfg->schema : "public");
+    char *q = PQescapeIdentifier(db->conn, db->schema_name, strlen(db->schema_name));
     db->schema = xstrdup(q ? q : "\"public\"");
     PQfreemem(q);
     /* Server NOTICEs ("already exists, skipping") are not for the user. */
@@ -212,6 +236,8 @@ void db_close(struct db *db)
         return;
     PQfinish(db->conn);
     free(db->schema);
+    free(db->schema_name);
     zone_destroy(db->zones);
+    partition_cache_destroy(db->parts);
     free(db);
 }

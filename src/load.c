@@ -7,6 +7,7 @@
  */
 #include "load.h"
 #include "dedup.h"
+#include "partition.h"
 #include "copybin.h"
 #include "copytext.h"
 #include "pump.h"
@@ -283,8 +284,10 @@ static void finish_tuples(struct load *ld, struct batch *b)
 {
     for (size_t i = 0; i < b->nrows; i++) {
         if (!b->skip[i]) {
-            char *key = tuple_times(b->buf + b->line_off[i], convert_time, ld->zones);
+            char *t = b->buf + b->line_off[i];
+            char *key = tuple_times(t, convert_time, ld->zones);
             memcpy(key + 4, b->keys[i], 16);
+            partition_note(db_partitions(ld->db), copybin_get_i64(t + 2 + 4)); /* call_time */
         }
         if (i % 1024 == 1023)
             pump_feed(&ld->pump, false);
@@ -330,6 +333,9 @@ static enum load_status load_batch(struct load *ld, struct batch *b)
         for (size_t i = 0; i < b->nrows; i++)
             kept -= b->skip[i];
         if (kept) {
+            st = partition_ensure(db_partitions(ld->db), ld->db, ld->err, sizeof ld->err);
+            if (st != LOAD_OK)
+                return st;
             /* Send the kept tuples as runs, straight from the batch. */
             st = pump_open(&ld->pump, SQL_COPY_ROWS);
             if (st != LOAD_OK)

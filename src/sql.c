@@ -188,6 +188,34 @@ const char *const SQL_MIGRATIONS[] = {
     " END IF; END $m6$;"
     SQL_VIEW_CDR
     "ALTER TABLE @.cdr_file ALTER COLUMN id SET MAXVALUE 2147483647;",
+    /* 7: monthly partitions (database.partition: month, partition.c). The
+     * partitions of the given months that are missing, each one a table
+     * cdr_row_YYYYmMM of UTC month [start, next start) made LIKE the parent
+     * and ATTACHed: that takes SHARE UPDATE EXCLUSIVE on the parent, so
+     * importers' COPYs and queries go on, and two importers that need the
+     * same month take turns (the second finds it made). CREATE TABLE ...
+     * PARTITION OF would take ACCESS EXCLUSIVE and stop them all until
+     * the file commits. Names and bounds reach the DDL through format()'s
+     * %I and %L; the schema is an argument, never text in a literal. */
+    "CREATE OR REPLACE FUNCTION @.cdr_partition_add(nsp text, parent text, months timestamptz[])"
+    " RETURNS integer LANGUAGE plpgsql AS $f$"
+    " DECLARE m timestamp; part text; made integer := 0;"
+    " BEGIN"
+    "  EXECUTE format('LOCK TABLE %I.%I IN SHARE UPDATE EXCLUSIVE MODE', nsp, parent);"
+    "  FOREACH m IN ARRAY ARRAY(SELECT DISTINCT date_trunc('month', x AT TIME ZONE 'UTC')"
+    "                           FROM unnest(months) x) LOOP"
+    "   part := 'cdr_row_' || to_char(m, 'YYYY\"m\"MM');"
+    "   IF to_regclass(format('%I.%I', nsp, part)) IS NULL THEN"
+    "    EXECUTE format('CREATE TABLE %I.%I (LIKE %I.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',"
+    "                   nsp, part, nsp, parent);"
+    "    EXECUTE format('ALTER TABLE %I.%I ATTACH PARTITION %I.%I FOR VALUES FROM (%L) TO (%L)',"
+    "                   nsp, parent, nsp, part, m AT TIME ZONE 'UTC',"
+    "                   (m + interval '1 month') AT TIME ZONE 'UTC');"
+    "    made := made + 1;"
+    "   END IF;"
+    "  END LOOP;"
+    "  RETURN made;"
+    " END $f$;",
 };
 
 const int SQL_NMIGRATIONS = (int)(sizeof SQL_MIGRATIONS / sizeof SQL_MIGRATIONS[0]);
@@ -267,3 +295,64 @@ const char SQL_COPY_ROWS[] =
     " total_duration_s, call_duration_s, source, call_id,"
     " caller_phone, dialed_phone, flag2, flag3, call_type, account_code,"
     " src_channel, dst_channel, feature, extra) FROM STDIN (FORMAT binary)";
+
+/* ---- monthly partitions (partition.c) ------------------------------------ */
+
+/* Whether cdr_row is partitioned, and whether it holds a row ($1: the
+ * schema's name). */
+const char SQL_PARTITION_KIND[] =
+    "SELECT c.relkind = 'p', EXISTS (SELECT 1 FROM @.cdr_row)"
+    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = $1 AND c.relname = 'cdr_row'";
+/* Make the partitions of these months ($1 schema, $2 timestamptz[]). */
+const char SQL_PARTITION_ADD[] = "SELECT @.cdr_partition_add($1, 'cdr_row', $2::timestamptz[])";
+/* Converting a plain cdr_row, in one transaction: nothing else touches
+ * the table meanwhile; a new partitioned table gets a partition for every
+ * month the rows fall in, the rows, then its key (built once per
+ * partition, faster than row by row); the view cdr moves to it, and the
+ * old table goes. */
+const char SQL_PARTITION_LOCK[] = "LOCK TABLE @.cdr_row IN ACCESS EXCLUSIVE MODE";
+const char SQL_PARTITION_COUNT[] = "SELECT count(*) FROM @.cdr_row";
+const char SQL_PARTITION_NEW[] =
+    "CREATE TABLE @.cdr_row_new (LIKE @.cdr_row INCLUDING DEFAULTS INCLUDING CONSTRAINTS"
+    " INCLUDING COMMENTS) PARTITION BY RANGE (call_time)";
+const char SQL_PARTITION_NEW_MONTHS[] =
+    "SELECT @.cdr_partition_add($1, 'cdr_row_new',"
+    " ARRAY(SELECT DISTINCT date_trunc('month', call_time, 'UTC') FROM @.cdr_row))";
+const char SQL_PARTITION_FILL[] = "INSERT INTO @.cdr_row_new SELECT * FROM @.cdr_row";
+const char SQL_PARTITION_COUNT_NEW[] = "SELECT count(*) FROM @.cdr_row_new";
+const char SQL_PARTITION_SWAP[] =
+    "ALTER TABLE @.cdr_row_new ADD CONSTRAINT cdr_row_new_pkey PRIMARY KEY (call_time, row_key);"
+    "ALTER TABLE @.cdr_row RENAME TO cdr_row_old;"
+    "ALTER TABLE @.cdr_row_old RENAME CONSTRAINT cdr_row_pkey TO cdr_row_old_pkey;"
+    "ALTER TABLE @.cdr_row_new RENAME TO cdr_row;"
+    "ALTER TABLE @.cdr_row RENAME CONSTRAINT cdr_row_new_pkey TO cdr_row_pkey;"
+    SQL_VIEW_CDR
+    "DROP TABLE @.cdr_row_old;"
+    "COMMENT ON TABLE @.cdr_row IS"
+    " 'the call records, a partition a month (cdr_row_YYYYmMM); query them through the view cdr'";
+
+/* ---- retention (prune.c) ------------------------------------------------- */
+
+/* The first instant kept: the start of the UTC month $1 months before this
+ * one (retention_months 1 keeps this month and the last). */
+const char SQL_PRUNE_CUTOFF[] =
+    "SELECT to_char(date_trunc('month', now() AT TIME ZONE 'UTC')"
+    " - make_interval(months => $1::int), 'YYYY-MM-DD HH24:MI:SS\"+00\"')";
+/* The partitions wholly before the cutoff ($1 schema, $2 cutoff), oldest
+ * first: cdr_row_YYYYmMM holds that UTC month (cdr_partition_add). */
+const char SQL_PRUNE_PARTITIONS[] =
+    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+    " JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace n ON n.oid = p.relnamespace"
+    " WHERE n.nspname = $1 AND p.relname = 'cdr_row' AND c.relname ~ '^cdr_row_[0-9]{4}m[0-9]{2}$'"
+    " AND (to_date(substr(c.relname, 9, 4) || substr(c.relname, 14, 2), 'YYYYMM')"
+    "      + interval '1 month') AT TIME ZONE 'UTC' <= $2::timestamptz"
+    " ORDER BY c.relname";
+/* One partition's rows, then the partition: each followed by the
+ * partition's name as a quoted identifier. */
+const char SQL_PRUNE_PARTITION_ROWS[] = "SELECT count(*) FROM @.";
+const char SQL_PRUNE_PARTITION_DROP[] = "DROP TABLE @.";
+/* Unpartitioned: the old rows go a bounded batch per transaction. */
+const char SQL_PRUNE_DELETE[] =
+    "DELETE FROM @.cdr_row WHERE ctid = ANY (ARRAY(SELECT ctid FROM @.cdr_row"
+    " WHERE call_time < $1::timestamptz LIMIT $2::int))";
