@@ -14,6 +14,9 @@
 extern const char SQL_BEGIN[];
 extern const char SQL_COMMIT[];
 extern const char SQL_ROLLBACK[];
+extern const char SQL_SAVEPOINT[];
+extern const char SQL_RELEASE_SAVEPOINT[];
+extern const char SQL_ROLLBACK_SAVEPOINT[];
 extern const char SQL_SET_TIMEZONE[];
 
 /* Schema (schema.c) */

@@ -7,6 +7,10 @@
 const char SQL_BEGIN[] = "BEGIN";
 const char SQL_COMMIT[] = "COMMIT";
 const char SQL_ROLLBACK[] = "ROLLBACK";
+/* A batch sent without its lookup (load.c's copy_guarded). */
+const char SQL_SAVEPOINT[] = "SAVEPOINT cdr_batch";
+const char SQL_RELEASE_SAVEPOINT[] = "RELEASE SAVEPOINT cdr_batch";
+const char SQL_ROLLBACK_SAVEPOINT[] = "ROLLBACK TO SAVEPOINT cdr_batch";
 /* Times in a file are wall-clock times of the PBX: the server reads them in
  * the source's zone (is_local: this transaction only). */
 const char SQL_SET_TIMEZONE[] = "SELECT set_config('TimeZone', $1, true)";

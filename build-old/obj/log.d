@@ -1,0 +1,3 @@
+build-old/obj/log.o: src/log.c include/log.h include/cdrimport.h
+include/log.h:
+include/cdrimport.h:

@@ -1,0 +1,15 @@
+build-old/obj/partition.o: src/partition.c include/partition.h \
+ include/db.h include/cdrimport.h include/config.h include/profile.h \
+ /usr/include/postgresql/libpq-fe.h \
+ /usr/include/postgresql/postgres_ext.h \
+ /usr/include/postgresql/pg_config_ext.h include/log.h include/sql.h
+include/partition.h:
+include/db.h:
+include/cdrimport.h:
+include/config.h:
+include/profile.h:
+/usr/include/postgresql/libpq-fe.h:
+/usr/include/postgresql/postgres_ext.h:
+/usr/include/postgresql/pg_config_ext.h:
+include/log.h:
+include/sql.h:

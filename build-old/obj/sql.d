@@ -1,0 +1,2 @@
+build-old/obj/sql.o: src/sql.c include/sql.h
+include/sql.h:

@@ -1,0 +1,2 @@
+build-old/obj/util.o: src/util.c include/cdrimport.h
+include/cdrimport.h:

@@ -1,0 +1,3 @@
+build-old/obj/zone.o: src/zone.c include/zone.h include/cdrimport.h
+include/zone.h:
+include/cdrimport.h:
