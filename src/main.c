@@ -40,7 +40,7 @@ static int cmd_prune(struct job *run)
     char err[CDR_ERRLEN];
     enum load_status st = prune_run(run->db, cfg->retention_months, &t, err, sizeof err);
     if (st != LOAD_OK) {
-        log_error("%s", err);
+        log_error("prune: %s", err);
         return st == LOAD_DB_DOWN ? CDR_EXIT_DB : CDR_EXIT_PARTIAL;
     }
     return CDR_EXIT_OK;

@@ -65,22 +65,19 @@ static enum load_status prune_rows(struct db *db, struct prune_totals *t, char *
                                    size_t errlen)
 {
     const char *params[2] = {t->cutoff, PRUNE_BATCH};
-    for (;;) {
-        char *sql = db_sql(db, SQL_PRUNE_DELETE);
-        PGresult *res = PQexecParams(db_conn(db), sql, 2, NULL, params, NULL, NULL, 0);
-        free(sql);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            enum load_status st = db_classify(db, res);
-            cdr_seterr(err, errlen, "prune: %s", PQerrorMessage(db_conn(db)));
-            PQclear(res);
-            return st;
-        }
-        uint64_t n = strtoull(PQcmdTuples(res), NULL, 10);
+    char *sql = db_sql(db, SQL_PRUNE_DELETE);
+    enum load_status st;
+    uint64_t n;
+    do {
+        PGresult *res = NULL;
+        if ((st = db_exec(db, &res, PGRES_COMMAND_OK, err, errlen, sql, 2, params)) != LOAD_OK)
+            break;
+        n = strtoull(PQcmdTuples(res), NULL, 10);
         PQclear(res);
         t->rows += n;
-        if (n == 0)
-            return LOAD_OK;
-    }
+    } while (n > 0);
+    free(sql);
+    return st;
 }
 
 enum load_status prune_run(struct db *db, unsigned months, struct prune_totals *t, char *err,

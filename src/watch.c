@@ -270,7 +270,7 @@ static void retention(struct watcher *w, double *next)
     if (prune_run(w->job.db, months, &t, err, sizeof err) == LOAD_OK) {
         *next = now + 86400;
     } else {
-        log_error("%s", err);
+        log_error("prune: %s", err);
         *next = now + 3600;
     }
 }

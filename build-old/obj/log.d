@@ -1,3 +1,0 @@
-build-old/obj/log.o: src/log.c include/log.h include/cdrimport.h
-include/log.h:
-include/cdrimport.h:

@@ -1,3 +1,0 @@
-build-old/obj/parse.o: src/parse.c include/parse.h include/cdrimport.h
-include/parse.h:
-include/cdrimport.h:

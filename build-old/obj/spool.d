@@ -1,3 +1,0 @@
-build-old/obj/spool.o: src/spool.c include/spool.h include/cdrimport.h
-include/spool.h:
-include/cdrimport.h:

@@ -1,2 +1,0 @@
-build-old/obj/sql.o: src/sql.c include/sql.h
-include/sql.h:

@@ -1,3 +1,0 @@
-build-old/obj/value.o: src/value.c include/value.h include/cdrimport.h
-include/value.h:
-include/cdrimport.h:
