@@ -7,6 +7,7 @@ import subprocess
 from datetime import datetime, timezone
 
 from conftest import BIN, rows, run_cli, write_config
+from test_import import dead_dsn
 from test_profiles import kx_line
 
 
@@ -181,3 +182,9 @@ def test_watch_prunes_at_start(workdir, dsn, db):
         _, err = p.communicate(timeout=30)
     assert p.returncode == 0, err
     assert "prune: dropped partition" in err, err
+
+
+def test_prune_with_the_database_down_is_exit_3(workdir):
+    r = run_cli("prune", config=config(workdir, dead_dsn(), retention_months=1))
+    assert r.returncode == 3, (r.returncode, r.stderr)
+    assert "cannot connect" in r.stderr, r.stderr
