@@ -27,6 +27,10 @@ void partition_cache_destroy(struct partition_cache *pc);
 /* Forget what the cache knows: it asks the server again. */
 void partition_cache_forget(struct partition_cache *pc);
 
+/* The UTC month of an instant (PostgreSQL timestamptz: microseconds since
+ * 2000-01-01 UTC) as year * 12 + month - 1: its partition. */
+int32_t partition_month(int64_t pg_usec);
+
 /* A row's call_time (PostgreSQL timestamptz: microseconds since 2000-01-01
  * UTC) is about to be sent. Cheap for a row in the same month as the last. */
 void partition_note(struct partition_cache *pc, int64_t pg_usec);

@@ -73,16 +73,22 @@ static int64_t month_start_usec(int32_t m)
     return ((int64_t)timegm(&tm) - PG_EPOCH_SECS) * 1000000;
 }
 
+int32_t partition_month(int64_t pg_usec)
+{
+    /* Floor division: an instant before 2000 has a negative count. */
+    int64_t secs = pg_usec / 1000000 - (pg_usec % 1000000 < 0) + PG_EPOCH_SECS;
+    time_t tt = (time_t)secs;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    return (int32_t)(tm.tm_year + 1900) * 12 + tm.tm_mon;
+}
+
 void partition_note(struct partition_cache *pc, int64_t pg_usec)
 {
     /* Rows come mostly in time order: most fall in the last row's month. */
     if (pc->kind == KIND_PLAIN || (pc->have_last && pg_usec >= pc->lo && pg_usec < pc->hi))
         return;
-    int64_t secs = pg_usec / 1000000 - (pg_usec % 1000000 < 0) + PG_EPOCH_SECS;
-    time_t tt = (time_t)secs;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    int32_t m = (int32_t)(tm.tm_year + 1900) * 12 + tm.tm_mon;
+    int32_t m = partition_month(pg_usec);
     pc->lo = month_start_usec(m);
     pc->hi = month_start_usec(m + 1);
     pc->have_last = true;
