@@ -221,19 +221,13 @@ static void finish_tuples(struct load *ld, struct batch *b)
             char *t = b->buf + b->line_off[i];
             char *key = tuple_times(t, convert_time, ld->zones);
             memcpy(key + 4, b->keys[i], 16);
-            partition_note(db_partitions(ld->db), copybin_get_i64(t + 2 + 4)); /* call_time */
+            partition_note(db_partitions(ld->db), copybin_get_i64(batch_call_time(b, i)));
         }
         if (i % 1024 == 1023)
             pump_feed(&ld->pump, false);
     }
 }
 
-/* Loader thread: key, probe and COPY one batch, then its rejects. The
- * rows' COPY is left in flight: while the server works through it
- * (pump_feed keeps feeding it), this thread prepares the next batch as far
- * as it can without the connection: keys, duplicates within the batch,
- * instants. Only the probe (and, when a batch meets new hours, the zone
- * questions) waits for the previous COPY to end. */
 /* Queue the batch's kept rows as one COPY; the server works through it
  * while the loader prepares the next batch (pump_wait collects it). */
 static enum load_status copy_rows(struct load *ld, struct batch *b)
@@ -278,6 +272,12 @@ static enum load_status copy_guarded(struct load *ld, struct batch *b,
     return batch_kept(b) ? copy_rows(ld, b) : LOAD_OK;
 }
 
+/* Loader thread: key, probe and COPY one batch, then its rejects. The
+ * rows' COPY is left in flight: while the server works through it
+ * (pump_feed keeps feeding it), this thread prepares the next batch as far
+ * as it can without the connection: keys, duplicates within the batch,
+ * instants. Only the probe (and, when a batch meets new hours, the zone
+ * questions) waits for the previous COPY to end. */
 static enum load_status load_batch(struct load *ld, struct batch *b)
 {
     enum load_status st;
