@@ -59,7 +59,7 @@ struct cdr_source {
     char **members;           /* inside an archive: globs for the CDR files' base names */
     size_t nmembers;          /* default: one pattern "*.csv" */
     bool recursive;           /* default true */
-    enum cdr_format format;   /* default kx-hts */
+    enum cdr_format format;   /* default auto (detect.h) */
     struct cdr_colspec *columns; /* with format custom (required there) */
     size_t ncolumns;
     bool header;              /* with format custom: skip the first record */

@@ -34,12 +34,13 @@ enum load_status ledger_record_file(struct db *db, const char *source, const cha
 enum load_status ledger_print_status(struct db *db, int limit, char *err, size_t errlen);
 
 /* Inside a file's transaction (load.c): its ledger row, status imported
- * until ledger_finish_file says otherwise; *file_id tags its rows. The
+ * until ledger_finish_file says otherwise; *file_id tags its rows; format
+ * is the profile it is read with (schema version 8; may be NULL). The
  * checksum and size are written again at the finish: an input that cannot
  * be read twice knows them only then (begin gets "" and 0). */
 enum load_status ledger_begin_file(struct db *db, const char *source, const char *path,
-                                   const char *member, const char *sha256, uint64_t size,
-                                   long long *file_id, char *err, size_t errlen);
+                                   const char *member, const char *format, const char *sha256,
+                                   uint64_t size, long long *file_id, char *err, size_t errlen);
 enum load_status ledger_finish_file(struct db *db, const char *file_id, const char *status,
                                     const char *error, const char *sha256, uint64_t size,
                                     const struct load_stats *stats, char *err, size_t errlen);

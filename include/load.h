@@ -27,9 +27,11 @@ struct load;
 
 /* careful: a retry after a unique violation; the dedup probe then looks
  * at a wider time range (see dedup.c). member: the file's path inside the
- * archive path, or NULL (ledger.h). */
+ * archive path, or NULL (ledger.h). format: the profile's name, for the
+ * ledger. */
 enum load_status load_begin(struct db *db, const char *source, const char *timezone,
-                            const char *path, const char *member, const char *sha256,
+                            const char *path, const char *member, const char *format,
+                            const char *sha256,
                             uint64_t size, bool careful, struct load **out, char *err,
                             size_t errlen);
 /* Queue one row; may flush a batch. */

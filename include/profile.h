@@ -43,7 +43,8 @@ enum cdr_format {
     CDR_FMT_KXHTS = 0,       /* Panasonic KX-HTS824/32: 15 columns */
     CDR_FMT_ASTERISK,        /* cdr_csv: 16..21 columns, told apart by count */
     CDR_FMT_ASTERISK_CUSTOM, /* cdr_custom default mapping: 18 or 19 columns */
-    CDR_FMT_CUSTOM           /* explicit `columns:` list from importer.yaml */
+    CDR_FMT_CUSTOM,          /* explicit `columns:` list from importer.yaml */
+    CDR_FMT_AUTO             /* one of the first three, chosen per file (detect.h) */
 };
 
 /* Name of a cdr column ("call_id"...), and the reverse lookup (-1: none). */
@@ -62,6 +63,11 @@ struct profile *profile_create(enum cdr_format fmt,
                                const struct cdr_colspec *columns, size_t ncolumns,
                                const char *encoding, char *err, size_t errlen);
 void profile_destroy(struct profile *p);
+/* A profile of format auto reads each file with one of its variants (kx-hts,
+ * asterisk, asterisk-custom), chosen by detect.h: the variant for fmt.
+ * Any other profile is its own only variant. */
+struct profile *profile_variant(struct profile *p, enum cdr_format fmt);
+
 /* Whether the first record of a file is a header to skip (format custom
  * with `header: true`). */
 void profile_set_header(struct profile *p, bool header);

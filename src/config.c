@@ -385,7 +385,7 @@ static const struct keytab_key source_keys[] = {
     {.name = "members", .type = KEYTAB_CUSTOM, .set = set_glob_key, .dflt = dflt_glob_key},
     {.name = "recursive", .type = KEYTAB_BOOL, .offset = SOURCE_FIELD(recursive), .def_int = true},
     {.name = "format", .type = KEYTAB_ENUM, .offset = SOURCE_FIELD(format),
-     .lookup = profile_format_by_name, .def_int = CDR_FMT_KXHTS},
+     .lookup = profile_format_by_name, .def_int = CDR_FMT_AUTO},
     {.name = "columns", .type = KEYTAB_CUSTOM, .set = set_columns},
     {.name = "header", .type = KEYTAB_BOOL, .offset = SOURCE_FIELD(header), .def_int = false},
     {.name = "timezone", .type = KEYTAB_CUSTOM, .set = set_timezone, .dflt = dflt_timezone},

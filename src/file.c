@@ -15,6 +15,7 @@
  * brings each of its CDR members back here as an input of its own.
  */
 #include "file.h"
+#include "detect.h"
 #include "input.h"
 #include "input_archive.h"
 #include "ledger.h"
@@ -104,6 +105,7 @@ struct import {
     struct file_result *r;
     struct input *in;
     bool prehashed;           /* r->sha256 known before the parse pass */
+    const char *format;       /* for the ledger: the profile the file is read with */
 };
 
 /* How a parse pass ended. */
@@ -332,8 +334,8 @@ static void record_failure(struct import *im, const struct pass *first, const ch
     struct load *ld = NULL;
     char err[CDR_ERRLEN];
     enum load_status ls = load_begin(im->db, im->src->name, im->src->timezone, im->path,
-                                     im->member, r->sha256, r->size, careful, &ld, err,
-                                     sizeof err);
+                                     im->member, im->format, r->sha256, r->size, careful,
+                                     &ld, err, sizeof err);
     if (ls != LOAD_OK) {
         set_result(r, db_failure(ls), err);
         return;
@@ -375,6 +377,20 @@ static bool streamed_duplicate(struct import *im, struct load **ld)
     return true;
 }
 
+/* A file that failed under a fixed format it is not in: its failure says
+ * which format it looks like and which key to set (detect.h). */
+static void add_hint(struct import *im, char *why, size_t len)
+{
+    struct detect_result d;
+    char hint[CDR_ERRLEN / 2];
+    if (im->src->format == CDR_FMT_AUTO || detect_input(im->in, im->src->max_line_bytes, &d) < 0 ||
+        !detect_hint(&d, im->src->format, im->src->name, hint, sizeof hint))
+        return;
+    size_t used = strlen(why);
+    if (used + 2 < len)
+        snprintf(why + used, len - used, "; %.*s", (int)(len - used - 3), hint);
+}
+
 /* Step 3: one parse-and-load attempt in one transaction. Returns true when
  * a concurrent importer stored some of the rows first and the attempt may
  * be made again (they will be seen as duplicates then). */
@@ -386,8 +402,8 @@ static bool attempt(struct import *im, bool careful, bool last)
     bool retry = false;
     if (!im->o->dry_run) {
         enum load_status ls = load_begin(im->db, im->src->name, im->src->timezone, im->path,
-                                         im->member, r->sha256, r->size, careful, &ld, err,
-                                         sizeof err);
+                                         im->member, im->format, r->sha256, r->size, careful,
+                                         &ld, err, sizeof err);
         if (ls != LOAD_OK) {
             set_result(r, db_failure(ls), err);
             return false;
@@ -397,6 +413,8 @@ static bool attempt(struct import *im, bool careful, bool last)
     enum pass_end end = parse_pass(im, &ps);
     r->stats = ps.stats;
     const char *bad = end == PASS_DONE ? verdict(&ps, im->src, why, sizeof why) : NULL;
+    if (bad)
+        add_hint(im, why, sizeof why);
     /* An input read once asks about its checksum now, over the connection
      * the loader thread may still be sending the last batches on: it must
      * have finished first. */
@@ -460,6 +478,28 @@ static int sniff_packed(struct import *im)
     return input_archive_sniff(head, len) ? 1 : 0;
 }
 
+/* format auto: the profile this file is read with, from its first records;
+ * a choice that was not clear-cut is logged with its reason. */
+static bool choose_format(struct import *im)
+{
+    struct detect_result d;
+    im->format = profile_format_name(im->src->format);
+    if (im->src->format != CDR_FMT_AUTO)
+        return true;
+    if (detect_input(im->in, im->src->max_line_bytes, &d) < 0) {
+        im->r->status = FILE_UNREADABLE;
+        snprintf(im->r->error, sizeof im->r->error, "read error: %s", strerror(errno));
+        return false;
+    }
+    im->prof = profile_variant(im->prof, d.fmt);
+    im->format = profile_format_name(d.fmt);
+    if (d.ambiguous || !d.known)
+        log_info("%s: format auto: %s: %s", im->name, im->format, d.reason);
+    else
+        log_debug("%s: format auto: %s: %s", im->name, im->format, d.reason);
+    return true;
+}
+
 /* Steps 2 to 4 for a claimed input (or packed.c's, for an archive). */
 static void import_claimed(struct import *im)
 {
@@ -470,7 +510,7 @@ static void import_claimed(struct import *im)
         packed_import(im->db, im->src, im->prof, im->in, im->o, im->r);
         return;
     }
-    if (!prehash(im))
+    if (!choose_format(im) || !prehash(im))
         return;
     /* The known-checksum check is made again before every attempt: the
      * importer whose rows conflicted with ours may have been importing this

@@ -93,16 +93,16 @@ enum load_status ledger_print_status(struct db *db, int limit, char *err, size_t
 }
 
 enum load_status ledger_begin_file(struct db *db, const char *source, const char *path,
-                                   const char *member, const char *sha256, uint64_t size,
-                                   long long *file_id, char *err, size_t errlen)
+                                   const char *member, const char *format, const char *sha256,
+                                   uint64_t size, long long *file_id, char *err, size_t errlen)
 {
     char sz[24], *text, *raw, *mtext, *mraw;
     snprintf(sz, sizeof sz, "%llu", (unsigned long long)size);
     path_params(path, &text, &raw);
     path_params(member, &mtext, &mraw);
-    const char *params[7] = {source, text, raw, mtext, mraw, sha256, sz};
+    const char *params[8] = {source, text, raw, mtext, mraw, sha256, sz, format};
     PGresult *res = NULL;
-    enum load_status st = db_query(db, &res, err, errlen, SQL_FILE_BEGIN, 7, params);
+    enum load_status st = db_query(db, &res, err, errlen, SQL_FILE_BEGIN, 8, params);
     if (st == LOAD_OK) {
         *file_id = atoll(PQgetvalue(res, 0, 0));
         PQclear(res);

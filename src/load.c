@@ -62,7 +62,8 @@ struct load {
 static void *loader_main(void *arg);
 
 enum load_status load_begin(struct db *db, const char *source, const char *timezone,
-                            const char *path, const char *member, const char *sha256,
+                            const char *path, const char *member, const char *format,
+                            const char *sha256,
                             uint64_t size, bool careful, struct load **out, char *err,
                             size_t errlen)
 {
@@ -77,7 +78,8 @@ enum load_status load_begin(struct db *db, const char *source, const char *timez
     if ((st = db_exec(db, NULL, PGRES_TUPLES_OK, err, errlen, SQL_SET_TIMEZONE, 1, tzp)) !=
         LOAD_OK)
         goto fail;
-    st = ledger_begin_file(db, source, path, member, sha256, size, &file_id, err, errlen);
+    st = ledger_begin_file(db, source, path, member, format, sha256, size, &file_id, err,
+                           errlen);
     if (st != LOAD_OK)
         goto fail;
 

@@ -42,6 +42,7 @@ static const char *const format_names[] = {
     [CDR_FMT_ASTERISK] = "asterisk",
     [CDR_FMT_ASTERISK_CUSTOM] = "asterisk-custom",
     [CDR_FMT_CUSTOM] = "custom",
+    [CDR_FMT_AUTO] = "auto",
 };
 
 const char *profile_field_name(enum cdr_field f)
@@ -59,12 +60,12 @@ int profile_field_by_name(const char *name)
 
 const char *profile_format_name(enum cdr_format fmt)
 {
-    return (unsigned)fmt <= CDR_FMT_CUSTOM ? format_names[fmt] : "?";
+    return (unsigned)fmt <= CDR_FMT_AUTO ? format_names[fmt] : "?";
 }
 
 int profile_format_by_name(const char *name)
 {
-    for (int i = 0; i <= CDR_FMT_CUSTOM; i++)
+    for (int i = 0; i <= CDR_FMT_AUTO; i++)
         if (strcmp(format_names[i], name) == 0)
             return i;
     return -1;
@@ -154,6 +155,8 @@ struct profile {
     struct layout alt17, alt20;
     char *custom_names; /* owned storage for custom column names */
     struct value_decoder *dec;
+    /* format auto: one profile per format it can choose, by enum value. */
+    struct profile *variants[CDR_FMT_CUSTOM];
     /* Decoded values of the current row: offsets into buf, which grows. */
     struct value_buf buf;
     size_t off[CDR_F_COUNT];
@@ -209,6 +212,13 @@ struct profile *profile_create(enum cdr_format fmt, const struct cdr_colspec *co
         p->min_cols = 18;
         p->max_cols = 19;
         break;
+    case CDR_FMT_AUTO:
+        /* Never maps by itself: file.c asks for the variant first. */
+        for (int v = 0; v < CDR_FMT_CUSTOM; v++)
+            if (!(p->variants[v] = profile_create((enum cdr_format)v, NULL, 0, encoding, err,
+                                                  errlen)))
+                goto fail;
+        break;
     case CDR_FMT_CUSTOM: {
         if (!columns || ncolumns == 0 || ncolumns > MAX_COLS) {
             snprintf(err, errlen, "format custom needs a columns list of 1 to %d entries", MAX_COLS);
@@ -263,10 +273,19 @@ void profile_destroy(struct profile *p)
     if (!p)
         return;
     value_decoder_close(p->dec);
+    for (int v = 0; v < CDR_FMT_CUSTOM; v++)
+        profile_destroy(p->variants[v]);
     free(p->layouts);
     free(p->custom_names);
     free(p->buf.data);
     free(p);
+}
+
+struct profile *profile_variant(struct profile *p, enum cdr_format fmt)
+{
+    if (p->fmt != CDR_FMT_AUTO || (unsigned)fmt >= CDR_FMT_CUSTOM)
+        return p;
+    return p->variants[fmt];
 }
 
 bool profile_has_header(const struct profile *p)
@@ -381,6 +400,8 @@ bool profile_map(struct profile *p, const char *const *f, const size_t *lens, si
                  struct cdr_row *row, char *err, size_t errlen)
 {
     char shown[64];
+    if (p->fmt == CDR_FMT_AUTO) /* not chosen: the historic default */
+        p = p->variants[CDR_FMT_KXHTS];
     const struct layout *l = pick_layout(p, f, lens, n);
     if (!l) {
         if (p->min_cols == p->max_cols)

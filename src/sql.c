@@ -220,6 +220,13 @@ const char *const SQL_MIGRATIONS[] = {
     "  END LOOP;"
     "  RETURN made;"
     " END $f$;",
+    /* 8: the profile a file was read with (`format: auto` chooses one per
+     * file, detect.c). NULL for a file that was not parsed (a duplicate,
+     * an archive's own row) and for rows older than this column.
+     * Catalog-only change. */
+    "ALTER TABLE @.cdr_file ADD COLUMN IF NOT EXISTS format text;"
+    "COMMENT ON COLUMN @.cdr_file.format IS "
+    "  'the profile the file was read with: kx-hts, asterisk, asterisk-custom or custom';",
 };
 
 const int SQL_NMIGRATIONS = (int)(sizeof SQL_MIGRATIONS / sizeof SQL_MIGRATIONS[0]);
@@ -237,7 +244,7 @@ const char SQL_FILE_RECORD[] =
 /* A file's ledger row, first thing in its transaction: its id tags the rows. */
 const char SQL_FILE_BEGIN[] =
     "INSERT INTO @.cdr_file (source, path, path_raw, member, member_raw, sha256, size_bytes,"
-    " status) VALUES ($1, $2, $3, $4, $5, $6, $7, 'imported') RETURNING id";
+    " status, format) VALUES ($1, $2, $3, $4, $5, $6, $7, 'imported', $8) RETURNING id";
 const char SQL_FILE_FINISH[] =
     "UPDATE @.cdr_file SET rows_read = $2, rows_inserted = $3, rows_duplicate = $4,"
     " rows_rejected = $5, rows_repaired = $6, status = $7, error = $8,"
