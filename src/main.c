@@ -8,6 +8,7 @@
 #include "config.h"
 #include "fetch_cmd.h"
 #include "fetch_status.h"
+#include "init.h"
 #include "job.h"
 #include "load.h"
 #include "log.h"
@@ -15,6 +16,7 @@
 #include "schema.h"
 #include "profile.h"
 #include "source.h"
+#include "version.h"
 #include "watch.h"
 
 #include <errno.h>
@@ -52,6 +54,8 @@ static const char usage_text[] =
     "each call exactly once.\n"
     "\n"
     "Commands:\n"
+    "  init [--force]               write a commented importer.yaml for this folder\n"
+    "                               (or -c FILE) and create ./inbox\n"
     "  init-db                      create or migrate the database schema\n"
     "  import [--source NAME] [--dry-run] [--force] [--jobs N] PATH...\n"
     "                               import files and folders (recursively); files stay;\n"
@@ -74,10 +78,11 @@ static const char usage_text[] =
     "  -v, --verbose       more log output (repeat for debug)\n"
     "  -q, --quiet         errors only\n"
     "  -h, --help          this help\n"
-    "  -V, --version       print the version\n"
+    "  -V, --version       print the version and those of the libraries in use\n"
     "\n"
     "Exit status: 0 all files imported or duplicate; 1 a file failed or had rejected\n"
-    "rows; 2 usage or configuration error; 3 database unreachable (nothing moved).\n";
+    "rows; 2 usage or configuration error; 3 database unreachable (nothing moved).\n"
+    "More: man cdrimport, man 5 importer.yaml\n";
 
 /* A usage error: one line on stderr, exit status 2. */
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -232,7 +237,7 @@ int main(int argc, char **argv)
         case 'v': verbosity++; break;
         case 'q': verbosity = LOG_ERROR; break;
         case 'h': fputs(usage_text, stdout); return CDR_EXIT_OK;
-        case 'V': printf("cdrimport %s\n", CDRIMPORT_VERSION); return CDR_EXIT_OK;
+        case 'V': version_print(stdout); return CDR_EXIT_OK;
         default: fputs(usage_text, stderr); return CDR_EXIT_USAGE;
         }
     }
@@ -256,7 +261,7 @@ int main(int argc, char **argv)
     bool dry_run = false, force = false;
     int limit = 20;
     long jobs = 0; /* 0: import 1, scan the config's `jobs` */
-    bool known = strcmp(command, "init-db") == 0 || strcmp(command, "import") == 0 ||
+    bool known = strcmp(command, "init") == 0 || strcmp(command, "init-db") == 0 || strcmp(command, "import") == 0 ||
                  strcmp(command, "scan") == 0 || strcmp(command, "check") == 0 ||
                  strcmp(command, "status") == 0 || strcmp(command, "watch") == 0 ||
                  strcmp(command, "fetch") == 0 || strcmp(command, "prune") == 0;
@@ -290,12 +295,20 @@ int main(int argc, char **argv)
         return usage_error("--jobs goes with import and scan");
     if (source_name && !is_import && !is_fetch)
         return usage_error("--source goes with import and fetch");
-    if ((dry_run || force) && !is_import)
-        return usage_error("--dry-run and --force go with import");
+    bool is_init = strcmp(command, "init") == 0;
+    if (dry_run && !is_import)
+        return usage_error("--dry-run goes with import");
+    if (force && !is_import && !is_init)
+        return usage_error("--force goes with import and init");
     if (is_import && optind >= argc)
         return usage_error("import needs at least one file or folder");
     if (!is_import && optind < argc)
         return usage_error("%s takes no arguments", command);
+
+    /* init writes the file the other commands read: -c or ./importer.yaml,
+     * never $CDRIMPORT_CONFIG (it is for "this folder"). */
+    if (is_init)
+        return init_run(config_path ? config_path : "importer.yaml", force);
 
     struct cdr_config *cfg = load_config(config_path);
     if (!cfg)
