@@ -103,6 +103,11 @@ struct cdr_config *config_load(const char *path, char *err, size_t errlen);
 /* Accepts NULL and half-built objects. */
 void config_free(struct cdr_config *cfg);
 
+/* The key table of the top level (keytab.h), which config_load reads and
+ * importer.yaml(5) is generated from (keydoc.h). */
+struct keytab_table;
+extern const struct keytab_table config_table;
+
 const struct cdr_source *config_find_source(const struct cdr_config *cfg, const char *name);
 
 /*

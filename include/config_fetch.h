@@ -14,6 +14,8 @@
  * makes the source's watch backend CDR_WATCH_FETCH. */
 bool config_fetch_set(struct keytab *kt, const struct keytab_key *k, void *obj, yaml_node_t *n,
                       const char *path);
+/* The block's keys (what the row's setter reads; keydoc.h documents it). */
+extern const struct keytab_table config_fetch_table;
 /* Accepts NULL and half-built blocks. */
 void config_fetch_free(struct cdr_fetch *f);
 

@@ -35,6 +35,8 @@ enum keytab_type {
 
 #define KEYTAB_REQUIRED 0x1u /* absent or null is an error */
 #define KEYTAB_NONEMPTY 0x2u /* KEYTAB_STRING/KEYTAB_PATH: "" is an error */
+#define KEYTAB_LIST 0x4u     /* documentation (keydoc.h): a CUSTOM row holding a
+                              * list of sub's mappings, not one */
 
 /*
  * One load in progress. The caller fills file (the prefix of messages),
@@ -73,8 +75,12 @@ struct keytab_key {
     long long min, max;         /* UINT, SIZE */
     double dmin, dmax;          /* DOUBLE */
     const char *const *names;   /* ENUM: NULL-terminated, value = index */
-    int (*lookup)(const char *name); /* ENUM without names: -1 unknown */
-    const struct keytab_table *sub; /* MAP */
+    int (*lookup)(const char *name); /* ENUM: -1 unknown; when set it parses,
+                                      * and names (if any) only documents */
+    /* MAP; also CUSTOM rows that hold a mapping (or, with KEYTAB_LIST, a
+     * list of them) read by this table: the engine ignores it there, the
+     * documentation (keydoc.h) walks it. */
+    const struct keytab_table *sub;
     keytab_setter *set;         /* CUSTOM */
 };
 

@@ -50,7 +50,9 @@ enum cdr_format {
 /* Name of a cdr column ("call_id"...), and the reverse lookup (-1: none). */
 const char *profile_field_name(enum cdr_field f);
 int profile_field_by_name(const char *name);
-/* "kx-hts", "asterisk", ...; and the reverse (-1: unknown). */
+/* "kx-hts", "asterisk", ...; and the reverse (-1: unknown). The names by
+ * enum value, NULL-terminated (for importer.yaml's key table). */
+extern const char *const profile_format_names[];
 const char *profile_format_name(enum cdr_format fmt);
 int profile_format_by_name(const char *name);
 

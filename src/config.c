@@ -385,7 +385,7 @@ static const struct keytab_key source_keys[] = {
     {.name = "members", .type = KEYTAB_CUSTOM, .set = set_glob_key, .dflt = dflt_glob_key},
     {.name = "recursive", .type = KEYTAB_BOOL, .offset = SOURCE_FIELD(recursive), .def_int = true},
     {.name = "format", .type = KEYTAB_ENUM, .offset = SOURCE_FIELD(format),
-     .lookup = profile_format_by_name, .def_int = CDR_FMT_AUTO},
+     .lookup = profile_format_by_name, .names = profile_format_names, .def_int = CDR_FMT_AUTO},
     {.name = "columns", .type = KEYTAB_CUSTOM, .set = set_columns},
     {.name = "header", .type = KEYTAB_BOOL, .offset = SOURCE_FIELD(header), .def_int = false},
     {.name = "timezone", .type = KEYTAB_CUSTOM, .set = set_timezone, .dflt = dflt_timezone},
@@ -403,9 +403,10 @@ static const struct keytab_key source_keys[] = {
      .def_int = CDR_DEFAULT_MAX_LINE_BYTES, .min = 1024, .max = 64LL * 1024 * 1024},
     {.name = "max_member_bytes", .type = KEYTAB_SIZE, .offset = SOURCE_FIELD(max_member_bytes),
      .def_int = CDR_DEFAULT_MAX_MEMBER_BYTES, .min = 1024 * 1024, .max = 1LL << 50},
-    {.name = "watch", .type = KEYTAB_CUSTOM, .set = set_source_watch, .dflt = dflt_source_watch},
+    {.name = "watch", .type = KEYTAB_CUSTOM, .set = set_source_watch, .dflt = dflt_source_watch,
+     .sub = &watch_table},
     /* Last: it overrides the watch settings (config_fetch.c). */
-    {.name = "fetch", .type = KEYTAB_CUSTOM, .set = config_fetch_set},
+    {.name = "fetch", .type = KEYTAB_CUSTOM, .set = config_fetch_set, .sub = &config_fetch_table},
 };
 
 static const struct keytab_table source_table = KEYTAB_TABLE(source_keys, check_source);
@@ -453,10 +454,11 @@ static const struct keytab_key top_keys[] = {
     {.name = "jobs", .type = KEYTAB_UINT, .offset = CONFIG_FIELD(jobs), .def_int = 1, .min = 1,
      .max = CDR_MAX_JOBS},
     {.name = "watch", .type = KEYTAB_MAP, .offset = CONFIG_FIELD(watch), .sub = &watch_table},
-    {.name = "sources", .type = KEYTAB_CUSTOM, .flags = KEYTAB_REQUIRED, .set = set_sources},
+    {.name = "sources", .type = KEYTAB_CUSTOM, .flags = KEYTAB_REQUIRED | KEYTAB_LIST,
+     .set = set_sources, .sub = &source_table},
 };
 
-static const struct keytab_table top_table = KEYTAB_TABLE(top_keys, NULL);
+const struct keytab_table config_table = KEYTAB_TABLE(top_keys, NULL);
 
 /* ---- loading ------------------------------------------------------------- */
 
@@ -493,7 +495,7 @@ struct cdr_config *config_load(const char *path, char *err, size_t errlen)
     char *text = keytab_read_file(path, &len, err, errlen);
     if (text && set_file_paths(cfg, path, err, errlen)) {
         kt.base_dir = cfg->base_dir;
-        ok = keytab_load(&kt, text, len, &top_table, cfg);
+        ok = keytab_load(&kt, text, len, &config_table, cfg);
     }
     free(text);
     free(ld.host_tz);

@@ -83,7 +83,7 @@ static bool check_fetch(struct keytab *kt, void *obj, yaml_node_t *map, const ch
     return true;
 }
 
-static const struct keytab_table fetch_table = KEYTAB_TABLE(fetch_keys, check_fetch);
+const struct keytab_table config_fetch_table = KEYTAB_TABLE(fetch_keys, check_fetch);
 
 bool config_fetch_set(struct keytab *kt, const struct keytab_key *k, void *obj, yaml_node_t *n,
                       const char *path)
@@ -93,7 +93,7 @@ bool config_fetch_set(struct keytab *kt, const struct keytab_key *k, void *obj, 
     if (n->type != YAML_MAPPING_NODE)
         return keytab_wrong_type(kt, n, path, "a mapping (url, username, ...)");
     src->fetch = xcalloc(1, sizeof *src->fetch);
-    if (!keytab_load_mapping(kt, &fetch_table, src->fetch, n, path, true))
+    if (!keytab_load_mapping(kt, &config_fetch_table, src->fetch, n, path, true))
         return false;
     /* The pattern row comes before this one: the spool's names must be
      * candidates, or a spooled response would wait there for ever. */

@@ -37,12 +37,13 @@ static const struct {
     [CDR_F_FEATURE] = {"feature", T_TEXT},
 };
 
-static const char *const format_names[] = {
+const char *const profile_format_names[] = {
     [CDR_FMT_KXHTS] = "kx-hts",
     [CDR_FMT_ASTERISK] = "asterisk",
     [CDR_FMT_ASTERISK_CUSTOM] = "asterisk-custom",
     [CDR_FMT_CUSTOM] = "custom",
     [CDR_FMT_AUTO] = "auto",
+    NULL,
 };
 
 const char *profile_field_name(enum cdr_field f)
@@ -60,13 +61,13 @@ int profile_field_by_name(const char *name)
 
 const char *profile_format_name(enum cdr_format fmt)
 {
-    return (unsigned)fmt <= CDR_FMT_AUTO ? format_names[fmt] : "?";
+    return (unsigned)fmt <= CDR_FMT_AUTO ? profile_format_names[fmt] : "?";
 }
 
 int profile_format_by_name(const char *name)
 {
     for (int i = 0; i <= CDR_FMT_AUTO; i++)
-        if (strcmp(format_names[i], name) == 0)
+        if (strcmp(profile_format_names[i], name) == 0)
             return i;
     return -1;
 }

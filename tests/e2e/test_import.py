@@ -651,7 +651,11 @@ def test_import_with_two_sources_needs_source(workdir, dsn, db):
 def test_version_needs_no_config_or_database(tmp_path):
     r = run_cli("--version", cwd=tmp_path, env={"CDRIMPORT_CONFIG": str(tmp_path / "none.yaml")})
     assert r.returncode == 0
-    assert re.fullmatch(r"cdrimport \d+\.\d+\.\d+\S*\n", r.stdout), r.stdout
+    lines = r.stdout.splitlines()
+    assert re.fullmatch(r"cdrimport \d+\.\d+\.\d+\S*", lines[0]), r.stdout
+    # the libraries it runs with, one line each (test_package_cli.py has more)
+    assert [ln.split()[0] for ln in lines[1:]] == \
+        ["libpq", "libcsv", "libyaml", "libcurl", "libarchive"], r.stdout
 
 
 def test_import_without_paths_is_usage_error(workdir, dsn):
