@@ -227,7 +227,7 @@ size_t keydoc_check(const struct keytab_table *top, const struct keydoc_words *w
         else if (!w->type && (keydoc_type(keys[i].row, buf, sizeof buf), !*buf))
             why = "is a custom row: its words need a `type:` line";
         else if (!w->dflt && !keydoc_default(keys[i].row, buf, sizeof buf))
-            why = "has a computed default: its words need a `default:` line";
+            why = "has a default its row cannot say: its words need a `default:` line";
         if (w)
             w->used = true;
         if (why) {
