@@ -57,7 +57,7 @@ def test_kxhts_fixture_every_field(workdir, dsn, db):
     assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw  # BOM and CRLF
     assert b",," in raw and b',"",' in raw and b"NO ANSWERED" in raw
     expected = json.loads((IMPORT_FIX / "kxhts_basic.expected.json").read_text())["rows"]
-    r = import_(workdir, dsn, src)  # kx-hts is the default format
+    r = import_(workdir, dsn, src)  # the default, format auto, finds kx-hts
     assert r.returncode == 0, r.stderr
     assert warnings_in(r.stderr) == [], r.stderr
     got = {row["line_no"]: row for row in cdr_rows(db)}
