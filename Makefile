@@ -125,6 +125,7 @@ unit: $(UNIT_BIN)
 # unless PGHOST is already set), real folders and signals.
 e2e: $(BUILD)/cdrimport $(BUILD)/tests/stream_import
 	CDRIMPORT_BIN=$(CURDIR)/$(BUILD)/cdrimport STREAM_IMPORT_BIN=$(CURDIR)/$(BUILD)/tests/stream_import \
+	    CDR_SANITIZE=$(SANITIZE) \
 	    SHARED=$(SHARED_DIR) tests/e2e/run.sh
 
 sanitize:

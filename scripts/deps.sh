@@ -20,6 +20,10 @@ PACKAGES=(
     openssl                                         # e2e: the fake PBX's self-signed certificate
     zip                                             # tests: an encrypted member (zip -e)
     procps util-linux coreutils                     # pgrep/ps, runuser, mktemp
+    scdoc                                           # the manual pages (make man)
+    debhelper dpkg-dev lintian                      # make deb; the package test
+    man-db bash-completion systemd                  # package test: man, completion,
+                                                    # systemd-analyze verify
 )
 
 missing=()
