@@ -91,7 +91,7 @@ static void check_defaults(const struct cdr_config *cfg)
     assert_string_equal(s->members[0], "*.csv");
     assert_int_equal(s->max_member_bytes, 4ull << 30);
     assert_true(s->recursive);
-    assert_int_equal(s->format, CDR_FMT_KXHTS);
+    assert_int_equal(s->format, CDR_FMT_AUTO);
     assert_null(s->columns);
     assert_int_equal(s->ncolumns, 0);
     assert_false(s->header);
@@ -500,7 +500,7 @@ static const struct config_case cases[] = {
     {"format a list", SRC "    format: [custom]\n",
      ":4:13: sources[0].format: expected a name, got a list", NULL, NULL},
     {"columns without format custom", SRC "    columns: [call_id]\n",
-     ":4:5: sources[0].columns: only allowed with format custom (format is kx-hts)", NULL, NULL},
+     ":4:5: sources[0].columns: only allowed with format custom (format is auto)", NULL, NULL},
     {"columns with format asterisk", SRC "    columns: [call_id]\n    format: asterisk\n",
      ":4:5: sources[0].columns: only allowed with format custom (format is asterisk)", NULL,
      NULL},
