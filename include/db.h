@@ -31,7 +31,8 @@ struct partition_cache;
 
 /* Connect per cfg->dsn (or $CDRIMPORT_DSN, which wins) and set the
  * session up (client encoding, quoted schema name). NULL on failure with
- * the reason in err; never logs or shows the password. The schema is brought up to date by schema_migrate. */
+ * the reason in err; never logs or shows the password. The schema is
+ * brought up to date by schema_migrate. */
 struct db *db_connect(const struct cdr_config *cfg, char *err, size_t errlen);
 /* Safe on NULL. */
 void db_close(struct db *db);

@@ -110,8 +110,8 @@ static enum parse_verdict on_record(void *ctx, const char *const *f, const size_
     if ((fits & DETECT_BIT(CDR_FMT_ASTERISK)) && (n == 17 || n == 20)) {
         bool uid = uniqueid_shaped(f[16], lens[16]);
         if (t->odd++ == 0)
-            snprintf(t->odd_sample, sizeof t->odd_sample, "%.*s", (int)(lens[16] > 40 ? 40 : lens[16]),
-                     f[16]);
+            snprintf(t->odd_sample, sizeof t->odd_sample, "%.*s",
+                     (int)(lens[16] > 40 ? 40 : lens[16]), f[16]);
         t->odd_uid += uid;
     }
     return t->records >= DETECT_RECORDS ? PARSE_ABORT : PARSE_OK;

@@ -383,7 +383,8 @@ static void add_hint(struct import *im, char *why, size_t len)
 {
     struct detect_result d;
     char hint[CDR_ERRLEN / 2];
-    if (im->src->format == CDR_FMT_AUTO || detect_input(im->in, im->src->max_line_bytes, &d) < 0 ||
+    if (im->src->format == CDR_FMT_AUTO ||
+        detect_input(im->in, im->src->max_line_bytes, &d) < 0 ||
         !detect_hint(&d, im->src->format, im->src->name, hint, sizeof hint))
         return;
     size_t used = strlen(why);

@@ -261,10 +261,11 @@ int main(int argc, char **argv)
     bool dry_run = false, force = false;
     int limit = 20;
     long jobs = 0; /* 0: import 1, scan the config's `jobs` */
-    bool known = strcmp(command, "init") == 0 || strcmp(command, "init-db") == 0 || strcmp(command, "import") == 0 ||
-                 strcmp(command, "scan") == 0 || strcmp(command, "check") == 0 ||
-                 strcmp(command, "status") == 0 || strcmp(command, "watch") == 0 ||
-                 strcmp(command, "fetch") == 0 || strcmp(command, "prune") == 0;
+    bool known = strcmp(command, "init") == 0 || strcmp(command, "init-db") == 0 ||
+                 strcmp(command, "import") == 0 || strcmp(command, "scan") == 0 ||
+                 strcmp(command, "check") == 0 || strcmp(command, "status") == 0 ||
+                 strcmp(command, "watch") == 0 || strcmp(command, "fetch") == 0 ||
+                 strcmp(command, "prune") == 0;
     if (!known) {
         int rc = usage_error("unknown command '%s'", command);
         fprintf(stderr, "\n%s", usage_text);

@@ -47,7 +47,8 @@ void version_print(FILE *out)
     fprintf(out, "libcsv %d.%d.%d (headers; loaded: %s)\n", CSV_MAJOR, CSV_MINOR, CSV_RELEASE,
             *csv ? csv : "linked statically");
     fprintf(out, "libyaml %s\n", yaml_get_version_string());
-    fprintf(out, "libcurl %s (%s)\n", curl->version, curl->ssl_version ? curl->ssl_version : "no TLS");
+    fprintf(out, "libcurl %s (%s)\n", curl->version,
+            curl->ssl_version ? curl->ssl_version : "no TLS");
     /* "libarchive 3.6.2": the name is part of the string. */
     fprintf(out, "%s\n", archive_version_string());
 }

@@ -141,20 +141,23 @@ static const struct {
 } checks[] = {
     {"all described",
      "== count\nc\n== on\no\n== label\nl\n== colour\nc\n== computed\ndefault: d\nc\n"
-     "== items\ndefault: none\ni\n== items[].depth\nd\n== again\ndefault: none\na\n== opaque\ntype: t\ndefault: d\no\n",
+     "== items\ndefault: none\ni\n== items[].depth\nd\n== again\ndefault: none\na\n"
+     "== opaque\ntype: t\ndefault: d\no\n",
      0, NULL},
     {"a key without words",
      "== on\no\n== label\nl\n== colour\nc\n== computed\ndefault: d\nc\n"
-     "== items\ndefault: none\ni\n== items[].depth\nd\n== again\ndefault: none\na\n== opaque\ntype: t\ndefault: d\no\n",
+     "== items\ndefault: none\ni\n== items[].depth\nd\n== again\ndefault: none\na\n"
+     "== opaque\ntype: t\ndefault: d\no\n",
      1, "key count has no description"},
     {"words without a key",
      "== count\nc\n== on\no\n== label\nl\n== colour\nc\n== computed\ndefault: d\nc\n"
-     "== items\ndefault: none\ni\n== items[].depth\nd\n== again\ndefault: none\na\n== opaque\ntype: t\ndefault: d\no\n"
-     "== gone\ng\n",
+     "== items\ndefault: none\ni\n== items[].depth\nd\n== again\ndefault: none\na\n"
+     "== opaque\ntype: t\ndefault: d\no\n== gone\ng\n",
      1, "describes gone, which no key table has"},
     {"a computed default needs words",
      "== count\nc\n== on\no\n== label\nl\n== colour\nc\n== computed\nc\n"
-     "== items\ndefault: none\ni\n== items[].depth\nd\n== again\ndefault: none\na\n== opaque\ntype: t\ndefault: d\no\n",
+     "== items\ndefault: none\ni\n== items[].depth\nd\n== again\ndefault: none\na\n"
+     "== opaque\ntype: t\ndefault: d\no\n",
      1, "computed has a default its row cannot say"},
     {"a custom row needs a type and a default",
      "== count\nc\n== on\no\n== label\nl\n== colour\nc\n== computed\ndefault: d\nc\n"
