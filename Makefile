@@ -16,7 +16,7 @@
 #   make STRICT=1     warnings are errors (the project's own builds and CI:
 #                     scripts/test sets it; a user's newer compiler must not
 #                     fail `make` on a warning it has just learnt)
-#   make clean        removes build/ and build-san/, or only $(BUILD) if given
+#   make clean        removes build/, build-san/ and build-deb/, or only $(BUILD) if given
 
 .DELETE_ON_ERROR:
 .SUFFIXES:
@@ -172,7 +172,7 @@ clean:
 ifeq ($(origin BUILD),command line)
 	rm -rf $(BUILD)
 else
-	rm -rf build build-san
+	rm -rf build build-san build-deb
 endif
 
 -include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d $(BUILD)/tools/*.d)
