@@ -566,7 +566,7 @@ const char SQL_SOURCE_UPSERT[] =
 /* One row per key of $4 (the --by), then the totals row (ROLLUP's, also
  * there when the period has no call): key, calls, incoming, outgoing,
  * internal, answered, missed, busy, failed, talk seconds, mean seconds to
- * answer, whether the row is the totals. Periods sort in time order, the
+ * answer (-1: nothing was answered), whether the row is the totals. Periods sort in time order, the
  * rest by calls, most first. */
 const char SQL_REPORT_SUMMARY[] =
     "SELECT k, count(*), count(*) FILTER (WHERE direction = 'incoming'),"
@@ -575,7 +575,7 @@ const char SQL_REPORT_SUMMARY[] =
     " count(*) FILTER (WHERE outcome = 'answered'), count(*) FILTER (WHERE outcome = 'missed'),"
     " count(*) FILTER (WHERE outcome = 'busy'), count(*) FILTER (WHERE outcome = 'failed'),"
     " coalesce(sum(talk_s), 0), coalesce(round(avg(ring_s) FILTER (WHERE outcome = 'answered')),"
-    " 0), grouping(k)"
+    " -1), grouping(k)"
     " FROM (SELECT *, CASE $4::text"
     "  WHEN 'day' THEN to_char(start_local, 'YYYY-MM-DD')"
     "  WHEN 'week' THEN to_char(start_local, 'IYYY-\"W\"IW')"
