@@ -474,6 +474,14 @@ int report_run(const struct cdr_config *cfg, const struct report_opts *opts)
     struct db *db = job_connect(cfg, true);
     if (!db)
         return CDR_EXIT_DB;
+    char err[CDR_ERRLEN];
+    PGresult *set = NULL;
+    if (db_query(db, &set, err, sizeof err, SQL_REPORT_SESSION, 0, NULL) != LOAD_OK) {
+        log_error("report: %s", err);
+        db_close(db);
+        return CDR_EXIT_DB;
+    }
+    PQclear(set);
 
     /* Into a temporary file beside -o, renamed at the end: a failed run
      * leaves no half report where a cron job's reader expects a whole. */
@@ -489,7 +497,6 @@ int report_run(const struct cdr_config *cfg, const struct report_opts *opts)
             return CDR_EXIT_PARTIAL;
         }
     }
-    char err[CDR_ERRLEN];
     enum load_status st;
     if (o.format == REPORT_FMT_HTML) {
         st = report_html_write(db, &o, f, err, sizeof err);

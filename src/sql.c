@@ -59,6 +59,16 @@ const char SQL_SCHEMA_APPLIED[] = "INSERT INTO @.cdr_schema (version) VALUES ($1
  * function of one SELECT is inlined by the planner: t0 and t1 become plan
  * constants, and a source filter is pushed under the grouping.
  *
+ * "The first leg's caller" and the like: one sort of the legs by call and
+ * start (the window w) numbers them, and plain aggregates pick the row
+ * numbered 1. Ordered aggregates (array_agg(... ORDER BY ...)) said the
+ * same but sorted every call's legs apart, which made them the slowest
+ * part of a month's report. The trunk globs' regular expression is the
+ * costliest per-row work left: it runs once per leg on the destination
+ * channel, and once per call on the first leg's source channel (an
+ * aggregate's FILTER is checked before its argument is computed). An
+ * outgoing call's trunk is the least of the trunk channels it used.
+ *
  * A leg counts as answered when its status is ANSWERED, or when it has no
  * status but an answer time; BUSY is busy; FAILED and CONGESTION failed;
  * anything else (NO ANSWER, NO ANSWERED, CANCEL, ...) rang unanswered.
@@ -112,31 +122,31 @@ const char SQL_SCHEMA_APPLIED[] = "INSERT INTO @.cdr_schema (version) VALUES ($1
     "   count(*) FILTER (WHERE l.kind = 'answered') AS n_answered," \
     "   count(*) FILTER (WHERE l.kind = 'missed') AS n_missed," \
     "   count(*) FILTER (WHERE l.kind = 'busy') AS n_busy," \
-    "   (array_agg(l.caller_phone ORDER BY l.call_time, l.file_id, l.line_no))[1] AS caller," \
-    "   (array_agg(l.dialed_phone ORDER BY l.call_time, l.file_id, l.line_no))[1]" \
-    "    AS destination," \
-    "   (array_agg(l.dialed_phone ORDER BY l.call_time, l.file_id, l.line_no)" \
-    "    FILTER (WHERE l.kind = 'answered'))[1] AS answered_by," \
-    "   (array_agg(l.src_channel ORDER BY l.call_time, l.file_id, l.line_no))[1] AS first_src," \
-    "   (array_agg(l.dst_channel ORDER BY l.call_time, l.file_id, l.line_no)" \
-    "    FILTER (WHERE l.dst_trunk))[1] AS out_channel," \
+    "   min(l.caller_phone) FILTER (WHERE l.n = 1) AS caller," \
+    "   min(l.dialed_phone) FILTER (WHERE l.n = 1) AS destination," \
+    "   min(l.dialed_phone) FILTER (WHERE l.kind = 'answered' AND l.n_answered = 1)" \
+    "    AS answered_by," \
+    "   min(l.src_channel) FILTER (WHERE l.n = 1) AS first_src," \
+    "   min(l.dst_channel) FILTER (WHERE l.dst_channel ~ l.trunk_regex) AS out_channel," \
     "   CASE WHEN min(l.trunk_regex) IS NULL THEN NULL" \
-    "    WHEN (array_agg(l.src_trunk ORDER BY l.call_time, l.file_id, l.line_no))[1]" \
-    "     THEN 'incoming'" \
-    "    WHEN bool_or(l.dst_trunk) THEN 'outgoing' ELSE 'internal' END AS direction" \
-    "  FROM (SELECT c.source, coalesce(c.call_id, c.row_key::text) AS call_id, c.call_time," \
-    "    c.answer_time, c.end_time, c.total_duration_s, c.call_duration_s, c.caller_phone," \
-    "    c.dialed_phone, c.src_channel, c.dst_channel, c.file_id, c.line_no," \
-    "    coalesce(s.timezone, 'UTC') AS timezone, s.trunk_regex," \
-    "    coalesce(c.src_channel ~ s.trunk_regex, false) AS src_trunk," \
-    "    coalesce(c.dst_channel ~ s.trunk_regex, false) AS dst_trunk," \
-    "    CASE upper(btrim(coalesce(c.call_type, '')))" \
-    "     WHEN 'ANSWERED' THEN 'answered' WHEN 'BUSY' THEN 'busy'" \
-    "     WHEN 'FAILED' THEN 'failed' WHEN 'CONGESTION' THEN 'failed'" \
-    "     WHEN '' THEN CASE WHEN c.answer_time IS NOT NULL THEN 'answered' ELSE 'missed' END" \
-    "     ELSE 'missed' END AS kind" \
-    "   FROM @.cdr c LEFT JOIN @.cdr_source s ON s.source = c.source" \
-    "   WHERE c.call_time >= t0 - interval '1 day' AND c.call_time < t1 + interval '1 day') l" \
+    "    WHEN bool_or(l.src_channel ~ l.trunk_regex) FILTER (WHERE l.n = 1) THEN 'incoming'" \
+    "    WHEN bool_or(l.dst_channel ~ l.trunk_regex) THEN 'outgoing' ELSE 'internal' END" \
+    "    AS direction" \
+    "  FROM (SELECT k.*, row_number() OVER w AS n," \
+    "    count(*) FILTER (WHERE k.kind = 'answered') OVER w AS n_answered" \
+    "   FROM (SELECT c.source, coalesce(c.call_id, c.row_key::text) AS call_id, c.call_time," \
+    "     c.answer_time, c.end_time, c.total_duration_s, c.call_duration_s, c.caller_phone," \
+    "     c.dialed_phone, c.src_channel, c.dst_channel, c.file_id, c.line_no," \
+    "     coalesce(s.timezone, 'UTC') AS timezone, s.trunk_regex," \
+    "     CASE upper(btrim(coalesce(c.call_type, '')))" \
+    "      WHEN 'ANSWERED' THEN 'answered' WHEN 'BUSY' THEN 'busy'" \
+    "      WHEN 'FAILED' THEN 'failed' WHEN 'CONGESTION' THEN 'failed'" \
+    "      WHEN '' THEN CASE WHEN c.answer_time IS NOT NULL THEN 'answered' ELSE 'missed' END" \
+    "      ELSE 'missed' END AS kind" \
+    "    FROM @.cdr c LEFT JOIN @.cdr_source s ON s.source = c.source" \
+    "    WHERE c.call_time >= t0 - interval '1 day' AND c.call_time < t1 + interval '1 day') k" \
+    "   WINDOW w AS (PARTITION BY k.source, k.call_id ORDER BY k.call_time, k.file_id, k.line_no" \
+    "    ROWS UNBOUNDED PRECEDING)) l" \
     "  GROUP BY l.source, l.call_id) g" \
     " WHERE g.start_time >= t0 AND g.start_time < t1 $f$;" \
     "COMMENT ON FUNCTION @.cdr_calls(timestamptz, timestamptz) IS 'the calls (as the view" \
@@ -167,7 +177,8 @@ const char SQL_SCHEMA_APPLIED[] = "INSERT INTO @.cdr_schema (version) VALUES ($1
     "COMMENT ON COLUMN @.cdr_call.extension IS 'the local party: incoming, the number of the" \
     " leg that answered (else destination); otherwise the caller';" \
     "COMMENT ON COLUMN @.cdr_call.trunk IS 'the trunk channel without its per-call suffix" \
-    " (DAHDI/3, SIP/carrier1); NULL for internal calls';" \
+    " (DAHDI/3, SIP/carrier1): incoming, the first leg''s source; outgoing, the least trunk" \
+    " channel a leg went to; NULL for internal calls';" \
     "COMMENT ON COLUMN @.cdr_call.direction IS 'incoming, outgoing or internal (by the" \
     " source''s trunks); NULL: the source has no trunks configured';" \
     "COMMENT ON COLUMN @.cdr_call.outcome IS 'answered (any leg), missed (none answered, one" \
@@ -545,6 +556,13 @@ const char SQL_PRUNE_DELETE[] =
 /* A source's zone and trunks from importer.yaml ($3: the globs, one a
  * line; $4: them as one regular expression, NULL for none). Written only
  * when something changed, so that a connect costs no row version. */
+/* The report's session: a month's legs are sorted once by call (cdr_calls),
+ * in memory rather than in temporary files (4 MB, the default, spills a
+ * month of a busy PBX), and without JIT compilation, which cost more than
+ * it saved for these one-off queries (the planner misjudges the rows a
+ * set-returning function gives). */
+const char SQL_REPORT_SESSION[] =
+    "SELECT set_config('work_mem', '128MB', false), set_config('jit', 'off', false)";
 const char SQL_SOURCE_UPSERT[] =
     "INSERT INTO @.cdr_source AS s (source, timezone, trunks, trunk_regex)"
     " VALUES ($1, $2, CASE WHEN $3::text = '' THEN '{}'::text[]"
