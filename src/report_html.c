@@ -91,8 +91,11 @@ static void write_summary(FILE *f, const struct report_row *t)
     card(f, "internal", "internal", t->internal);
     fprintf(f, "<div class=\"card\" data-stat=\"talk\" data-seconds=\"%lld\"><b>%s</b>"
                "<span>talk time</span></div>", t->talk_s, talk);
-    fprintf(f, "<div class=\"card\" data-stat=\"avg_ring\" data-seconds=\"%lld\"><b>%s</b>"
-               "<span>average ring (answered)</span></div></div>\n", t->ring_s, ring);
+    /* No call answered: no mean, and no data-seconds. */
+    fputs("<div class=\"card\" data-stat=\"avg_ring\"", f);
+    if (t->ring_s >= 0)
+        fprintf(f, " data-seconds=\"%lld\"", t->ring_s);
+    fprintf(f, "><b>%s</b><span>average ring (answered)</span></div></div>\n", ring);
 }
 
 /* ---- calls per day ------------------------------------------------------- */

@@ -125,8 +125,10 @@ def test_html_report_in_chromium(workdir, dsn, db, tmp_path):
                              " FROM cdr_call")[0]
     assert p.stats["calls"] and f"<b>{total}</b>" in text
     assert p.missed_rows == missed == 3
-    talk = rows(db, "SELECT sum(talk_s) FROM cdr_call")[0][0]
+    talk, ring = rows(db, "SELECT sum(talk_s), round(avg(ring_s) FILTER"
+                          " (WHERE outcome = 'answered')) FROM cdr_call")[0]
     assert int(p.stats["talk"]["data-seconds"]) == talk
+    assert int(p.stats["avg_ring"]["data-seconds"]) == ring
 
 
 def test_empty_html_report(workdir, dsn, db, tmp_path):
@@ -141,3 +143,5 @@ def test_empty_html_report(workdir, dsn, db, tmp_path):
     p.feed(r.stdout)
     assert len(p.days) == 28 and set(p.days.values()) == {(0, 0)}
     assert p.missed_rows == 0
+    assert "data-seconds" not in p.stats["avg_ring"]
+    assert p.stats["calls"] and "<b>0</b>" in out.read_text()
