@@ -336,21 +336,16 @@ static void write_table(FILE *f, const struct report_opts *o, const struct repor
     }
 }
 
-/* A CSV field: quoted when it holds a comma, quote or line break, and when
- * it starts like a spreadsheet formula (=, +, -, @), so that opening the
- * file never runs a caller's "number". */
+/* A CSV field (RFC 4180): quoted when it holds a comma, quote or line
+ * break. Nothing is added to guard spreadsheets against a leading '=' or
+ * '+': the file is for scripts, and "+4930..." is a number to keep as it is. */
 static void csv_field(FILE *f, const char *s)
 {
-    bool quote = s[strcspn(s, ",\"\r\n")] != '\0' || strchr("=+-@", s[0]) != NULL;
-    if (!*s)
-        quote = false;
-    if (!quote) {
+    if (s[strcspn(s, ",\"\r\n")] == '\0') {
         fputs(s, f);
         return;
     }
     fputc('"', f);
-    if (strchr("=+-@", s[0]))
-        fputc('\'', f);
     for (; *s; s++) {
         if (*s == '"')
             fputc('"', f);
