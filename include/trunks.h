@@ -13,8 +13,9 @@
 #include "keytab.h"
 
 /* The sources[] row's setter and default (the default depends on the
- * source's format, so the row comes after `format`). kx-hts defaults to the
- * manual's trunk ports and SIP carriers; other formats have none. */
+ * source's format, so the row comes after `format`): asterisk and
+ * asterisk-custom have none; every other format gets the KX-HTS manual's
+ * trunk ports and SIP carriers. */
 bool trunks_set(struct keytab *kt, const struct keytab_key *k, void *obj, yaml_node_t *n,
                 const char *path);
 void trunks_default(struct keytab *kt, const struct keytab_key *k, void *obj);

@@ -157,7 +157,11 @@ void trunks_default(struct keytab *kt, const struct keytab_key *k, void *obj)
     (void)k;
     struct cdr_source *src = obj;
     src->trunks_configured = false;
-    if (src->format != CDR_FMT_KXHTS)
+    /* The Asterisk formats name trunks as each dialplan likes: no guess.
+     * Every other format gets the KX-HTS manual's names, which is what
+     * the issue asks (and what a format chosen per file, when one exists,
+     * should start from). */
+    if (src->format == CDR_FMT_ASTERISK || src->format == CDR_FMT_ASTERISK_CUSTOM)
         return;
     src->trunks = xcalloc(TRUNKS_KXHTS_NDEFAULT, sizeof *src->trunks);
     for (size_t i = 0; i < TRUNKS_KXHTS_NDEFAULT; i++)

@@ -126,6 +126,8 @@ static void test_key(void **state)
         {SRC, NULL, 2, false, "DAHDI/3-1"},
         {SRC "    format: kx-hts\n", NULL, 2, false, "SIP/carrier2_9-00000001"},
         {SRC "    format: asterisk\n", NULL, 0, false, NULL},
+        {SRC "    format: asterisk-custom\n", NULL, 0, false, NULL},
+        {SRC "    format: custom\n    columns: [call_time]\n", NULL, 2, false, "DAHDI/8-1"},
         {SRC "    format: asterisk\n    trunks: [\"SIP/trunk-*\"]\n", NULL, 1, true,
          "SIP/trunk-0000001"},
         {SRC "    trunks: [\"DAHDI/1-*\"]\n", NULL, 1, true, "DAHDI/1-2"},
