@@ -74,6 +74,9 @@ struct cdr_source {
     bool has_watch;           /* per-source watch override present */
     struct cdr_watch_config watch; /* effective watch settings */
     struct cdr_fetch *fetch;  /* NULL: a folder source */
+    char **trunks;            /* channel globs that are trunks (trunks.h); */
+    size_t ntrunks;           /* default: kx-hts's trunk ports and carriers, else none */
+    bool trunks_configured;   /* trunks: given in the file */
 };
 
 /* database.partition: how cdr_row is laid out (partition.h). */

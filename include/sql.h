@@ -63,4 +63,11 @@ extern const char SQL_PRUNE_PARTITION_ROWS[];
 extern const char SQL_PRUNE_PARTITION_DROP[];
 extern const char SQL_PRUNE_DELETE[];
 
+/* Call accounting: cdr_source (trunks.c) and the report (report.c) */
+extern const char SQL_SOURCE_UPSERT[];
+extern const char SQL_REPORT_SESSION[];
+extern const char SQL_REPORT_SUMMARY[];
+extern const char SQL_REPORT_HEATMAP[];
+extern const char SQL_REPORT_MISSED[];
+
 #endif

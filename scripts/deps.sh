@@ -19,6 +19,7 @@ PACKAGES=(
     python3 python3-pytest python3-psycopg2         # end-to-end tests
     openssl                                         # e2e: the fake PBX's self-signed certificate
     zip                                             # tests: an encrypted member (zip -e)
+    chromium                                        # e2e: the HTML report in a real browser
     procps util-linux coreutils                     # pgrep/ps, runuser, mktemp
     scdoc                                           # the manual pages (make man)
     debhelper dpkg-dev lintian                      # make deb; the package test

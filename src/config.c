@@ -12,6 +12,7 @@
 #include "config.h"
 #include "config_fetch.h"
 #include "keytab.h"
+#include "trunks.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -389,6 +390,8 @@ static const struct keytab_key source_keys[] = {
     {.name = "columns", .type = KEYTAB_CUSTOM, .set = set_columns},
     {.name = "header", .type = KEYTAB_BOOL, .offset = SOURCE_FIELD(header), .def_int = false},
     {.name = "timezone", .type = KEYTAB_CUSTOM, .set = set_timezone, .dflt = dflt_timezone},
+    /* After format: the default depends on it. */
+    {.name = "trunks", .type = KEYTAB_CUSTOM, .set = trunks_set, .dflt = trunks_default},
     {.name = "encoding", .type = KEYTAB_STRING, .offset = SOURCE_FIELD(encoding),
      .flags = KEYTAB_NONEMPTY, .def_str = "utf-8"},
     {.name = "on_success", .type = KEYTAB_ENUM, .offset = SOURCE_FIELD(on_success),
@@ -520,6 +523,7 @@ static void source_free(struct cdr_source *src)
         free(src->columns[i].extra_name);
     free(src->columns);
     free(src->timezone);
+    trunks_free(src);
     free(src->encoding);
     free(src->processed_dir);
     free(src->failed_dir);

@@ -6,6 +6,7 @@
 #include "finish.h"
 #include "log.h"
 #include "schema.h"
+#include "trunks.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -54,6 +55,12 @@ struct db *job_connect(const struct cdr_config *cfg, bool migrate)
     }
     if (migrate && schema_migrate(db, cfg->partition, false, err, sizeof err) != LOAD_OK) {
         log_error("cannot prepare the schema: %s", err);
+        db_close(db);
+        return NULL;
+    }
+    /* The views' zones and trunks follow importer.yaml. */
+    if (migrate && trunks_publish(db, cfg, err, sizeof err) != LOAD_OK) {
+        log_error("cannot record the sources' zones and trunks: %s", err);
         db_close(db);
         return NULL;
     }

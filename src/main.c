@@ -15,7 +15,9 @@
 #include "prune.h"
 #include "schema.h"
 #include "profile.h"
+#include "report.h"
 #include "source.h"
+#include "trunks.h"
 #include "version.h"
 #include "watch.h"
 
@@ -72,6 +74,14 @@ static const char usage_text[] =
     "  status [--limit N]           show the latest imported files\n"
     "  prune                        remove the calls older than database.retention_months\n"
     "                               (whole monthly partitions when partitioned)\n"
+    "  report [--source NAME] [--from DATE] [--to DATE] [--by KEY] [--format FMT] [-o FILE]\n"
+    "                               the calls of a period (legs of one call ID are one\n"
+    "                               call), counted per KEY: day (default), week, month,\n"
+    "                               hour, extension, destination, trunk or outcome;\n"
+    "                               DATE: YYYY-MM-DD or YYYY-MM, local days of each source,\n"
+    "                               default this month so far; FMT: table (default on a\n"
+    "                               terminal), csv (default otherwise), json, or html (one\n"
+    "                               page with charts; -o x.html implies it)\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE   configuration (default $CDRIMPORT_CONFIG, else ./importer.yaml)\n"
@@ -203,6 +213,15 @@ static void print_config(const struct cdr_config *cfg)
         printf("  source %s: %s (%s, %s, timezone %s)%s\n", s->name, s->path,
                profile_format_name(s->format), s->recursive ? "recursive" : "top level only",
                s->timezone, there ? "" : "  [folder missing]");
+        if (s->ntrunks == 0) {
+            printf("    trunks: none configured: the call views (cdr_call) cannot tell incoming"
+                   " from outgoing; set trunks: (globs over channel names)\n");
+            continue;
+        }
+        printf("    trunks%s:", s->trunks_configured ? "" : " (the kx-hts default)");
+        for (size_t j = 0; j < s->ntrunks; j++)
+            printf("%s %s", j ? "," : "", s->trunks[j]);
+        putchar('\n');
     }
     fflush(stdout);
 }
@@ -213,6 +232,31 @@ static int cmd_check(struct job *run)
     schema_describe(run->db, desc, sizeof desc);
     printf("database: OK, %s\n", desc);
     return CDR_EXIT_OK;
+}
+
+/* report has options of its own (report.c parses them); a bad one is a
+ * usage error before the configuration is even read. */
+static int cmd_report(int argc, char **argv, const char *config_path)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    struct report_date today = {tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday};
+    struct report_opts o;
+    char err[CDR_ERRLEN];
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage_text, stdout);
+            return CDR_EXIT_OK;
+        }
+    if (!report_parse_args(argc, argv, &today, &o, err, sizeof err))
+        return usage_error("%s", err);
+    struct cdr_config *cfg = load_config(config_path);
+    if (!cfg)
+        return CDR_EXIT_USAGE;
+    int status = report_run(cfg, &o);
+    config_free(cfg);
+    return status;
 }
 
 int main(int argc, char **argv)
@@ -250,6 +294,9 @@ int main(int argc, char **argv)
     argc -= optind;
     argv += optind;
     optind = 1;
+
+    if (strcmp(command, "report") == 0)
+        return cmd_report(argc, argv, config_path);
 
     static const struct option import_opts[] = {
         {"source", required_argument, NULL, 's'}, {"dry-run", no_argument, NULL, 'n'},
@@ -351,6 +398,11 @@ int main(int argc, char **argv)
         /* Moving the rows into monthly partitions is init-db's alone. */
         if (schema_migrate(run.db, cfg->partition, true, err, sizeof err) != LOAD_OK) {
             log_error("cannot prepare the schema: %s", err);
+            status = CDR_EXIT_DB;
+            goto out;
+        }
+        if (trunks_publish(run.db, cfg, err, sizeof err) != LOAD_OK) {
+            log_error("cannot record the sources' zones and trunks: %s", err);
             status = CDR_EXIT_DB;
             goto out;
         }

@@ -15,6 +15,7 @@
 #include "prune.h"
 #include "schema.h"
 #include "source.h"
+#include "trunks.h"
 #include "watch_backend.h"
 
 #include <errno.h>
@@ -152,7 +153,8 @@ static void db_try(struct watcher *w, struct dbstate *d)
         return;
     char err[CDR_ERRLEN];
     struct db *db = db_connect(w->cfg, err, sizeof err);
-    if (db && schema_migrate(db, w->cfg->partition, false, err, sizeof err) != LOAD_OK) {
+    if (db && (schema_migrate(db, w->cfg->partition, false, err, sizeof err) != LOAD_OK ||
+               trunks_publish(db, w->cfg, err, sizeof err) != LOAD_OK)) {
         db_close(db);
         db = NULL;
     }

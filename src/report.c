@@ -1,0 +1,535 @@
+/*
+ * report.c - `cdrimport report`: the command line, the summary query
+ * (SQL_REPORT_SUMMARY: one row per key and ROLLUP's totals row, so every
+ * format prints the database's own totals) and the table, CSV and JSON
+ * outputs. The HTML page is report_html.c's. Values reach the server only
+ * as parameters; dates are checked here first so that a bad one is a
+ * usage error naming the argument, not a server message.
+ */
+#include "report.h"
+#include "job.h"
+#include "log.h"
+#include "sql.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const by_names[] = {
+    [REPORT_BY_DAY] = "day",           [REPORT_BY_WEEK] = "week",
+    [REPORT_BY_MONTH] = "month",       [REPORT_BY_HOUR] = "hour",
+    [REPORT_BY_EXTENSION] = "extension", [REPORT_BY_DESTINATION] = "destination",
+    [REPORT_BY_TRUNK] = "trunk",       [REPORT_BY_OUTCOME] = "outcome"};
+static const char *const format_names[] = {
+    [REPORT_FMT_AUTO] = "auto", [REPORT_FMT_TABLE] = "table", [REPORT_FMT_CSV] = "csv",
+    [REPORT_FMT_JSON] = "json", [REPORT_FMT_HTML] = "html"};
+
+#define NELEM(a) (sizeof(a) / sizeof *(a))
+
+/* ---- dates and durations ------------------------------------------------- */
+
+int report_days_in_month(int y, int m)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
+/* n digits exactly, as a number; -1 otherwise. */
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+bool report_parse_date(const char *s, bool end, struct report_date *out)
+{
+    size_t n = strlen(s);
+    if ((n != 7 && n != 10) || s[4] != '-' || (n == 10 && s[7] != '-'))
+        return false;
+    int y = digits(s, 4), m = digits(s + 5, 2);
+    if (y < 1900 || m < 1 || m > 12)
+        return false;
+    int d;
+    if (n == 7) {
+        d = end ? report_days_in_month(y, m) : 1;
+    } else {
+        d = digits(s + 8, 2);
+        if (d < 1 || d > report_days_in_month(y, m))
+            return false;
+    }
+    *out = (struct report_date){y, m, d};
+    return true;
+}
+
+void report_format_date(const struct report_date *d, char *buf, size_t len)
+{
+    snprintf(buf, len, "%04d-%02d-%02d", d->y, d->m, d->d);
+}
+
+int report_date_cmp(const struct report_date *a, const struct report_date *b)
+{
+    if (a->y != b->y)
+        return a->y < b->y ? -1 : 1;
+    if (a->m != b->m)
+        return a->m < b->m ? -1 : 1;
+    return a->d < b->d ? -1 : a->d > b->d;
+}
+
+struct report_date report_date_next(struct report_date d)
+{
+    if (++d.d > report_days_in_month(d.y, d.m)) {
+        d.d = 1;
+        if (++d.m > 12) {
+            d.m = 1;
+            d.y++;
+        }
+    }
+    return d;
+}
+
+void report_hms(long long secs, char *buf, size_t len)
+{
+    if (secs < 0) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    snprintf(buf, len, "%lld:%02lld:%02lld", secs / 3600, secs / 60 % 60, secs % 60);
+}
+
+static int lookup(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (names[i] && !strcmp(names[i], name))
+            return (int)i;
+    return -1;
+}
+
+int report_by_lookup(const char *name)
+{
+    return lookup(by_names, NELEM(by_names), name);
+}
+
+int report_format_lookup(const char *name)
+{
+    /* "auto" is the absence of --format, not a value of it. */
+    int v = lookup(format_names, NELEM(format_names), name);
+    return v == REPORT_FMT_AUTO ? -1 : v;
+}
+
+const char *report_by_name(enum report_by by)
+{
+    return by_names[by];
+}
+
+/* ---- the command line ---------------------------------------------------- */
+
+static bool fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static bool fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+bool report_parse_args(int argc, char **argv, const struct report_date *today,
+                       struct report_opts *o, char *err, size_t errlen)
+{
+    static const struct option opts[] = {
+        {"source", required_argument, NULL, 's'}, {"from", required_argument, NULL, 'f'},
+        {"to", required_argument, NULL, 't'},     {"by", required_argument, NULL, 'b'},
+        {"format", required_argument, NULL, 'F'}, {"output", required_argument, NULL, 'o'},
+        {NULL, 0, NULL, 0},
+    };
+    *o = (struct report_opts){.by = REPORT_BY_DAY, .format = REPORT_FMT_AUTO};
+    bool have_from = false, have_to = false;
+    int c;
+    optind = 1;
+    opterr = 0; /* our own messages, naming the argument */
+    while ((c = getopt_long(argc, argv, "+s:o:", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': o->source = optarg; break;
+        case 'o': o->output = optarg; break;
+        case 'f':
+            if (!report_parse_date(optarg, false, &o->from))
+                return fail(err, errlen, "--from: not a date (YYYY-MM-DD or YYYY-MM): '%s'",
+                            optarg);
+            have_from = true;
+            break;
+        case 't':
+            if (!report_parse_date(optarg, true, &o->to))
+                return fail(err, errlen, "--to: not a date (YYYY-MM-DD or YYYY-MM): '%s'",
+                            optarg);
+            have_to = true;
+            break;
+        case 'b': {
+            int v = report_by_lookup(optarg);
+            if (v < 0)
+                return fail(err, errlen, "--by: unknown value '%s' (one of: day, week, month,"
+                            " hour, extension, destination, trunk, outcome)", optarg);
+            o->by = (enum report_by)v;
+            break;
+        }
+        case 'F': {
+            int v = report_format_lookup(optarg);
+            if (v < 0)
+                return fail(err, errlen,
+                            "--format: unknown value '%s' (one of: table, csv, json, html)",
+                            optarg);
+            o->format = (enum report_format)v;
+            break;
+        }
+        default:
+            /* getopt has stepped past the word at fault: an unknown option,
+             * or one whose value is missing. */
+            return fail(err, errlen, "report: unknown option or missing value: '%s'",
+                        argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return fail(err, errlen, "report takes no arguments: '%s'", argv[optind]);
+    if (!have_to)
+        o->to = *today;
+    if (!have_from)
+        o->from = (struct report_date){o->to.y, o->to.m, 1};
+    if (report_date_cmp(&o->from, &o->to) > 0) {
+        char a[16], b[16];
+        report_format_date(&o->from, a, sizeof a);
+        report_format_date(&o->to, b, sizeof b);
+        return fail(err, errlen, "--from %s is after --to %s", a, b);
+    }
+    return true;
+}
+
+enum report_format report_resolve_format(enum report_format f, const char *output, bool tty)
+{
+    if (f != REPORT_FMT_AUTO)
+        return f;
+    if (output) {
+        const char *dot = strrchr(output, '.');
+        if (dot && (!strcasecmp(dot, ".html") || !strcasecmp(dot, ".htm")))
+            return REPORT_FMT_HTML;
+        if (dot && !strcasecmp(dot, ".json"))
+            return REPORT_FMT_JSON;
+        return REPORT_FMT_CSV;
+    }
+    return tty ? REPORT_FMT_TABLE : REPORT_FMT_CSV;
+}
+
+/* ---- the summary --------------------------------------------------------- */
+
+enum load_status report_summary_query(struct db *db, const struct report_opts *o,
+                                      enum report_by by, struct report_summary *s,
+                                      char *err, size_t errlen)
+{
+    char from[16], to[16];
+    report_format_date(&o->from, from, sizeof from);
+    report_format_date(&o->to, to, sizeof to);
+    const char *params[4] = {o->source, from, to, by_names[by]};
+    PGresult *res = NULL;
+    *s = (struct report_summary){0};
+    enum load_status st = db_query(db, &res, err, errlen, SQL_REPORT_SUMMARY, 4, params);
+    if (st != LOAD_OK)
+        return st;
+    int n = PQntuples(res);
+    s->rows = xcalloc((size_t)n + 1, sizeof *s->rows);
+    for (int i = 0; i < n; i++) {
+        struct report_row *r = &s->rows[s->n++];
+        r->total = atoi(PQgetvalue(res, i, 11)) != 0;
+        r->key = xstrdup(r->total ? "total" : PQgetvalue(res, i, 0));
+        long long *f[] = {&r->calls, &r->in, &r->out, &r->internal, &r->answered,
+                          &r->missed, &r->busy, &r->failed, &r->talk_s, &r->ring_s};
+        for (int j = 0; j < 10; j++)
+            *f[j] = strtoll(PQgetvalue(res, i, j + 1), NULL, 10);
+    }
+    PQclear(res);
+    return LOAD_OK;
+}
+
+void report_summary_free(struct report_summary *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->rows[i].key);
+    free(s->rows);
+    *s = (struct report_summary){0};
+}
+
+/* ---- table, CSV, JSON ---------------------------------------------------- */
+
+#define NCOLS 11
+static const char *const col_names[NCOLS] = {
+    NULL, "calls", "in", "out", "internal", "answered", "missed", "busy", "failed", "talk",
+    "avg ring"};
+
+/* A row's cells as text: the key, the counts, the durations as h:mm:ss. */
+static void cells(const struct report_row *r, char out[NCOLS][64])
+{
+    snprintf(out[0], 64, "%s", r->key);
+    const long long v[] = {r->calls, r->in, r->out, r->internal, r->answered,
+                           r->missed, r->busy, r->failed};
+    for (int j = 0; j < 8; j++)
+        snprintf(out[j + 1], 64, "%lld", v[j]);
+    report_hms(r->talk_s, out[9], 64);
+    report_hms(r->ring_s, out[10], 64); /* "-": no call answered */
+}
+
+/* Display width: UTF-8 characters, not bytes (a caller's name may have
+ * accents). */
+static int width(const char *s)
+{
+    int w = 0;
+    for (; *s; s++)
+        w += ((unsigned char)*s & 0xC0) != 0x80;
+    return w;
+}
+
+static void write_table(FILE *f, const struct report_opts *o, const struct report_summary *s)
+{
+    char from[16], to[16];
+    report_format_date(&o->from, from, sizeof from);
+    report_format_date(&o->to, to, sizeof to);
+    fprintf(f, "Calls of %s%s, %s to %s, by %s\n\n", o->source ? "source " : "all sources",
+            o->source ? o->source : "", from, to, by_names[o->by]);
+    int w[NCOLS];
+    char c[NCOLS][64];
+    for (int j = 0; j < NCOLS; j++)
+        w[j] = width(j ? col_names[j] : by_names[o->by]);
+    for (size_t i = 0; i < s->n; i++) {
+        cells(&s->rows[i], c);
+        for (int j = 0; j < NCOLS; j++)
+            if (width(c[j]) > w[j])
+                w[j] = width(c[j]);
+    }
+    /* The key left-aligned, the numbers right-aligned. */
+    fprintf(f, "%-*s", w[0], by_names[o->by]);
+    for (int j = 1; j < NCOLS; j++)
+        fprintf(f, "  %*s", w[j], col_names[j]);
+    fputc('\n', f);
+    int total_w = w[0];
+    for (int j = 1; j < NCOLS; j++)
+        total_w += 2 + w[j];
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->rows[i].total) {
+            for (int k = 0; k < total_w; k++)
+                fputc('-', f);
+            fputc('\n', f);
+        }
+        cells(&s->rows[i], c);
+        /* Pad by characters: printf's width counts bytes. */
+        fputs(c[0], f);
+        for (int k = width(c[0]); k < w[0]; k++)
+            fputc(' ', f);
+        for (int j = 1; j < NCOLS; j++)
+            fprintf(f, "  %*s", w[j], c[j]);
+        fputc('\n', f);
+    }
+}
+
+/* A CSV field (RFC 4180): quoted when it holds a comma, quote or line
+ * break. Nothing is added to guard spreadsheets against a leading '=' or
+ * '+': the file is for scripts, and "+4930..." is a number to keep as it is. */
+static void csv_field(FILE *f, const char *s)
+{
+    if (s[strcspn(s, ",\"\r\n")] == '\0') {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/* CSV for scripts: the keys' rows only, no totals row that a sum would
+ * count twice. */
+static void write_csv(FILE *f, const struct report_opts *o, const struct report_summary *s)
+{
+    fprintf(f, "%s,calls,incoming,outgoing,internal,answered,missed,busy,failed,talk,"
+               "avg_ring\n", by_names[o->by]);
+    char c[NCOLS][64];
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->rows[i].total)
+            continue;
+        cells(&s->rows[i], c);
+        csv_field(f, s->rows[i].key);
+        for (int j = 1; j < NCOLS - 1; j++)
+            fprintf(f, ",%s", c[j]);
+        fprintf(f, ",%s\n", s->rows[i].ring_s < 0 ? "" : c[NCOLS - 1]);
+    }
+}
+
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+static void json_row(FILE *f, const struct report_row *r, bool with_key)
+{
+    char talk[32], ring[32];
+    report_hms(r->talk_s, talk, sizeof talk);
+    report_hms(r->ring_s, ring, sizeof ring);
+    fputc('{', f);
+    if (with_key) {
+        fputs("\"key\": ", f);
+        json_string(f, r->key);
+        fputs(", ", f);
+    }
+    fprintf(f, "\"calls\": %lld, \"incoming\": %lld, \"outgoing\": %lld, \"internal\": %lld,"
+               " \"answered\": %lld, \"missed\": %lld, \"busy\": %lld, \"failed\": %lld,"
+               " \"talk\": \"%s\", \"talk_s\": %lld, ",
+            r->calls, r->in, r->out, r->internal, r->answered, r->missed, r->busy, r->failed,
+            talk, r->talk_s);
+    /* No call answered: no mean. */
+    if (r->ring_s < 0)
+        fputs("\"avg_ring\": null, \"avg_ring_s\": null}", f);
+    else
+        fprintf(f, "\"avg_ring\": \"%s\", \"avg_ring_s\": %lld}", ring, r->ring_s);
+}
+
+static void write_json(FILE *f, const struct report_opts *o, const struct report_summary *s)
+{
+    char from[16], to[16];
+    report_format_date(&o->from, from, sizeof from);
+    report_format_date(&o->to, to, sizeof to);
+    fputs("{\"source\": ", f);
+    if (o->source)
+        json_string(f, o->source);
+    else
+        fputs("null", f);
+    fprintf(f, ", \"from\": \"%s\", \"to\": \"%s\", \"by\": \"%s\",\n \"rows\": [", from, to,
+            by_names[o->by]);
+    bool first = true;
+    const struct report_row *total = NULL;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->rows[i].total) {
+            total = &s->rows[i];
+            continue;
+        }
+        fputs(first ? "\n  " : ",\n  ", f);
+        first = false;
+        json_row(f, &s->rows[i], true);
+    }
+    fputs(first ? "],\n \"totals\": " : "\n ],\n \"totals\": ", f);
+    if (total)
+        json_row(f, total, false);
+    else
+        fputs("null", f);
+    fputs("}\n", f);
+}
+
+void report_html_text(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&#39;", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
+/* ---- the command --------------------------------------------------------- */
+
+int report_run(const struct cdr_config *cfg, const struct report_opts *opts)
+{
+    struct report_opts o = *opts;
+    if (o.source && !config_find_source(cfg, o.source)) {
+        fprintf(stderr, "cdrimport: --source: no source named '%s' in %s\n", o.source,
+                cfg->file);
+        return CDR_EXIT_USAGE;
+    }
+    o.format = report_resolve_format(o.format, o.output, !o.output && isatty(STDOUT_FILENO));
+    struct db *db = job_connect(cfg, true);
+    if (!db)
+        return CDR_EXIT_DB;
+    char err[CDR_ERRLEN];
+    PGresult *set = NULL;
+    if (db_query(db, &set, err, sizeof err, SQL_REPORT_SESSION, 0, NULL) != LOAD_OK) {
+        log_error("report: %s", err);
+        db_close(db);
+        return CDR_EXIT_DB;
+    }
+    PQclear(set);
+
+    /* Into a temporary file beside -o, renamed at the end: a failed run
+     * leaves no half report where a cron job's reader expects a whole. */
+    FILE *f = stdout;
+    char *tmp = NULL;
+    if (o.output) {
+        tmp = xasprintf("%s.tmp", o.output);
+        f = fopen(tmp, "w");
+        if (!f) {
+            log_error("%s: %s", tmp, strerror(errno));
+            free(tmp);
+            db_close(db);
+            return CDR_EXIT_PARTIAL;
+        }
+    }
+    enum load_status st;
+    if (o.format == REPORT_FMT_HTML) {
+        st = report_html_write(db, &o, f, err, sizeof err);
+    } else {
+        struct report_summary s;
+        st = report_summary_query(db, &o, o.by, &s, err, sizeof err);
+        if (st == LOAD_OK) {
+            if (o.format == REPORT_FMT_TABLE)
+                write_table(f, &o, &s);
+            else if (o.format == REPORT_FMT_JSON)
+                write_json(f, &o, &s);
+            else
+                write_csv(f, &o, &s);
+            report_summary_free(&s);
+        }
+    }
+    int status = CDR_EXIT_OK;
+    if (st != LOAD_OK) {
+        log_error("report: %s", err);
+        status = st == LOAD_DB_DOWN ? CDR_EXIT_DB : CDR_EXIT_PARTIAL;
+    }
+    if (fflush(f) != 0 || ferror(f)) {
+        log_error("%s: %s", o.output ? o.output : "standard output", strerror(errno));
+        status = status ? status : CDR_EXIT_PARTIAL;
+    }
+    if (o.output) {
+        if (fclose(f) != 0 && !status) {
+            log_error("%s: %s", tmp, strerror(errno));
+            status = CDR_EXIT_PARTIAL;
+        }
+        if (status == CDR_EXIT_OK && rename(tmp, o.output) != 0) {
+            log_error("%s: %s", o.output, strerror(errno));
+            status = CDR_EXIT_PARTIAL;
+        }
+        if (status != CDR_EXIT_OK)
+            unlink(tmp);
+        free(tmp);
+    }
+    db_close(db);
+    return status;
+}
