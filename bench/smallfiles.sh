@@ -150,21 +150,23 @@ for k in "${!BINS[@]}"; do
 done
 for k in "${!BINS[@]}"; do echo "binary $k: ${BINS[k]}"; done
 
-# Round trips per file: the client's sendto bursts that end in a wait for
-# the server (a recvfrom or poll after a send), counted with strace over
-# one --jobs 1 import, and the syscalls it made (strace -c).
+# Round trips per file: the replies the client waited for (a recvfrom that
+# returns data after at least one send; the EAGAIN reads libpq makes while
+# it sends COPY data without blocking are counted apart), with strace over
+# one --jobs 1 import, and the system calls per file that cost a file.
 if [ "$TRACE" = 1 ]; then
     echo
     for k in "${!BINS[@]}"; do
-        cdr_run "$k" 1 strace -f -o "$W/log/trace$k" -e trace=sendto,recvfrom,poll,ppoll,read,write,fsync,fdatasync,renameat2,flock,clone,clone3,mmap,munmap,madvise,brk >/dev/null
+        cdr_run "$k" 1 strace -f -o "$W/log/trace$k" -e trace=sendto,recvfrom,poll,fsync,fdatasync,renameat2,flock,clone,clone3,mmap,munmap,madvise,brk >/dev/null
         awk -v files="$FILES" -v k="$k" '
-            / sendto\(/ { if (!sent) sends++; sent = 1; nsend++ }
-            / (recvfrom|poll|ppoll)\(/ { if (sent) rt++; sent = 0 }
-            { split($2, a, "("); n[a[1]]++ }
+            / sendto\(/ && !/EAGAIN/ { sent = 1; n["sendto"]++ }
+            / recvfrom\(/ && !/EAGAIN/ { n["recvfrom"]++; if (sent) rt++; sent = 0 }
+            / recvfrom\(/ && /EAGAIN/ { n["recvfrom EAGAIN"]++ }
+            / (fsync|fdatasync|renameat2|flock|clone|clone3|mmap|munmap|madvise|brk)\(/ {
+                split($2, a, "("); n[a[1]]++ }
             END {
-                printf "binary %d: %.2f round trips per file (%d sendto)\n", k, rt / files, nsend
-                printf "  per file:"
-                for (s in n) if (s ~ /^(sendto|recvfrom|fsync|fdatasync|renameat2|flock|clone|clone3|mmap|munmap|madvise|brk)$/) printf " %s %.2f", s, n[s] / files
+                printf "binary %d: %.2f round trips per file\n  per file:", k, rt / files
+                for (s in n) printf " %s %.2f", s, n[s] / files
                 printf "\n"
             }' "$W/log/trace$k"
     done
