@@ -127,10 +127,12 @@ log "$FILES files, $RUNS rounds, binaries: ${BINS[*]}"
 declare -A R=()
 for ((r = 1; r <= RUNS; r++)); do
     tc=$(copy_run)
+    [ -n "$tc" ] || die "\\copy failed"   # die in $(...) leaves only the subshell
     line="round $r: \\copy $tc s"
     for k in "${!BINS[@]}"; do
         for j in $JOBS; do
             t=$(cdr_run "$k" "$j")
+            [ -n "$t" ] || die "binary $k --jobs $j: no time"
             q=$(awk -v a="$tc" -v b="$t" 'BEGIN {printf "%.2f", a / b}')
             R[$k,$j]="${R[$k,$j]:-} $q"
             line+="; bin$k j$j $t s ${q}x"
