@@ -80,4 +80,30 @@ enum load_status db_query(struct db *db, PGresult **out, char *err, size_t errle
  * matter (on a broken connection the transaction is gone anyway). */
 void db_rollback(struct db *db);
 
+/* Several statements in one round trip (libpq pipeline mode): a file's
+ * fixed cost is mostly waiting for the server, once per statement. Each
+ * step is a template with text parameters that must end in `want`; with
+ * `prepare` it is a named statement of this connection, parsed and
+ * planned by the server once (prepared in the same round trip the first
+ * time). A step with `keep` hands its result to the caller (res, to
+ * PQclear; NULL unless everything succeeded). The first failure decides
+ * the status; the steps after it are skipped by the server. At most
+ * DB_PIPELINE_MAX steps. */
+#define DB_PIPELINE_MAX 8
+struct db_step {
+    const char *tmpl;
+    int n;
+    const char *const *params;
+    ExecStatusType want;
+    bool prepare, keep;
+    PGresult *res;
+};
+enum load_status db_pipeline(struct db *db, struct db_step *steps, size_t n, char *err,
+                             size_t errlen);
+
+/* One object the loader keeps per connection across files (load.c: its
+ * thread and batch buffers), freed by db_close through free_fn. */
+void *db_loader(struct db *db);
+void db_set_loader(struct db *db, void *loader, void (*free_fn)(void *));
+
 #endif

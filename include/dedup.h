@@ -40,6 +40,13 @@ void dedup_destroy(struct dedup *d);
  * Keeps the set for dedup_stored. */
 size_t dedup_within(struct dedup *d, const struct dedup_batch *b);
 
+/* A file's transaction begins (the dedup is kept across files with its
+ * loader): stored_max is the latest call_time stored (a binary timestamptz
+ * value, SQL_STORED_MAX; INT64_MIN: none). It then grows with the file's
+ * batches: a first attempt asks only about rows up to it, and not at all
+ * for a batch wholly after it. */
+void dedup_begin_file(struct dedup *d, int64_t stored_max);
+
 /*
  * Ask the server which of the batch's remaining keys it holds and mark
  * them; *dups grows by their number. careful: a retry after a unique

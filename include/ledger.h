@@ -33,17 +33,31 @@ enum load_status ledger_record_file(struct db *db, const char *source, const cha
 /* Print the latest ledger rows (for `status`). */
 enum load_status ledger_print_status(struct db *db, int limit, char *err, size_t errlen);
 
-/* Inside a file's transaction (load.c): its ledger row, status imported
- * until ledger_finish_file says otherwise; *file_id tags its rows; format
- * is the profile it is read with (schema version 8; may be NULL). The
- * checksum and size are written again at the finish: an input that cannot
- * be read twice knows them only then (begin gets "" and 0). */
-enum load_status ledger_begin_file(struct db *db, const char *source, const char *path,
-                                   const char *member, const char *format, const char *sha256,
-                                   uint64_t size, long long *file_id, char *err, size_t errlen);
-enum load_status ledger_finish_file(struct db *db, const char *file_id, const char *status,
-                                    const char *error, const char *sha256, uint64_t size,
-                                    const struct load_stats *stats, char *err, size_t errlen);
+/* A file's transaction (load.c) opens and closes in one round trip each
+ * (db_pipeline): a small file's fixed cost is mostly waiting on the server.
+ *
+ * ledger_begin_file: BEGIN, the source's time zone for the transaction
+ * (times in a file are the PBX's wall-clock times: the server reads them
+ * in it; SET LOCAL), the file's ledger row (status imported until the
+ * finish says otherwise; *file_id tags its rows; format is the profile it
+ * is read with, schema version 8, may be NULL) and, if `also` is given,
+ * one statement of the caller's (its result in also->res). Unless known is
+ * NULL (--force, or no checksum yet), the ledger row is only written when
+ * the checksum is not already imported for the source: if it is, *known
+ * is true, *file_id 0 and the transaction rolled back (LOAD_OK). On any
+ * failure the transaction is rolled back too.
+ *
+ * ledger_finish_commit: the ledger row's counts and outcome, then COMMIT.
+ * The checksum and size are written again there: an input that cannot be
+ * read twice knows them only then (begin gets "" and 0). */
+enum load_status ledger_begin_file(struct db *db, const char *source, const char *timezone,
+                                   const char *path, const char *member, const char *format,
+                                   const char *sha256, uint64_t size, bool *known,
+                                   struct db_step *also, long long *file_id, char *err,
+                                   size_t errlen);
+enum load_status ledger_finish_commit(struct db *db, const char *file_id, const char *status,
+                                      const char *error, const char *sha256, uint64_t size,
+                                      const struct load_stats *stats, char *err, size_t errlen);
 
 /* A rejected line as one COPY text line of cdr_reject (SQL_COPY_REJECTS):
  * the raw bytes verbatim (bytea), the reason escaped. At most

@@ -28,12 +28,15 @@ struct load;
 /* careful: a retry after a unique violation; the dedup probe then looks
  * at a wider time range (see dedup.c). member: the file's path inside the
  * archive path, or NULL (ledger.h). format: the profile's name, for the
- * ledger. */
+ * ledger. known: unless NULL (--force, or no
+ * checksum yet), whether sha256 is already imported for the source is
+ * asked in the same round trip; if it is, *known is true, *out NULL and
+ * nothing is written (LOAD_OK). The thread and buffers of a load are the
+ * connection's, kept across files (db_close frees them). */
 enum load_status load_begin(struct db *db, const char *source, const char *timezone,
                             const char *path, const char *member, const char *format,
-                            const char *sha256,
-                            uint64_t size, bool careful, struct load **out, char *err,
-                            size_t errlen);
+                            const char *sha256, uint64_t size, bool careful, bool *known,
+                            struct load **out, char *err, size_t errlen);
 /* Queue one row; may flush a batch. */
 enum load_status load_row(struct load *ld, const struct cdr_row *row, uint64_t line_no);
 /* Queue one rejected line (raw bytes verbatim). */
@@ -44,12 +47,14 @@ enum load_status load_reject(struct load *ld, uint64_t line_no, const char *raw,
  * loader thread shares it until then). load_commit does this first. */
 enum load_status load_settle(struct load *ld);
 /* Flush, write the ledger row (status imported or failed, with error, and
- * the input's checksum and size as the pass found them) and commit. stats
+ * the input's checksum and size as the pass found them) and commit, those
+ * two in one round trip. stats
  * in: rows_read/rows_rejected/rows_repaired as counted by the caller; out:
  * inserted/duplicate filled in. */
 enum load_status load_commit(struct load *ld, const char *status, const char *error,
                              const char *sha256, uint64_t size, struct load_stats *stats);
-/* Roll back whatever is not committed, and free. Safe on NULL. */
+/* Roll back whatever is not committed, and give the load back to its
+ * connection. Safe on NULL. */
 void load_close(struct load *ld);
 /* The message of the last failure of this load. */
 const char *load_error(const struct load *ld);

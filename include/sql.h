@@ -44,6 +44,7 @@ extern const char SQL_FETCH_STATUS[];
 /* The rows (load.c) */
 extern const char SQL_PROBE_KEYS[];
 extern const char SQL_PROBE_PAIRS[];
+extern const char SQL_STORED_MAX[];
 extern const char SQL_ZONE_INSTANTS[];
 extern const char SQL_COPY_ROWS[];
 

@@ -13,12 +13,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Named statements a connection may hold: the per-file ones. */
+#define DB_PREPARED_MAX 16
+
 struct db {
     PGconn *conn;
     char *schema;            /* quoted identifier */
     char *schema_name;       /* the name itself (for parameters) */
     struct zone_cache *zones; /* wall time -> instant, as this server says */
     struct partition_cache *parts; /* months of cdr_row with a partition */
+    struct {                 /* templates named "cdr_<index>" */
+        const char *tmpl;
+        bool ready;          /* the server has it (a failed Prepare is sent again) */
+    } prepared[DB_PREPARED_MAX];
+    size_t nprepared;
+    void *loader;            /* load.c's, kept across files */
+    void (*loader_free)(void *);
 };
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -107,6 +117,126 @@ void db_rollback(struct db *db)
     PQclear(PQexec(db->conn, SQL_ROLLBACK));
     /* Partitions made in the transaction are gone with it. */
     partition_cache_forget(db->parts);
+}
+
+/* The name of a prepared template, "cdr_<index>" (-1: no room, run it
+ * unnamed), and whether the server has it already. */
+static int prepared_index(struct db *db, const char *tmpl, bool *have)
+{
+    for (size_t i = 0; i < db->nprepared; i++)
+        if (db->prepared[i].tmpl == tmpl) {
+            *have = db->prepared[i].ready;
+            return (int)i;
+        }
+    *have = false;
+    if (db->nprepared == DB_PREPARED_MAX)
+        return -1;
+    db->prepared[db->nprepared].tmpl = tmpl;
+    db->prepared[db->nprepared].ready = false;
+    return (int)db->nprepared++;
+}
+
+/* Every result of one pipeline item up to its NULL: the first failure
+ * goes into *st and err (PGRES_PIPELINE_ABORTED: a step after it). */
+static PGresult *item_results(struct db *db, ExecStatusType want, bool keep,
+                              enum load_status *st, char *err, size_t errlen)
+{
+    PGresult *res, *kept = NULL;
+    while ((res = PQgetResult(db->conn)) != NULL) {
+        ExecStatusType got = PQresultStatus(res);
+        if (got != want && *st == LOAD_OK) {
+            *st = got == PGRES_PIPELINE_ABORTED ? LOAD_ERROR : db_classify(db, res);
+            const char *m = PQresultErrorMessage(res);
+            cdr_seterr(err, errlen, "%s", m && *m ? m : PQerrorMessage(db->conn));
+        }
+        if (got == want && keep && !kept)
+            kept = res;
+        else
+            PQclear(res);
+    }
+    return kept;
+}
+
+enum load_status db_pipeline(struct db *db, struct db_step *steps, size_t n, char *err,
+                             size_t errlen)
+{
+    PGconn *c = db->conn;
+    enum load_status st = LOAD_OK;
+    int named[DB_PIPELINE_MAX];   /* prepared statement index, or -1 */
+    bool parse[DB_PIPELINE_MAX];  /* its Prepare is sent in this pipeline */
+    size_t sent = 0;
+    for (size_t i = 0; i < n && i < DB_PIPELINE_MAX; i++)
+        steps[i].res = NULL;
+    if (n > DB_PIPELINE_MAX || PQenterPipelineMode(c) != 1) {
+        cdr_seterr(err, errlen, "cannot enter pipeline mode: %s", PQerrorMessage(c));
+        return n > DB_PIPELINE_MAX ? LOAD_ERROR : db_classify(db, NULL);
+    }
+    for (; sent < n; sent++) {
+        struct db_step *s = &steps[sent];
+        bool have = false;
+        named[sent] = s->prepare ? prepared_index(db, s->tmpl, &have) : -1;
+        parse[sent] = named[sent] >= 0 && !have;
+        char *sql = db_sql(db, s->tmpl), name[16];
+        snprintf(name, sizeof name, "cdr_%d", named[sent]);
+        int ok = 1;
+        if (parse[sent])
+            ok = PQsendPrepare(c, name, sql, s->n, NULL);
+        if (ok && named[sent] >= 0)
+            ok = PQsendQueryPrepared(c, name, s->n, s->params, NULL, NULL, 0);
+        else if (ok)
+            ok = PQsendQueryParams(c, sql, s->n, NULL, s->params, NULL, NULL, 0);
+        free(sql);
+        if (!ok) {
+            st = db_classify(db, NULL);
+            cdr_seterr(err, errlen, "%s", PQerrorMessage(c));
+            parse[sent] = false; /* whether it went out is unknown: prepare again */
+            break;
+        }
+    }
+    if (PQpipelineSync(c) != 1 && st == LOAD_OK) {
+        st = db_classify(db, NULL);
+        cdr_seterr(err, errlen, "%s", PQerrorMessage(c));
+    }
+    for (size_t i = 0; i < sent && PQstatus(c) != CONNECTION_BAD; i++) {
+        if (parse[i]) {
+            enum load_status pst = st;
+            PQclear(item_results(db, PGRES_COMMAND_OK, false, &pst, err, errlen));
+            db->prepared[named[i]].ready = pst == LOAD_OK;
+            st = pst;
+        }
+        steps[i].res = item_results(db, steps[i].want, steps[i].keep, &st, err, errlen);
+    }
+    /* Up to the Sync's own result: the connection is then idle again. */
+    PGresult *res;
+    while (PQstatus(c) != CONNECTION_BAD && (res = PQgetResult(c)) != NULL) {
+        bool sync = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+        PQclear(res);
+        if (sync)
+            break;
+    }
+    if (PQexitPipelineMode(c) != 1 && st == LOAD_OK) {
+        st = db_classify(db, NULL);
+        cdr_seterr(err, errlen, "%s", PQerrorMessage(c));
+    }
+    if (st == LOAD_OK && PQstatus(c) == CONNECTION_BAD)
+        st = LOAD_DB_DOWN;
+    if (st != LOAD_OK)
+        for (size_t i = 0; i < n; i++) {
+            PQclear(steps[i].res);
+            steps[i].res = NULL;
+        }
+    return st;
+}
+
+void *db_loader(struct db *db)
+{
+    return db->loader;
+}
+
+void db_set_loader(struct db *db, void *loader, void (*free_fn)(void *))
+{
+    db->loader = loader;
+    db->loader_free = free_fn;
 }
 
 PGconn *db_conn(struct db *db)
@@ -239,6 +369,8 @@ void db_close(struct db *db)
 {
     if (!db)
         return;
+    if (db->loader)
+        db->loader_free(db->loader);
     PQfinish(db->conn);
     free(db->schema);
     free(db->schema_name);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Keys per live row the range probe may return before the pair lookup is
  * cheaper: a key of the range costs the server a step of an index scan
@@ -40,6 +41,8 @@ struct dedup {
      * case the file has moved on to hours of its own. */
     bool full;
     unsigned since_range;
+    /* The latest call_time that may be stored (dedup_begin_file). */
+    int64_t stored_max;
 };
 
 /* Batches that skip the range probe after it overflowed. */
@@ -48,6 +51,7 @@ struct dedup {
 struct dedup *dedup_create(size_t max_rows)
 {
     struct dedup *d = xcalloc(1, sizeof *d);
+    d->stored_max = INT64_MAX; /* nothing known until dedup_begin_file */
     d->nslots = 1;
     while (d->nslots < 2 * max_rows)
         d->nslots *= 2;
@@ -180,9 +184,36 @@ static enum load_status pairs(const struct dedup *d, struct db *db, const struct
     return st;
 }
 
+void dedup_begin_file(struct dedup *d, int64_t stored_max)
+{
+    d->full = false;
+    d->since_range = 0;
+    d->stored_max = stored_max;
+}
+
+/* A call_time as sent (microseconds since 2000, UTC) as text the server
+ * reads as that instant whatever its TimeZone, rounded up to the second. */
+static const char *format_instant(int64_t t, char out[32])
+{
+    time_t secs = (time_t)(t / 1000000 + (t % 1000000 > 0) + COPYBIN_PG_EPOCH);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    strftime(out, 32, "%Y-%m-%d %H:%M:%S+00", &tm);
+    return out;
+}
+
 /* Local times convert to instants monotonically except around a clock
  * change, so the range of a first attempt is exact and that of a retry
- * (after a unique violation) is widened by a day each side. */
+ * (after a unique violation) is widened by a day each side.
+ *
+ * A first attempt's range also ends at stored_max: no row after it was
+ * stored when the file's transaction began, nor sent by it since. Files
+ * of one PBX in time order overlap the one before by a few rows, so most
+ * of a small file's probe was for rows that could not be there, and a
+ * batch wholly after it needs no probe at all (a round trip a file). Rows
+ * a concurrent importer commits meanwhile are for the primary key to
+ * catch, as they are after a probe: unique violation, then a careful
+ * retry, which always probes the whole range. */
 enum load_status dedup_pairs(struct dedup *d, struct db *db, const struct dedup_batch *b,
                              uint64_t *dups, char *err, size_t errlen)
 {
@@ -198,18 +229,31 @@ enum load_status dedup_stored(struct dedup *d, struct db *db, const struct dedup
 {
     *unchecked = false;
     size_t live = 0;
-    for (size_t i = 0; i < b->nrows; i++)
-        live += !b->skip[i];
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (size_t i = 0; i < b->nrows; i++) {
+        if (b->skip[i])
+            continue;
+        live++;
+        int64_t t = copybin_get_i64(b->call_time(b->ctx, i));
+        lo = t < lo ? t : lo;
+        hi = t > hi ? t : hi;
+    }
     if (live == 0)
+        return LOAD_OK;
+    int64_t known = d->stored_max;
+    if (hi > d->stored_max)
+        d->stored_max = hi;
+    if (!careful && lo > known)
         return LOAD_OK;
     if (d->full && d->since_range < FULL_SKIP) {
         d->since_range++;
         *unchecked = may_skip;
         return may_skip ? LOAD_OK : pairs(d, db, b, live, dups, err, errlen);
     }
-    char limit[24];
+    char limit[24], upto[32];
     snprintf(limit, sizeof limit, "%zu", PROBE_RANGE_FACTOR * live + 1);
-    const char *params[4] = {b->tmin, b->tmax, careful ? "1 day" : "0", limit};
+    const char *tmax = !careful && hi > known ? format_instant(known, upto) : b->tmax;
+    const char *params[4] = {b->tmin, tmax, careful ? "1 day" : "0", limit};
     const struct query q = {SQL_PROBE_KEYS, 4, NULL, params, NULL, NULL};
     bool more;
     enum load_status st = run(d, db, b, &q, PROBE_RANGE_FACTOR * live, &more, dups, err, errlen);

@@ -311,11 +311,12 @@ static void record_duplicate(struct import *im)
 
 /* Step 2: a checksum known before the parse (a plain file's) that is
  * already imported makes the file a duplicate. Answers true when the
- * import is over, either way. */
+ * import is over, either way. Only a dry run asks here: an import asks as
+ * its transaction begins (attempt), which saves a round trip a file. */
 static bool known_checksum(struct import *im)
 {
     bool known;
-    if (!im->db || im->o->force || !im->prehashed)
+    if (!im->db || im->o->force || !im->prehashed || !im->o->dry_run)
         return false;
     if (!checksum_known(im, &known))
         return true;
@@ -334,7 +335,7 @@ static void record_failure(struct import *im, const struct pass *first, const ch
     struct load *ld = NULL;
     char err[CDR_ERRLEN];
     enum load_status ls = load_begin(im->db, im->src->name, im->src->timezone, im->path,
-                                     im->member, im->format, r->sha256, r->size, careful,
+                                     im->member, im->format, r->sha256, r->size, careful, NULL,
                                      &ld, err, sizeof err);
     if (ls != LOAD_OK) {
         set_result(r, db_failure(ls), err);
@@ -402,11 +403,18 @@ static bool attempt(struct import *im, bool careful, bool last)
     char err[CDR_ERRLEN], why[CDR_ERRLEN];
     bool retry = false;
     if (!im->o->dry_run) {
+        /* A checksum known before the parse is asked about as the
+         * transaction begins, in the same round trip (step 2). */
+        bool known = false, ask = im->prehashed && !im->o->force;
         enum load_status ls = load_begin(im->db, im->src->name, im->src->timezone, im->path,
                                          im->member, im->format, r->sha256, r->size, careful,
-                                         &ld, err, sizeof err);
+                                         ask ? &known : NULL, &ld, err, sizeof err);
         if (ls != LOAD_OK) {
             set_result(r, db_failure(ls), err);
+            return false;
+        }
+        if (known) {
+            record_duplicate(im);
             return false;
         }
     }
@@ -513,9 +521,9 @@ static void import_claimed(struct import *im)
     }
     if (!choose_format(im) || !prehash(im))
         return;
-    /* The known-checksum check is made again before every attempt: the
-     * importer whose rows conflicted with ours may have been importing this
-     * very file. */
+    /* The known-checksum check is made again before every attempt (in
+     * load_begin but for a dry run): the importer whose rows conflicted
+     * with ours may have been importing this very file. */
     for (int n = 0; !known_checksum(im) && attempt(im, n > 0, n == CONFLICT_RETRIES); n++)
         ;
 }

@@ -92,31 +92,61 @@ enum load_status ledger_print_status(struct db *db, int limit, char *err, size_t
     return LOAD_OK;
 }
 
-enum load_status ledger_begin_file(struct db *db, const char *source, const char *path,
-                                   const char *member, const char *format, const char *sha256,
-                                   uint64_t size, long long *file_id, char *err, size_t errlen)
+enum load_status ledger_begin_file(struct db *db, const char *source, const char *timezone,
+                                   const char *path, const char *member, const char *format,
+                                   const char *sha256, uint64_t size, bool *known,
+                                   struct db_step *also, long long *file_id, char *err,
+                                   size_t errlen)
 {
     char sz[24], *text, *raw, *mtext, *mraw;
     snprintf(sz, sizeof sz, "%llu", (unsigned long long)size);
     path_params(path, &text, &raw);
     path_params(member, &mtext, &mraw);
-    const char *params[8] = {source, text, raw, mtext, mraw, sha256, sz, format};
-    PGresult *res = NULL;
-    enum load_status st = db_query(db, &res, err, errlen, SQL_FILE_BEGIN, 8, params);
-    if (st == LOAD_OK) {
-        *file_id = atoll(PQgetvalue(res, 0, 0));
-        PQclear(res);
-    }
+    const char *params[9] = {source, text, raw, mtext, mraw, sha256, sz, format,
+                             known ? "false" : "true"};
+    const char *tzp[1] = {timezone};
+    struct db_step steps[4] = {
+        {.tmpl = SQL_BEGIN, .want = PGRES_COMMAND_OK},
+        {.tmpl = SQL_SET_TIMEZONE, .n = 1, .params = tzp, .want = PGRES_TUPLES_OK, .prepare = true},
+        {.tmpl = SQL_FILE_BEGIN, .n = 9, .params = params, .want = PGRES_TUPLES_OK,
+         .prepare = true, .keep = true},
+    };
+    size_t n = 3;
+    if (also)
+        steps[n++] = *also;
+    enum load_status st = db_pipeline(db, steps, n, err, errlen);
     free(text);
     free(raw);
     free(mtext);
     free(mraw);
-    return st;
+    if (st != LOAD_OK) {
+        db_rollback(db);
+        return st;
+    }
+    if (also)
+        *also = steps[3];
+    bool have = PQntuples(steps[2].res) == 1;
+    *file_id = have ? atoll(PQgetvalue(steps[2].res, 0, 0)) : 0;
+    PQclear(steps[2].res);
+    if (have)
+        return LOAD_OK;
+    /* Known already: nothing was written, nothing is kept. */
+    db_rollback(db);
+    if (also) {
+        PQclear(also->res);
+        also->res = NULL;
+    }
+    if (known) {
+        *known = true;
+        return LOAD_OK;
+    }
+    cdr_seterr(err, errlen, "the ledger row of %s was not written", path);
+    return LOAD_ERROR;
 }
 
-enum load_status ledger_finish_file(struct db *db, const char *file_id, const char *status,
-                                    const char *error, const char *sha256, uint64_t size,
-                                    const struct load_stats *stats, char *err, size_t errlen)
+enum load_status ledger_finish_commit(struct db *db, const char *file_id, const char *status,
+                                      const char *error, const char *sha256, uint64_t size,
+                                      const struct load_stats *stats, char *err, size_t errlen)
 {
     char v[6][24], *why = text_param(error);
     snprintf(v[0], 24, "%llu", (unsigned long long)stats->rows_read);
@@ -126,7 +156,12 @@ enum load_status ledger_finish_file(struct db *db, const char *file_id, const ch
     snprintf(v[4], 24, "%llu", (unsigned long long)stats->rows_repaired);
     snprintf(v[5], 24, "%llu", (unsigned long long)size);
     const char *params[10] = {file_id, v[0], v[1], v[2], v[3], v[4], status, why, sha256, v[5]};
-    enum load_status st = db_cmds(db, err, errlen, SQL_FILE_FINISH, 10, params);
+    struct db_step steps[2] = {
+        {.tmpl = SQL_FILE_FINISH, .n = 10, .params = params, .want = PGRES_COMMAND_OK,
+         .prepare = true},
+        {.tmpl = SQL_COMMIT, .want = PGRES_COMMAND_OK},
+    };
+    enum load_status st = db_pipeline(db, steps, 2, err, errlen);
     free(why);
     return st;
 }

@@ -40,6 +40,8 @@ struct load {
     char file_id_txt[24];
     bool careful;          /* a retry: probe a wider range */
     unsigned guarded_left; /* batches copy_guarded may still send */
+    bool cached;           /* the db's, kept across files (loader_get) */
+    bool in_use;
     struct batch batches[2];
     int fill;              /* the batch the parser fills */
     struct dedup *dedup;   /* over a batch's keys (loader thread only) */
@@ -61,41 +63,22 @@ struct load {
 
 static void *loader_main(void *arg);
 
-enum load_status load_begin(struct db *db, const char *source, const char *timezone,
-                            const char *path, const char *member, const char *format,
-                            const char *sha256,
-                            uint64_t size, bool careful, struct load **out, char *err,
-                            size_t errlen)
-{
-    enum load_status st;
-    long long file_id;
-    *out = NULL;
-    if ((st = db_cmd(db, err, errlen, SQL_BEGIN, 0, NULL)) != LOAD_OK)
-        return st;
-    /* Times in the file are wall-clock times of the PBX: the server reads
-     * them in the source's zone (SET LOCAL: this transaction only). */
-    const char *tzp[1] = {timezone};
-    if ((st = db_exec(db, NULL, PGRES_TUPLES_OK, err, errlen, SQL_SET_TIMEZONE, 1, tzp)) !=
-        LOAD_OK)
-        goto fail;
-    st = ledger_begin_file(db, source, path, member, format, sha256, size, &file_id, err,
-                           errlen);
-    if (st != LOAD_OK)
-        goto fail;
+static void loader_free(void *arg);
 
-    struct load *ld = xcalloc(1, sizeof *ld);
+/* The thread, the batches and the hashing state of a connection are made
+ * once and kept by the db across files: a thread started and buffers
+ * grown afresh for every file cost more than a small file's rows. A load
+ * begun while the db's is still open (not done today) gets its own. */
+static struct load *loader_get(struct db *db)
+{
+    struct load *ld = db_loader(db);
+    if (ld && !ld->in_use) {
+        ld->in_use = true;
+        return ld;
+    }
+    ld = xcalloc(1, sizeof *ld);
     ld->db = db;
     ld->zones = db_zones(db);
-    ld->careful = careful;
-    ld->guarded_left = careful ? 0 : GUARDED_BATCHES;
-    ld->file_id = file_id;
-    pump_init(&ld->pump, db, ld->err, sizeof ld->err);
-    snprintf(ld->file_id_txt, sizeof ld->file_id_txt, "%lld", ld->file_id);
-    ld->source = xstrdup(source);
-    ld->source_len = strlen(source);
-    ld->timezone = xstrdup(timezone);
-    ld->source_esc = xmalloc(strlen(source) * 2 + 1);
-    ld->source_esc_len = copytext_escape(ld->source_esc, source, strlen(source));
     batch_init(&ld->batches[0]);
     batch_init(&ld->batches[1]);
     ld->dedup = dedup_create(BATCH_ROWS);
@@ -107,11 +90,67 @@ enum load_status load_begin(struct db *db, const char *source, const char *timez
         abort();
     }
     ld->thread_started = true;
+    if (!db_loader(db)) {
+        db_set_loader(db, ld, loader_free);
+        ld->cached = true;
+    }
+    ld->in_use = true;
+    return ld;
+}
+
+/* The per-file state, for a file whose transaction has begun. */
+static void loader_reset(struct load *ld, const char *source, const char *timezone,
+                         long long file_id, bool careful)
+{
+    ld->careful = careful;
+    ld->guarded_left = careful ? 0 : GUARDED_BATCHES;
+    ld->file_id = file_id;
+    snprintf(ld->file_id_txt, sizeof ld->file_id_txt, "%lld", file_id);
+    pump_init(&ld->pump, ld->db, ld->err, sizeof ld->err);
+    ld->err[0] = '\0';
+    ld->source = xstrdup(source);
+    ld->source_len = strlen(source);
+    ld->timezone = xstrdup(timezone);
+    ld->source_esc = xmalloc(strlen(source) * 2 + 1);
+    ld->source_esc_len = copytext_escape(ld->source_esc, source, strlen(source));
+    for (int k = 0; k < 2; k++) {
+        struct batch *b = &ld->batches[k];
+        b->nrows = b->len = b->tlen = b->nrejects = b->rlen = 0;
+    }
+    ld->fill = 0;
+    ld->inserted = ld->duplicate = 0;
+    pthread_mutex_lock(&ld->mu); /* the loader is idle: ld->st is read under mu */
+    ld->st = LOAD_OK;
+    pthread_mutex_unlock(&ld->mu);
+}
+
+/* The file's transaction opens in one round trip (ledger.h) that also
+ * reads the latest call_time stored, for the probe (dedup.h). */
+enum load_status load_begin(struct db *db, const char *source, const char *timezone,
+                            const char *path, const char *member, const char *format,
+                            const char *sha256, uint64_t size, bool careful, bool *known,
+                            struct load **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (known)
+        *known = false;
+    long long file_id;
+    struct db_step max = {.tmpl = SQL_STORED_MAX, .want = PGRES_TUPLES_OK, .prepare = true,
+                          .keep = true};
+    enum load_status st = ledger_begin_file(db, source, timezone, path, member, format, sha256,
+                                            size, known, &max, &file_id, err, errlen);
+    if (st != LOAD_OK || !file_id)
+        return st;
+    /* As a tuple's call_time: microseconds since 2000 (copybin.h). */
+    int64_t stored_max = PQntuples(max.res) != 1 || PQgetisnull(max.res, 0, 0)
+        ? INT64_MIN
+        : strtoll(PQgetvalue(max.res, 0, 0), NULL, 10) - COPYBIN_PG_EPOCH * 1000000;
+    PQclear(max.res);
+    struct load *ld = loader_get(db);
+    loader_reset(ld, source, timezone, file_id, careful);
+    dedup_begin_file(ld->dedup, stored_max); /* the loader is idle: its dedup is ours */
     *out = ld;
     return LOAD_OK;
-fail:
-    db_rollback(db);
-    return st;
 }
 
 const char *load_error(const struct load *ld)
@@ -497,17 +536,13 @@ enum load_status load_commit(struct load *ld, const char *status, const char *er
         return st;
     stats->rows_inserted = ld->inserted;
     stats->rows_duplicate = ld->duplicate;
-    st = ledger_finish_file(ld->db, ld->file_id_txt, status, error, sha256, size, stats,
-                            ld->err, sizeof ld->err);
-    if (st != LOAD_OK)
-        return st;
-    return db_cmd(ld->db, ld->err, sizeof ld->err, SQL_COMMIT, 0, NULL);
+    return ledger_finish_commit(ld->db, ld->file_id_txt, status, error, sha256, size, stats,
+                                ld->err, sizeof ld->err);
 }
 
-void load_close(struct load *ld)
+static void loader_free(void *arg)
 {
-    if (!ld)
-        return;
+    struct load *ld = arg;
     if (ld->thread_started) {
         wait_idle(ld);
         pthread_mutex_lock(&ld->mu);
@@ -518,6 +553,19 @@ void load_close(struct load *ld)
         pthread_mutex_destroy(&ld->mu);
         pthread_cond_destroy(&ld->cv);
     }
+    free(ld->answers);
+    batch_free(&ld->batches[0]);
+    batch_free(&ld->batches[1]);
+    dedup_destroy(ld->dedup);
+    checksum_destroy(ld->ck);
+    free(ld);
+}
+
+void load_close(struct load *ld)
+{
+    if (!ld)
+        return;
+    wait_idle(ld);
     pump_wait(&ld->pump);
     PGconn *c = db_conn(ld->db);
     if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
@@ -525,10 +573,8 @@ void load_close(struct load *ld)
     free(ld->source);
     free(ld->source_esc);
     free(ld->timezone);
-    free(ld->answers);
-    batch_free(&ld->batches[0]);
-    batch_free(&ld->batches[1]);
-    dedup_destroy(ld->dedup);
-    checksum_destroy(ld->ck);
-    free(ld);
+    ld->source = ld->source_esc = ld->timezone = NULL;
+    ld->in_use = false;
+    if (!ld->cached)
+        loader_free(ld);
 }

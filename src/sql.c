@@ -431,10 +431,15 @@ const char SQL_FILE_RECORD[] =
     "INSERT INTO @.cdr_file (source, path, path_raw, member, member_raw, sha256, size_bytes,"
     " status, error, finished_at)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, clock_timestamp())";
-/* A file's ledger row, first thing in its transaction: its id tags the rows. */
+/* A file's ledger row, first thing in its transaction: its id tags the rows.
+ * No row (no id) when the checksum is already imported for the source,
+ * unless $9 (--force): the known-checksum question rides along instead of
+ * costing a round trip of its own. */
 const char SQL_FILE_BEGIN[] =
     "INSERT INTO @.cdr_file (source, path, path_raw, member, member_raw, sha256, size_bytes,"
-    " status, format) VALUES ($1, $2, $3, $4, $5, $6, $7, 'imported', $8) RETURNING id";
+    " status, format) SELECT $1::text, $2::text, $3::bytea, $4::text, $5::bytea, $6::text,"
+    " $7::int8, 'imported', $8::text WHERE $9::bool OR NOT EXISTS (SELECT 1 FROM @.cdr_file"
+    " WHERE source = $1::text AND sha256 = $6::text AND status = 'imported') RETURNING id";
 const char SQL_FILE_FINISH[] =
     "UPDATE @.cdr_file SET rows_read = $2, rows_inserted = $3, rows_duplicate = $4,"
     " rows_rejected = $5, rows_repaired = $6, status = $7, error = $8,"
@@ -486,6 +491,12 @@ const char SQL_PROBE_KEYS[] =
 const char SQL_PROBE_PAIRS[] =
     "SELECT u.k FROM unnest($1::timestamptz[], $2::uuid[]) AS u(t, k)"
     " WHERE EXISTS (SELECT 1 FROM @.cdr_row c WHERE c.call_time = u.t AND c.row_key = u.k)";
+/* The latest call_time stored (microseconds since 1970, NULL: none), read
+ * as a file's transaction begins: a batch wholly after it and after the
+ * file's own earlier batches needs no probe (load.c). One descent of the
+ * primary key. */
+const char SQL_STORED_MAX[] =
+    "SELECT (extract(epoch FROM max(call_time)) * 1000000)::int8 FROM @.cdr_row";
 /* Wall times to instants in this transaction's TimeZone, in question order. */
 const char SQL_ZONE_INSTANTS[] =
     "SELECT extract(epoch FROM x::timestamptz)::int8"
