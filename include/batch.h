@@ -34,6 +34,7 @@ struct batch {
     bool *skip;
     uint32_t *order;       /* send order: by call_time (order_rows) */
     struct batch_okey *okeys;
+    char *stage;           /* batch_send's gathering of short runs */
     size_t nrows;
     char tmin[20], tmax[20]; /* call_time range (local, canonical) */
     char *rbuf;            /* rejects: COPY text lines for cdr_reject */
@@ -59,6 +60,6 @@ void batch_order(struct batch *b);
 /* Rows to send (not skipped). */
 size_t batch_kept(const struct batch *b);
 /* Queue the kept tuples, in the send order, into an open COPY. */
-void batch_send(const struct batch *b, struct pump *p);
+void batch_send(struct batch *b, struct pump *p);
 
 #endif
