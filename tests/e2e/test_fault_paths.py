@@ -1,0 +1,204 @@
+"""Fault paths no other test reaches (issue 13), each forced with the
+LD_PRELOAD shim (tests/fault/faultinject.c) on a real run: an input that
+cannot be read this time (EIO, EACCES) stays where it is and is read again;
+the cross-filesystem move (EXDEV) and a disk that fills during it (ENOSPC
+on write, EIO on fsync); the inotify watch limit (ENOSPC from
+inotify_add_watch) and a lost event queue (IN_Q_OVERFLOW).
+"""
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import rows, run_cli, write_config
+from fault_helpers import fault_env, injected
+from watch_helpers import Daemon, wait_until
+
+START = 1672912800
+
+
+def kx_line(i):
+    m = i % 60
+    fields = ["", f"{200 + i}", f"03{i:08d}", f"SIP/{200 + i}-{i:08x}",
+              f"SIP/carrier1_x-{i:08x}", "", "", "", f"2023-01-05 10:{m:02d}:00",
+              f"2023-01-05 10:{m:02d}:05", f"2023-01-05 10:{m:02d}:59", "59", "54", "ANSWERED",
+              f"{START + i}.{i}"]
+    return ",".join(f'"{f}"' for f in fields).encode() + b"\n"
+
+
+def kx_file(ids):
+    return b"".join(kx_line(i) for i in ids)
+
+
+def ids(range_):
+    return sorted(f"{START + i}.{i}" for i in range_)
+
+
+def stored(db):
+    """The call_id of every row in cdr (none before the tables exist)."""
+    if not rows(db, "SELECT to_regclass('cdr') IS NOT NULL")[0][0]:
+        return []
+    return sorted(c for (c,) in rows(db, "SELECT call_id FROM cdr"))
+
+
+def files_under(folder):
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file())
+
+
+def drop(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+# ---- an input that cannot be read this time ------------------------------------
+
+# The file's reads: 1 its first bytes (a packed download?), 2 the checksum
+# pass, 4 the parse pass.
+@pytest.mark.parametrize("call,n,err", [("read", 2, "EIO"), ("read", 4, "EIO"),
+                                        ("open", 1, "EIO"), ("open", 1, "EACCES")])
+@pytest.mark.parametrize("on_success", ["move", "delete"])
+def test_unreadable_this_time_stays_and_is_read_again(call, n, err, on_success, workdir, dsn,
+                                                      db):
+    """A read error or a refused open says nothing about the file's data:
+    it is reported, stays in the inbox (not failed/, not deleted), nothing
+    of it is stored, and the next scan imports it."""
+    data = kx_file(range(1, 6))
+    path = drop(workdir / "inbox" / "Master.csv", data)
+    config = write_config(workdir, dsn, on_success=on_success)
+    log = workdir / "faults.log"
+
+    r = run_cli("scan", config=config,
+                env=fault_env(workdir / "inbox", log, n=n, calls=[call], errnos={call: err}))
+
+    assert injected(log), "the fault was not reached"
+    assert r.returncode == 1, r.stderr
+    assert re.search(r" ERROR .*Master\.csv", r.stderr), r.stderr
+    assert path.read_bytes() == data
+    assert files_under(workdir / "failed") == []
+    assert stored(db) == []
+
+    r = run_cli("scan", config=config)
+    assert r.returncode == 0, r.stderr
+    assert stored(db) == ids(range(1, 6))
+    assert not path.exists()
+
+
+# ---- the cross-filesystem move ------------------------------------------------------
+
+def test_cross_filesystem_move_copies(workdir, dsn, db):
+    """rename() says EXDEV (processed_dir on another file system): the file
+    is copied, synced and the original removed; same bytes, rows once."""
+    data = kx_file(range(1, 6))
+    path = drop(workdir / "inbox" / "Master.csv", data)
+    config = write_config(workdir, dsn, on_success="move")
+    log = workdir / "faults.log"
+
+    r = run_cli("scan", config=config,
+                env=fault_env(workdir / "processed", log, n=1, count=0, calls=["rename"],
+                              errnos={"rename": "EXDEV"}))
+
+    assert r.returncode == 0, r.stderr
+    assert injected(log)
+    assert not path.exists()
+    (moved,) = files_under(workdir / "processed")
+    assert moved.read_bytes() == data
+    assert stored(db) == ids(range(1, 6))
+
+
+@pytest.mark.parametrize("call,err", [("write", "ENOSPC"), ("fsync", "EIO"), ("open", "ENOSPC")])
+def test_disk_full_during_cross_filesystem_move(call, err, workdir, dsn, db):
+    """processed_dir on another file system that is full: the copy fails,
+    no partial copy is left, the original stays in the inbox (its rows are
+    committed), the failure is reported; once there is room the next scan
+    moves it without importing anything twice."""
+    data = kx_file(range(1, 6))
+    path = drop(workdir / "inbox" / "Master.csv", data)
+    config = write_config(workdir, dsn, on_success="move")
+    log = workdir / "faults.log"
+    env = fault_env(workdir / "processed", log, n=1, count=0, calls=["rename", call],
+                    errnos={"rename": "EXDEV", call: err})
+
+    r = run_cli("scan", config=config, env=env)
+
+    assert any(c[1] == call for c in injected(log)), injected(log)
+    assert r.returncode != 0 or " ERROR " in r.stderr, r.stderr
+    assert re.search(r" ERROR .*Master", r.stderr), r.stderr
+    assert path.read_bytes() == data
+    assert files_under(workdir / "processed") == []
+    assert stored(db) == ids(range(1, 6))
+
+    r = run_cli("scan", config=config)
+    assert r.returncode == 0, r.stderr
+    assert not path.exists()
+    assert [p.read_bytes() for p in files_under(workdir / "processed")] == [data]
+    assert rows(db, "SELECT count(*), count(DISTINCT call_id) FROM cdr") == [(5, 5)]
+
+
+# ---- inotify ------------------------------------------------------------------------
+
+@pytest.fixture
+def daemons(workdir):
+    started = []
+
+    def start(config, env, ready=True):
+        d = Daemon(config, workdir / f"watch{len(started)}.log", args=("-v", "-v"), env=env)
+        started.append(d)
+        d.start()
+        if ready:
+            d.wait_ready()
+        return d
+
+    yield start
+    for d in started:
+        d.close()
+
+
+def watch_config(workdir, dsn):
+    # The periodic backstop rescan far away: it must not be what finds files.
+    return write_config(workdir, dsn, recursive=True,
+                        top_level={"watch": {"backend": "inotify", "settle_ms": 100,
+                                             "rescan_interval_s": 3600}})
+
+
+def test_inotify_watch_limit_names_sysctl_and_polls_folder(workdir, dsn, db, daemons):
+    """inotify_add_watch fails with ENOSPC for a subfolder (the per-user
+    watch limit): the log names fs.inotify.max_user_watches, and a file
+    written into that folder later is still imported (the folder is polled)."""
+    sub = workdir / "inbox" / "pbx2"
+    sub.mkdir()
+    log = workdir / "faults.log"
+    env = fault_env(sub, log, n=1, count=0, calls=["inotify_add_watch"],
+                    errnos={"inotify_add_watch": "ENOSPC"})
+    d = daemons(watch_config(workdir, dsn), env)
+
+    assert injected(log)
+    d.wait_log(r"ERROR .*pbx2.*fs\.inotify\.max_user_watches")
+    staging = workdir / "staging"
+    staging.mkdir()
+    drop(staging / "Master.csv", kx_file(range(1, 6)))
+    os.rename(staging / "Master.csv", sub / "Master.csv")
+
+    wait_until(lambda: stored(db) == ids(range(1, 6)), 15, "the file in the unwatched folder")
+    wait_until(lambda: not (sub / "Master.csv").exists(), 5, "the file moved")
+
+
+def test_inotify_overflow_rescans_everything(workdir, dsn, db, daemons):
+    """The kernel's queue overflows: the events are gone and one
+    IN_Q_OVERFLOW comes instead (the shim replaces the first read that
+    has events). The rescan that follows finds the file whose event was
+    lost."""
+    log = workdir / "faults.log"
+    env = fault_env(workdir / "nothing-here", log, FAULT_OVERFLOW=1)
+    d = daemons(watch_config(workdir, dsn), env)
+
+    staging = workdir / "staging"
+    staging.mkdir()
+    drop(staging / "Master.csv", kx_file(range(1, 6)))
+    os.rename(staging / "Master.csv", workdir / "inbox" / "Master.csv")
+
+    d.wait_log(r"WARN inotify queue overflowed; rescanning")
+    assert "OVERFLOW" in log.read_text()
+    wait_until(lambda: stored(db) == ids(range(1, 6)), 15, "the file whose event was lost")
+    wait_until(lambda: not (workdir / "inbox" / "Master.csv").exists(), 5, "the file moved")

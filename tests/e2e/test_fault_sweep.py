@@ -1,0 +1,193 @@
+"""The fault sweep (issue 13): `import`, `scan` (on_success move and
+delete) and `watch` run under tests/fault/faultinject.c, once to count the
+calls they make on their own files (open, read, write, fsync, rename, link,
+unlink, mkdir, inotify_add_watch, statvfs under the run's folder), then
+once per call N with the Nth call failing (ENOSPC, EIO, EACCES or EXDEV,
+turn by turn, see fault_helpers.ERRNOS). After each faulty run:
+
+* no input file left the inbox (moved or deleted) unless its rows were
+  committed, and nothing but whole copies of inputs is in processed/;
+* the failure was reported (exit status, an ERROR/WARN log line or a
+  .error file) -- unless the run came out exactly as a clean one (EXDEV
+  from rename is answered by a copy, which is no failure);
+* a clean run afterwards leaves every row stored exactly once, and every
+  file where a clean run puts it.
+
+Each run has its own folder (FAULT_DIR) and its own database schema, so
+the runs share one database. The summary line per command (runs, faults
+injected) is printed at the end of each test.
+"""
+import shutil
+import time
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from conftest import rows, run_cli, write_config
+from fault_helpers import fault_env, injected, read_log
+from watch_helpers import Daemon, wait_until
+
+# Files of the sweep: two inputs, one in a subfolder (moves then make a
+# folder in processed/), ten distinct rows.
+INPUTS = {"a.csv": range(1, 6), "pbx2/b.csv": range(6, 11)}
+
+
+def kx_line(i):
+    m = i % 60
+    fields = ["", f"{200 + i}", f"03{i:08d}", f"SIP/{200 + i}-{i:08x}",
+              f"SIP/carrier1_x-{i:08x}", "", "", "", f"2023-01-05 10:{m:02d}:00",
+              f"2023-01-05 10:{m:02d}:05", f"2023-01-05 10:{m:02d}:59", "59", "54", "ANSWERED",
+              f"{1672912800 + i}.{i}"]
+    return ",".join(f'"{f}"' for f in fields).encode() + b"\n"
+
+
+def data_of(name):
+    return b"".join(kx_line(i) for i in INPUTS[name])
+
+
+def ids_of(name):
+    return {f"{1672912800 + i}.{i}" for i in INPUTS[name]}
+
+
+ALL_IDS = set().union(*(ids_of(n) for n in INPUTS))
+
+
+def files_under(folder):
+    folder = Path(folder)
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.endswith(".error"))
+
+
+def error_notes(folder):
+    return sorted(p for p in Path(folder).rglob("*.error") if p.is_file())
+
+
+class Run:
+    """One run's folder (inbox/, processed/, failed/, config) and schema."""
+
+    def __init__(self, base, dsn, label, on_success, watch=None):
+        self.dir = Path(base) / label
+        self.schema = "s_" + label.replace("-", "_")
+        for sub in ("inbox", "processed", "failed"):
+            (self.dir / sub).mkdir(parents=True)
+        for name in INPUTS:
+            path = self.dir / "inbox" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data_of(name))
+        top = {"database": {"dsn": dsn, "schema": self.schema}}
+        if watch:
+            top["watch"] = watch
+        self.config = write_config(self.dir, dsn, top_level=top, on_success=on_success,
+                                   recursive=True)
+        self.log = Path(base) / f"{label}.faults"
+        self.on_success = on_success
+
+    def stored(self, db):
+        """call_id of every row in the run's cdr (one entry per row)."""
+        try:
+            return [c for (c,) in rows(db, f'SELECT call_id FROM "{self.schema}".cdr')]
+        except psycopg2.errors.UndefinedTable:
+            return []
+
+    def inbox_names(self):
+        inbox = self.dir / "inbox"
+        return {str(p.relative_to(inbox)) for p in files_under(inbox)}
+
+
+def check_after_fault(run, db, r):
+    """The invariants right after a faulty run; returns whether the run
+    came out as a clean one would."""
+    stored = set(run.stored(db))
+    left = run.inbox_names()
+    inputs = {data_of(n) for n in INPUTS}
+    for name in INPUTS:
+        if name not in left:
+            missing = ids_of(name) - stored
+            assert not missing, f"{name} left the inbox but {len(missing)} of its rows are not stored"
+    for folder in ("processed", "failed"):
+        for p in files_under(run.dir / folder):
+            assert p.read_bytes() in inputs, f"{p} is not a whole copy of an input"
+    moved = [p.read_bytes() for p in files_under(run.dir / "processed")]
+    assert len(moved) == len(set(moved)), "an input is in processed/ twice"
+    clean = (r.returncode == 0 and stored == ALL_IDS and
+             (left == set(INPUTS) if run.on_success in (None, "keep") else not left) and
+             (run.on_success != "move" or len(moved) == len(INPUTS)))
+    return clean
+
+
+def check_clean_rerun(run, db, r):
+    assert r.returncode == 0, r.stderr
+    got = run.stored(db)
+    assert len(got) == len(set(got)), "a row is stored twice"
+    assert set(got) == ALL_IDS, f"{len(ALL_IDS - set(got))} rows missing after the clean re-run"
+    if run.on_success in ("move", "delete"):
+        assert run.inbox_names() == set(), "a file is still in the inbox after a clean re-run"
+    else:
+        assert run.inbox_names() == set(INPUTS)
+    if run.on_success == "move":
+        moved = sorted(p.read_bytes() for p in files_under(run.dir / "processed"))
+        assert moved == sorted(data_of(n) for n in INPUTS)
+    assert files_under(run.dir / "failed") == []
+
+
+def reported(run, r):
+    return (r.returncode != 0 or " ERROR " in r.stderr or " WARN " in r.stderr or
+            bool(error_notes(run.dir)))
+
+
+def one_shot(args):
+    """A one-shot command (import/scan): (Nth fault) -> CompletedProcess."""
+    def go(run, env):
+        extra = [str(run.dir / "inbox")] if args == ("import",) else []
+        return run_cli(*args, *extra, config=run.config, env=env)
+    return go
+
+
+COMMANDS = {
+    "import": (("import",), None),
+    "scan-move": (("scan",), "move"),
+    "scan-delete": (("scan",), "delete"),
+}
+
+
+def sweep(tmp_path, dsn, db, capsys, label, on_success, faulty, clean, watch=None):
+    counting = Run(tmp_path, dsn, f"{label}-count", on_success, watch)
+    r = faulty(counting, fault_env(counting.dir, counting.log))
+    calls = read_log(counting.log)
+    assert calls, f"the shim saw no call of {label}: {r.stderr}"
+    assert check_after_fault(counting, db, r), r.stderr
+    kinds = sorted({c[1] for c in calls})
+    runs = faults = recovered = 0
+    problems = []
+    for n in range(1, len(calls) + 1):
+        run = Run(tmp_path, dsn, f"{label}-{n}", on_success, watch)
+        r = faulty(run, fault_env(run.dir, run.log, n=n))
+        runs += 1
+        hits = injected(run.log)
+        what = f"{label}, call {n} ({hits[0][1]} {hits[0][2]} -> {hits[0][3]})" if hits \
+            else f"{label}, call {n} (not reached)"
+        try:
+            came_out_clean = check_after_fault(run, db, r)
+            if hits:
+                faults += 1
+                if came_out_clean:
+                    recovered += 1
+                else:
+                    assert reported(run, r), "the failure was not reported"
+            check_clean_rerun(run, db, clean(run))
+        except AssertionError as e:
+            problems.append(f"{what}: {e}\n---- stderr of the faulty run:\n{r.stderr}")
+            continue
+        shutil.rmtree(run.dir)
+    with capsys.disabled():
+        print(f"\nfault sweep {label}: {len(calls)} calls ({', '.join(kinds)}), {runs} runs, "
+              f"{faults} faults injected, {recovered} of them recovered without a trace")
+    assert not problems, f"{len(problems)} of {runs} runs broke an invariant:\n" + \
+        "\n".join(problems)
+
+
+@pytest.mark.parametrize("label", list(COMMANDS))
+def test_sweep_one_shot(label, tmp_path, dsn, db, capsys):
+    args, on_success = COMMANDS[label]
+    go = one_shot(args)
+    sweep(tmp_path, dsn, db, capsys, label, on_success, go, lambda run: go(run, None))
