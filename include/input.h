@@ -80,7 +80,9 @@ enum input_claim {
     INPUT_GONE,         /* no longer there */
     INPUT_BUSY,         /* being imported by another process */
     INPUT_MOVED,        /* moved away between our open and our lock */
-    INPUT_UNREADABLE    /* a link, not a regular file, or no permission */
+    INPUT_UNREADABLE,   /* a link, or not a regular file */
+    INPUT_IO_ERROR      /* cannot be opened this time (no permission, an I/O error,
+                         * out of descriptors): nothing wrong with its data */
 };
 
 /*

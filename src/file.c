@@ -34,8 +34,9 @@
 const char *file_status_name(enum file_status st)
 {
     static const char *const names[] = {"imported", "duplicate", "failed",
-                                        "database down", "skipped", "unreadable"};
-    return (unsigned)st <= FILE_UNREADABLE ? names[st] : "?";
+                                        "database down", "skipped", "unreadable",
+                                        "read error"};
+    return (unsigned)st <= FILE_IO_ERROR ? names[st] : "?";
 }
 
 /* State of one parse pass, shared with the parser callbacks. */
@@ -217,12 +218,15 @@ static void pass_failed(struct import *im, enum pass_end end, const struct pass 
         break;
     case PASS_READ_ERROR:
         /* An input may say better than errno (an archive member stopped
-         * at an expansion limit). */
-        r->status = FILE_UNREADABLE;
-        if (input_why(im->in))
+         * at an expansion limit): that is the file's own. A bare errno
+         * (EIO) is the disk's, and the file is read again later. */
+        if (input_why(im->in)) {
+            r->status = FILE_UNREADABLE;
             snprintf(r->error, sizeof r->error, "%s", input_why(im->in));
-        else
+        } else {
+            r->status = FILE_IO_ERROR;
             snprintf(r->error, sizeof r->error, "read error: %s", strerror(errno));
+        }
         break;
     case PASS_CHANGED:
         set_result(r, FILE_SKIPPED, "changed while being read; will retry");
@@ -255,6 +259,9 @@ static bool claim(struct import *im)
     case INPUT_UNREADABLE:
         set_result(im->r, FILE_UNREADABLE, why);
         return false;
+    case INPUT_IO_ERROR:
+        set_result(im->r, FILE_IO_ERROR, why);
+        return false;
     }
     return false;
 }
@@ -265,7 +272,7 @@ static bool prehash(struct import *im)
     if (!input_can_rewind(im->in) || input_rewind_costly(im->in))
         return true;
     if (input_hash_all(im->in, im->r->sha256, &im->r->size) < 0) {
-        im->r->status = FILE_UNREADABLE;
+        im->r->status = FILE_IO_ERROR;
         snprintf(im->r->error, sizeof im->r->error, "read error: %s", strerror(errno));
         return false;
     }
@@ -453,7 +460,7 @@ static int sniff_packed(struct import *im)
     while (len < sizeof head && (n = input_read(im->in, head + len, sizeof head - len)) > 0)
         len += (size_t)n;
     if (input_rewind(im->in) < 0) {
-        im->r->status = FILE_UNREADABLE;
+        im->r->status = FILE_IO_ERROR;
         snprintf(im->r->error, sizeof im->r->error, "read error: %s", strerror(errno));
         return -1;
     }

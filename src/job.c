@@ -118,6 +118,10 @@ static void report_file(struct job *job, const char *path, const struct file_res
     case FILE_SKIPPED:
         log_info("skipped %s: %s", path, r->error);
         break;
+    case FILE_IO_ERROR:
+        log_error("cannot read %s: %s; nothing stored, the file stays where it is and is "
+                  "read again", path, r->error);
+        break;
     case FILE_DB_DOWN:
         log_error("database unreachable while importing %s: %s (file left in place)", path,
                   r->error);
@@ -145,7 +149,8 @@ static void account(struct job *job, const struct file_result *r)
     case FILE_IMPORTED: t->files_imported++; break;
     case FILE_DUPLICATE: t->files_duplicate++; break;
     case FILE_FAILED:
-    case FILE_UNREADABLE: t->files_failed++; break;
+    case FILE_UNREADABLE:
+    case FILE_IO_ERROR: t->files_failed++; break;
     case FILE_SKIPPED: t->files_skipped++; break;
     case FILE_DB_DOWN: job->db_down = true; break;
     }
