@@ -85,6 +85,32 @@ def test_unreadable_this_time_stays_and_is_read_again(call, n, err, on_success, 
     assert not path.exists()
 
 
+def test_read_error_on_first_bytes_of_a_zip(workdir, dsn, db):
+    """The first bytes say whether a download is packed: a read error there
+    must not make a zip look like CSV (it would fail and go to failed/).
+    It stays in the inbox, and the next scan imports its member."""
+    import zipfile
+    path = workdir / "inbox" / "Master.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("Master.csv", kx_file(range(1, 6)))
+    data = path.read_bytes()
+    config = write_config(workdir, dsn, on_success="move")
+    log = workdir / "faults.log"
+
+    r = run_cli("scan", config=config,
+                env=fault_env(workdir / "inbox", log, n=1, calls=["read"], errnos={"read": "EIO"}))
+
+    assert injected(log)
+    assert r.returncode == 1, r.stderr
+    assert re.search(r" ERROR .*Master\.zip", r.stderr), r.stderr
+    assert path.read_bytes() == data
+    assert files_under(workdir / "failed") == []
+
+    r = run_cli("scan", config=config)
+    assert r.returncode == 0, r.stderr
+    assert stored(db) == ids(range(1, 6))
+
+
 # ---- the cross-filesystem move ------------------------------------------------------
 
 def test_cross_filesystem_move_copies(workdir, dsn, db):
