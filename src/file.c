@@ -456,10 +456,12 @@ static int sniff_packed(struct import *im)
         return 0;
     unsigned char head[INPUT_ARCHIVE_HEAD];
     size_t len = 0;
-    ssize_t n;
+    ssize_t n = 0;
     while (len < sizeof head && (n = input_read(im->in, head + len, sizeof head - len)) > 0)
         len += (size_t)n;
-    if (input_rewind(im->in) < 0) {
+    /* A read error here must not pass for a short file: a zip whose first
+     * bytes could not be read would be parsed as CSV and fail. */
+    if (n < 0 || input_rewind(im->in) < 0) {
         im->r->status = FILE_IO_ERROR;
         snprintf(im->r->error, sizeof im->r->error, "read error: %s", strerror(errno));
         return -1;
