@@ -5,6 +5,7 @@
  * A file another importer already moved is not an error.
  */
 #include "finish.h"
+#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,13 +40,18 @@ static int mkdir_p(const char *dir, char *err, size_t errlen)
     return rc;
 }
 
+/* Makes the move durable. The file is already in its new place, so a
+ * failure is a warning: after a crash the file might be back in the inbox
+ * (then found a duplicate and moved again), but an EIO here is the first
+ * sign of a failing disk and must not go unsaid. */
 static void fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
+    if (fd < 0 || fsync(fd) < 0)
+        log_warn("cannot sync folder %s: %s; the file moved there may be back where it was "
+                 "after a crash", dir, strerror(errno));
+    if (fd >= 0)
         close(fd);
-    }
 }
 
 /* Copy src to dst (which must not exist), fsync'd. */
