@@ -13,7 +13,44 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, rows
+
+START = 1672912800
+
+
+def kx_line(i):
+    """A valid KX-HTS record (bytes, with its newline), call ID '<epoch>.<i>'."""
+    m = i % 60
+    fields = ["", f"{200 + i % 100}", f"03{i:08d}", f"SIP/{200 + i % 100}-{i:08x}",
+              f"SIP/carrier1_x-{i:08x}", "", "", "", f"2023-01-05 10:{m:02d}:00",
+              f"2023-01-05 10:{m:02d}:05", f"2023-01-05 10:{m:02d}:59", "59", "54", "ANSWERED",
+              f"{START + i}.{i}"]
+    return ",".join(f'"{f}"' for f in fields).encode() + b"\n"
+
+
+def kx_file(ids_):
+    return b"".join(kx_line(i) for i in ids_)
+
+
+def ids(range_):
+    return sorted(f"{START + i}.{i}" for i in range_)
+
+
+def stored(db):
+    """The call_id of every row in cdr, sorted (none before the tables exist)."""
+    if not rows(db, "SELECT to_regclass('cdr') IS NOT NULL")[0][0]:
+        return []
+    return sorted(c for (c,) in rows(db, "SELECT call_id FROM cdr"))
+
+
+def files_under(folder):
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file())
+
+
+def drop(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
 
 KINDS = ("open", "read", "write", "fsync", "rename", "link", "unlink", "mkdir",
          "inotify_add_watch", "statvfs")

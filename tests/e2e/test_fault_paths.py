@@ -7,50 +7,12 @@ inotify_add_watch) and a lost event queue (IN_Q_OVERFLOW).
 """
 import os
 import re
-from pathlib import Path
 
 import pytest
 
 from conftest import rows, run_cli, write_config
-from fault_helpers import fault_env, injected
+from fault_helpers import drop, fault_env, files_under, ids, injected, kx_file, stored
 from watch_helpers import Daemon, wait_until
-
-START = 1672912800
-
-
-def kx_line(i):
-    m = i % 60
-    fields = ["", f"{200 + i}", f"03{i:08d}", f"SIP/{200 + i}-{i:08x}",
-              f"SIP/carrier1_x-{i:08x}", "", "", "", f"2023-01-05 10:{m:02d}:00",
-              f"2023-01-05 10:{m:02d}:05", f"2023-01-05 10:{m:02d}:59", "59", "54", "ANSWERED",
-              f"{START + i}.{i}"]
-    return ",".join(f'"{f}"' for f in fields).encode() + b"\n"
-
-
-def kx_file(ids):
-    return b"".join(kx_line(i) for i in ids)
-
-
-def ids(range_):
-    return sorted(f"{START + i}.{i}" for i in range_)
-
-
-def stored(db):
-    """The call_id of every row in cdr (none before the tables exist)."""
-    if not rows(db, "SELECT to_regclass('cdr') IS NOT NULL")[0][0]:
-        return []
-    return sorted(c for (c,) in rows(db, "SELECT call_id FROM cdr"))
-
-
-def files_under(folder):
-    return sorted(p for p in Path(folder).rglob("*") if p.is_file())
-
-
-def drop(path, data):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
-
 
 # ---- an input that cannot be read this time ------------------------------------
 

@@ -22,11 +22,12 @@ import time
 from pathlib import Path
 
 import psycopg2
+import psycopg2.errors
 import pytest
 
 from conftest import rows, run_cli, write_config
 from fault_helpers import fault_env, injected, read_log
-from watch_helpers import Daemon, wait_until
+from watch_helpers import Daemon
 
 # Files of the sweep: two inputs, one in a subfolder (moves then make a
 # folder in processed/), ten distinct rows.
