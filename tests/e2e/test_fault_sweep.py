@@ -26,6 +26,7 @@ import psycopg2.errors
 import pytest
 
 from conftest import rows, run_cli, write_config
+from fetch_helpers import pbx  # noqa: F401,F811  (the fixture)
 from fault_helpers import fault_env, injected, read_log
 from watch_helpers import Daemon
 
@@ -151,7 +152,7 @@ COMMANDS = {
 }
 
 
-def sweep(tmp_path, dsn, db, capsys, label, on_success, faulty, clean, watch=None):
+def sweep(tmp_path, dsn, db, capsys, label, on_success, faulty, clean, watch=None, count=1):
     counting = Run(tmp_path, dsn, f"{label}-count", on_success, watch)
     r = faulty(counting, fault_env(counting.dir, counting.log))
     calls = read_log(counting.log)
@@ -162,7 +163,7 @@ def sweep(tmp_path, dsn, db, capsys, label, on_success, faulty, clean, watch=Non
     problems, silent = [], []
     for n in range(1, len(calls) + 1):
         run = Run(tmp_path, dsn, f"{label}-{n}", on_success, watch)
-        r = faulty(run, fault_env(run.dir, run.log, n=n))
+        r = faulty(run, fault_env(run.dir, run.log, n=n, count=count))
         runs += 1
         hits = injected(run.log)
         what = f"{label}, call {n} ({hits[0][1]} {hits[0][2]} -> {hits[0][3]})" if hits \
@@ -197,6 +198,15 @@ def test_sweep_one_shot(label, tmp_path, dsn, db, capsys):
     args, on_success = COMMANDS[label]
     go = one_shot(args)
     sweep(tmp_path, dsn, db, capsys, label, on_success, go, lambda run: go(run, None))
+
+
+def test_sweep_scan_move_disk_stays_broken(tmp_path, dsn, db, capsys):
+    """scan with on_success: move where every call from the Nth on fails
+    (FAULT_COUNT=0: a disk that stays full or broken), so the error paths
+    themselves meet errors."""
+    go = one_shot(("scan",))
+    sweep(tmp_path, dsn, db, capsys, "scan-move-stuck", "move", go, lambda run: go(run, None),
+          count=0)
 
 
 # ---- watch ---------------------------------------------------------------------------
@@ -242,3 +252,76 @@ def test_sweep_watch(tmp_path, dsn, db, capsys):
     """watch with on_success: move; the clean run afterwards is a scan."""
     sweep(tmp_path, dsn, db, capsys, "watch", "move", watch_faulty(db),
           lambda run: run_cli("scan", config=run.config), watch=WATCH)
+
+
+# ---- fetch: the spool ------------------------------------------------------------------
+
+def test_sweep_fetch(tmp_path, dsn, db, capsys, pbx):  # noqa: F811
+    """`fetch` from the fake PBX (which clears what it has sent) with the
+    Nth call under the run's folder failing: the password file, the
+    spool's temporary file (write, fsync, rename), the spool folder, then
+    the import and move of the spooled file. After each faulty run and a
+    clean `fetch`: every record the PBX handed over is stored exactly once,
+    or the run said its bytes were lost; nothing is left in the spool."""
+    from fetch_helpers import expected, fetch_source, hidden_parts, visible, write_sources
+
+    def make_run(label):
+        base = tmp_path / label
+        base.mkdir()
+        src = fetch_source(base, "office", pbx.url)
+        config = write_sources(base, dsn, [src])
+        schema = "s_" + label.replace("-", "_")
+        text = Path(config).read_text().replace("database:\n", f"database:\n  schema: {schema}\n", 1)
+        Path(config).write_text(text)
+        return base, src, config, schema
+
+    def identities(schema):
+        try:
+            return rows(db, f'SELECT call_id, coalesce(dst_channel, \'\') FROM "{schema}".cdr')
+        except psycopg2.errors.UndefinedTable:
+            return []
+
+    def one(label, n):
+        base, src, config, schema = make_run(label)
+        lines = pbx.add(5)
+        log = base / "faults.log"
+        r = run_cli("fetch", config=config, env=fault_env(base, log, n=n))
+        got = identities(schema)
+        assert len(got) == len(set(got)), "a record is stored twice"
+        assert set(got) <= expected(lines)
+        hits = injected(log)
+        lost = "lost" in r.stderr
+        if hits:
+            assert r.returncode != 0 or " ERROR " in r.stderr or " WARN " in r.stderr, \
+                "the failure was not reported"
+        clean = run_cli("fetch", config=config)
+        assert clean.returncode == 0, clean.stderr
+        got = identities(schema)
+        assert len(got) == len(set(got)), "a record is stored twice after the clean run"
+        if not lost:
+            assert set(got) == expected(lines), \
+                f"{len(expected(lines) - set(got))} records missing and no loss was reported"
+        assert not visible(Path(src["path"])) and not hidden_parts(Path(src["path"]))
+        return log, hits, lost, r
+
+    log, _, _, _ = one("fetch-count", 0)
+    calls = read_log(log)
+    assert calls
+    kinds = sorted({c[1] for c in calls})
+    runs = faults = losses = 0
+    problems = []
+    for n in range(1, len(calls) + 1):
+        runs += 1
+        try:
+            _, hits, lost, r = one(f"fetch-{n}", n)
+        except AssertionError as e:
+            problems.append(f"fetch, call {n} ({calls[n - 1][1]} {calls[n - 1][2]}): {e}")
+            continue
+        faults += bool(hits)
+        losses += lost
+    with capsys.disabled():
+        print(f"\nfault sweep fetch: {len(calls)} calls ({', '.join(kinds)}), {runs} runs, "
+              f"{faults} faults injected, {losses} of them losing bytes the PBX had cleared "
+              f"(reported)")
+    assert not problems, f"{len(problems)} of {runs} runs broke an invariant:\n" + \
+        "\n".join(problems)
