@@ -80,9 +80,10 @@ def preload():
     return value
 
 
-def fault_env(folder, log, n=0, count=1, errnos=None, calls=None, **extra):
+def fault_env(folder, log, n=0, count=1, errnos=None, calls=None, turn=None, **extra):
     """Environment entries for run_cli/Daemon: count every call under
-    folder into log; with n, fail the nth (count of them; 0: all from n)."""
+    folder into log; with n, fail the nth (count of them; 0: all from n),
+    with the errno of ERRNOS at turn (default n) unless errnos names one."""
     env = {"LD_PRELOAD": preload(), "FAULT_DIR": str(folder), "FAULT_LOG": str(log),
            "FAULT_N": str(n), "FAULT_COUNT": str(count),
            # a sanitized binary with the shim preloaded after its runtime
@@ -90,7 +91,8 @@ def fault_env(folder, log, n=0, count=1, errnos=None, calls=None, **extra):
     if calls:
         env["FAULT_CALLS"] = ",".join(calls)
     for kind in KINDS:
-        choice = (errnos or {}).get(kind) or ERRNOS[kind][n % len(ERRNOS[kind])]
+        t = n if turn is None else turn
+        choice = (errnos or {}).get(kind) or ERRNOS[kind][t % len(ERRNOS[kind])]
         env[f"FAULT_ERRNO_{kind}"] = choice
     env.update({k: str(v) for k, v in extra.items()})
     return env
