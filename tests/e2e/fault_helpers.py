@@ -108,6 +108,8 @@ def read_log(log):
         parts = line.split(" ")
         if len(parts) < 4 or parts[2] not in KINDS:
             continue
+        if parts[-1] == "ACTED":
+            parts = parts[:-1]
         injected = None
         if len(parts) >= 6 and parts[-2] == "INJECTED":
             injected = parts[-1]

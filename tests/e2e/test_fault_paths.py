@@ -7,6 +7,7 @@ inotify_add_watch) and a lost event queue (IN_Q_OVERFLOW).
 """
 import os
 import re
+import subprocess
 
 import pytest
 
@@ -190,3 +191,149 @@ def test_inotify_overflow_rescans_everything(workdir, dsn, db, daemons):
     assert "OVERFLOW" in log.read_text()
     wait_until(lambda: stored(db) == ids(range(1, 6)), 15, "the file whose event was lost")
     wait_until(lambda: not (workdir / "inbox" / "Master.csv").exists(), 5, "the file moved")
+
+
+# ---- the file system under the importer --------------------------------------------
+
+def sha256_of(data):
+    import hashlib
+    return hashlib.sha256(data).hexdigest()
+
+
+def ledger(db):
+    return rows(db, "SELECT status, sha256 FROM cdr_file ORDER BY id")
+
+
+# The reads of a plain file under scan: 1-2 its first bytes (a packed
+# download?), then the checksum and parse passes.
+READS = range(1, 6)
+
+
+@pytest.mark.parametrize("n", READS)
+def test_file_truncated_while_read(n, workdir, dsn, db):
+    """The file is cut to its first three lines just before its nth read:
+    what is stored is one version of it, whole (never some rows of one and
+    a checksum of the other), once; after the next scan the ledger names
+    the content whose rows are stored."""
+    data = kx_file(range(1, 6))
+    short = kx_file(range(1, 4))
+    drop(workdir / "inbox" / "Master.csv", data)
+    config = write_config(workdir, dsn, on_success="move")
+    log = workdir / "faults.log"
+
+    r = run_cli("scan", config=config,
+                env=fault_env(workdir / "inbox", log, calls=["read"], FAULT_ACTION="truncate",
+                              FAULT_ACTION_N=n, FAULT_ACTION_SIZE=len(short)))
+    assert "ACTED" in log.read_text()
+    assert r.returncode in (0, 1), r.stderr
+    r = run_cli("scan", config=config)
+    assert r.returncode == 0, r.stderr
+
+    got = stored(db)
+    assert got in (ids(range(1, 4)), ids(range(1, 6))), got
+    version = short if got == ids(range(1, 4)) else data
+    assert [s for (st, s) in ledger(db) if st == "imported"] == [sha256_of(version)]
+    assert files_under(workdir / "inbox") == []
+
+
+@pytest.mark.parametrize("n", READS)
+def test_file_replaced_while_read(n, workdir, dsn, db):
+    """A new download is renamed over the file just before its nth read:
+    the old content is what is read; the new file at that name must not
+    be moved away (or deleted) unread. After the next scan both are stored,
+    once each, and both are in processed/."""
+    old = kx_file(range(1, 6))
+    new = kx_file(range(10, 16))
+    path = drop(workdir / "inbox" / "Master.csv", old)
+    replacement = drop(workdir / "staging" / "Master.csv", new)
+    config = write_config(workdir, dsn, on_success="move")
+    log = workdir / "faults.log"
+
+    r = run_cli("scan", config=config,
+                env=fault_env(workdir / "inbox", log, calls=["read"], FAULT_ACTION="replace",
+                              FAULT_ACTION_N=n, FAULT_ACTION_FROM=replacement))
+    assert "ACTED" in log.read_text()
+    assert r.returncode in (0, 1), r.stderr
+    if not path.exists():
+        # whatever left the inbox must have had its rows committed
+        assert set(ids(range(10, 16))) <= set(stored(db)), \
+            "the new file was moved away unread: " + r.stderr
+    r = run_cli("scan", config=config)
+    assert r.returncode == 0, r.stderr
+
+    assert stored(db) == sorted(ids(range(1, 6)) + ids(range(10, 16)))
+    assert sorted(p.read_bytes() for p in files_under(workdir / "processed")) == sorted([old, new])
+
+
+@pytest.mark.parametrize("on_success", ["move", "delete"])
+def test_file_replaced_between_read_and_move(on_success, workdir, dsn, db):
+    """The same, the new file arriving after the commit, just before the
+    move or the delete touches the name."""
+    old = kx_file(range(1, 6))
+    new = kx_file(range(10, 16))
+    path = drop(workdir / "inbox" / "Master.csv", old)
+    replacement = drop(workdir / "staging" / "Master.csv", new)
+    config = write_config(workdir, dsn, on_success=on_success)
+    log = workdir / "faults.log"
+    env = fault_env(workdir / "inbox", log, calls=["rename", "unlink"], FAULT_ACTION="replace",
+                    FAULT_ACTION_N=1, FAULT_ACTION_FROM=replacement)
+
+    r = run_cli("scan", config=config, env=env)
+    assert "ACTED" in log.read_text()
+    if not path.exists():
+        assert set(ids(range(10, 16))) <= set(stored(db)), \
+            f"the new file was {on_success}d unread: " + r.stderr
+    r = run_cli("scan", config=config)
+    assert r.returncode == 0, r.stderr
+    assert stored(db) == sorted(ids(range(1, 6)) + ids(range(10, 16)))
+
+
+def test_symlink_loops(workdir, dsn, db):
+    """A folder link back to the inbox and two file links naming each
+    other: the scan ends, imports the real file once, and says one line
+    per looping name at most."""
+    inbox = workdir / "inbox"
+    drop(inbox / "sub" / "Master.csv", kx_file(range(1, 6)))
+    (inbox / "sub" / "again").symlink_to(inbox, target_is_directory=True)
+    (inbox / "x.csv").symlink_to(inbox / "y.csv")
+    (inbox / "y.csv").symlink_to(inbox / "x.csv")
+    config = write_config(workdir, dsn, recursive=True)
+
+    r = run_cli("scan", config=config, timeout=60)
+
+    assert r.returncode in (0, 1), r.stderr
+    assert stored(db) == ids(range(1, 6))
+    for name in ("x.csv", "y.csv"):
+        assert len([ln for ln in r.stderr.splitlines() if name in ln]) <= 1, r.stderr
+    assert (inbox / "x.csv").is_symlink() and (inbox / "y.csv").is_symlink()
+
+
+def test_ten_thousand_nested_folders(workdir, dsn, db, daemons):
+    """10 000 folders one inside the other (deeper than PATH_MAX allows to
+    name): scan and watch neither crash nor hang, and import the file near
+    the top."""
+    inbox = workdir / "inbox"
+    drop(inbox / "a" / "Master.csv", kx_file(range(1, 6)))
+    fd = os.open(inbox, os.O_RDONLY)
+    try:
+        for _ in range(10_000):
+            os.mkdir("d", dir_fd=fd)
+            nxt = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        with open(os.open("deep.csv", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "wb") as f:
+            f.write(kx_file(range(50, 52)))
+    finally:
+        os.close(fd)
+    try:
+        config = write_config(workdir, dsn, recursive=True, on_success="keep",
+                              top_level={"watch": {"settle_ms": 100}})
+        r = run_cli("scan", config=config, timeout=120)
+        assert r.returncode in (0, 1), r.stderr
+        assert set(ids(range(1, 6))) <= set(stored(db))
+        assert len(r.stderr.splitlines()) < 50, r.stderr[:2000]
+
+        d = daemons(config, {})  # READY=1: it has watched and scanned it all
+        assert d.alive()
+    finally:
+        subprocess.run(["rm", "-rf", str(inbox / "d")], timeout=120)

@@ -33,6 +33,11 @@
  *                "<pid> <n> <kind> <path> [INJECTED <errno>]"
  *   FAULT_OVERFLOW  the Nth read() of an inotify descriptor that returns
  *                events returns one IN_Q_OVERFLOW event instead
+ *   FAULT_ACTION_N  instead of failing it, do something to the file of the
+ *                Nth counted call just before the call runs (the file
+ *                changes under the reader, as a PBX or a person would):
+ *   FAULT_ACTION truncate (to FAULT_ACTION_SIZE bytes, default 0), or
+ *                replace (rename FAULT_ACTION_FROM over it)
  *
  * The counter is per process and atomic (the daemon has threads).
  */
@@ -68,7 +73,9 @@ static char fault_dir[PATH_MAX];
 static size_t fault_dir_len;
 static bool counted[NKINDS];
 static int kind_errno[NKINDS];
-static long fail_n, fail_count = 1, overflow_n;
+static long fail_n, fail_count = 1, overflow_n, action_n;
+static const char *action, *action_from;
+static long long action_size;
 static int log_fd = -1;
 static atomic_long calls;
 static atomic_long inotify_reads;
@@ -177,6 +184,12 @@ __attribute__((constructor)) static void fault_init(void)
         fail_count = atol(getenv("FAULT_COUNT"));
     if (getenv("FAULT_OVERFLOW"))
         overflow_n = atol(getenv("FAULT_OVERFLOW"));
+    if (getenv("FAULT_ACTION_N"))
+        action_n = atol(getenv("FAULT_ACTION_N"));
+    action = getenv("FAULT_ACTION");
+    action_from = getenv("FAULT_ACTION_FROM");
+    if (getenv("FAULT_ACTION_SIZE"))
+        action_size = atoll(getenv("FAULT_ACTION_SIZE"));
     if (getenv("FAULT_LOG"))
         log_fd = real_open(getenv("FAULT_LOG"), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 }
@@ -219,6 +232,18 @@ static void note_fd(int fd, bool scoped)
         atomic_store(&tracked[fd], scoped);
 }
 
+/* The FAULT_ACTION on path (absolute, or relative to the working folder). */
+static void act(const char *path)
+{
+    if (action && strcmp(action, "truncate") == 0) {
+        if (truncate(path, (off_t)action_size) < 0)
+            perror("faultinject: truncate");
+    } else if (action && strcmp(action, "replace") == 0 && action_from) {
+        if (real_rename(action_from, path) < 0)
+            perror("faultinject: replace");
+    }
+}
+
 /* Count a call of kind k on what (a path, or "fd N"); true if it is to fail
  * (errno is then set). */
 static bool hit(enum kind k, const char *what)
@@ -227,12 +252,15 @@ static bool hit(enum kind k, const char *what)
         return false;
     int saved = errno;
     long n = atomic_fetch_add(&calls, 1) + 1;
+    if (action_n > 0 && n == action_n)
+        act(what);
     bool fail = fail_n > 0 && n >= fail_n && (fail_count == 0 || n < fail_n + fail_count);
     if (log_fd >= 0) {
         char line[PATH_MAX + 128];
-        int len = snprintf(line, sizeof line, "%ld %ld %s %s%s%s\n", (long)getpid(), n,
+        int len = snprintf(line, sizeof line, "%ld %ld %s %s%s%s%s\n", (long)getpid(), n,
                            kind_names[k], what, fail ? " INJECTED " : "",
-                           fail ? errno_name(kind_errno[k]) : "");
+                           fail ? errno_name(kind_errno[k]) : "",
+                           action_n > 0 && n == action_n ? " ACTED" : "");
         if (len > (int)sizeof line - 1)
             len = (int)sizeof line - 1;
         if (real_write(log_fd, line, (size_t)len) < 0) {
