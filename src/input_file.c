@@ -107,6 +107,7 @@ enum input_claim input_file_claim(const char *path, bool follow_links, bool lock
         struct plain *p = xmalloc(sizeof *p);
         p->fd = fd;
         *out = input_new(path, (int64_t)st.st_size, &plain_ops, p);
+        input_set_file_id(*out, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
         return INPUT_CLAIMED;
     }
     close(fd);

@@ -4,6 +4,7 @@
  */
 #include "job.h"
 #include "finish.h"
+#include "input.h"
 #include "log.h"
 #include "schema.h"
 
@@ -188,11 +189,15 @@ enum file_status job_import_file(struct job *job, size_t si, const char *root, c
     if (finish && !job->dry_run) {
         char err[CDR_ERRLEN];
         int rc = 0;
+        /* The file read, so that a new one renamed over it meanwhile is
+         * not moved or deleted unread. */
+        struct finish_id fid;
+        const struct finish_id *id = input_file_id(r.input, &fid.dev, &fid.ino) ? &fid : NULL;
         if (r.status == FILE_IMPORTED || r.status == FILE_DUPLICATE)
-            rc = finish_success(src, root, path, r.sha256, &dest, err, sizeof err);
+            rc = finish_success_id(src, root, path, r.sha256, id, &dest, err, sizeof err);
         else if (r.status == FILE_FAILED || r.status == FILE_UNREADABLE)
-            rc = finish_failed_notes(src, root, path, r.sha256, r.error, r.notes, &dest, err,
-                                     sizeof err);
+            rc = finish_failed_notes(src, root, path, r.sha256, r.error, r.notes, id, &dest,
+                                     err, sizeof err);
         if (rc < 0)
             log_error("%s", err);
     }
