@@ -162,6 +162,7 @@ D_JOBS=$D/$P-jobs-${JOB_FILES}x$JOB_FILE_ROWS
 F_B10=$D/$P-blocks10-$ROWS.csv      # case 9: the main file's rows as ten blocks over one range
 F_RND=$D/$P-shuffle-$ROWS.csv       # case 11: the main file's rows in random order
 F_SRC2=$D/s$((SEED + 1))-base-$ROWS.csv  # case 10: another PBX's rows over the same range
+D_SRC10=$D/$P-src10x10-$ROWS       # case 12: ten sources' rows, ten files each (ROWS in all)
 
 gen_bg() {   # gen_bg OUTPUT generator-args...: in the background, at most NPROC at once
     local out=$1; shift
@@ -200,6 +201,10 @@ gen_bg "$D_JOBS" --split "$JOB_FILES" --start 0 --count $((JOB_FILES * JOB_FILE_
 gen_bg "$F_B10" --start 0 --count "$ROWS" --order blocks10
 gen_bg "$F_RND" --start 0 --count "$ROWS" --order shuffle
 gen_bg "$F_SRC2" --seed $((SEED + 1)) --start 0 --count "$ROWS"
+mkdir -p "$D_SRC10"
+for ((k = 1; k <= 10; k++)); do
+    gen_bg "$D_SRC10/pbx$k" --split 10 --seed $((SEED + 10 + k)) --start 0 --count $((ROWS / 10))
+done
 wait
 if [ ! -e "$F_STREAM" ]; then
     part_files=()
@@ -323,18 +328,18 @@ copy_case() {
 # binary COPY format and loaded by psql into a fresh cdr (no parsing, no
 # hashing, no dedup, one COPY). cdrimport cannot beat this on this table.
 CDR_COLS="call_time, answer_time, end_time, row_key, file_id, line_no, total_duration_s,
- call_duration_s, call_duration, source, call_id, caller_phone, dialed_phone, flag2, flag3,
+ call_duration_s, source, call_id, caller_phone, dialed_phone, flag2, flag3,
  call_type, account_code, src_channel, dst_channel, feature, extra"
 CDR_COLS=${CDR_COLS//$'\n'/}
 ceiling_case() {
     local r ts=() bin=$W/rows.bin
-    "${PSQL[@]}" -U cdr -d tpl_base -c "\\copy (SELECT $CDR_COLS FROM cdr) TO '$bin' (FORMAT binary)" \
+    "${PSQL[@]}" -U cdr -d tpl_base -c "\\copy (SELECT $CDR_COLS FROM cdr_row) TO '$bin' (FORMAT binary)" \
         >"$W/log/ceiling.out" 2>&1 || { note c0d "dump failed: $(tail -n 1 "$W/log/ceiling.out")"; return; }
     for ((r = 1; r <= RUNS; r++)); do
         clone w0 tpl_empty
         adm -c CHECKPOINT >/dev/null
         local t0=$EPOCHREALTIME
-        "${PSQL[@]}" -U cdr -d w0 -c "\\copy cdr ($CDR_COLS) FROM '$bin' (FORMAT binary)" \
+        "${PSQL[@]}" -U cdr -d w0 -c "\\copy cdr_row ($CDR_COLS) FROM '$bin' (FORMAT binary)" \
             >>"$W/log/ceiling.out" 2>&1 || { note c0d "load failed: $(tail -n 1 "$W/log/ceiling.out")"; return; }
         ts+=("$(since "$t0")")
         log "  c0d: \\copy binary run $r/$RUNS: ${ts[-1]} s"
@@ -348,16 +353,23 @@ ceiling_case() {
 
 # ------------------------------------------------------------- cdrimport --
 CDR_OK=0 HAVE_JOBS=0
-write_cfg() {
+write_cfg() {   # write_cfg DB [SOURCES]: one source (SRC_NAME) on $INBOX, or N on $INBOX/pbxK
     cat >"$CFG" <<EOF
 database:
   dsn: "host=$W/run port=$PORT dbname=$1 user=cdr"
+  partition: ${PARTITION:-none}
+  retention_months: ${RETENTION:-0}
 sources:
-  - name: ${SRC_NAME:-bench}
-    path: $INBOX
-    format: kx-hts
-    timezone: UTC
 EOF
+    if [ -z "${2:-}" ]; then
+        printf '  - name: %s\n    path: %s\n    format: kx-hts\n    timezone: UTC\n' \
+            "${SRC_NAME:-bench}" "$INBOX" >>"$CFG"
+    else
+        for ((k = 1; k <= $2; k++)); do
+            printf '  - name: pbx%d\n    path: %s/pbx%d\n    format: kx-hts\n    timezone: UTC\n    on_success: delete\n' \
+                "$k" "$INBOX" "$k" >>"$CFG"
+        done
+    fi
 }
 # A copy of the binary: a rebuild during the bench must not mix two versions.
 if [ -x "$CDRIMPORT" ] && cp "$CDRIMPORT" "$W/cdrimport"; then
@@ -416,6 +428,26 @@ cdr_run() {
         tail -n 5 "$W/log/$label.err" | sed 's/^/      /'
     fi
 }
+# scan_run LABEL DB: `scan --jobs 2` over the ten sources of case 12 (each
+# file linked into $INBOX/pbxK; scan deletes it once stored); sets CDR_*.
+scan_run() {
+    local label=$1 db=$2 k
+    rm -rf "$W/spool"
+    for ((k = 1; k <= 10; k++)); do
+        mkdir -p "$INBOX/pbx$k"
+        ln "$D_SRC10/pbx$k"/*.csv "$INBOX/pbx$k/" 2>/dev/null || cp "$D_SRC10/pbx$k"/*.csv "$INBOX/pbx$k/"
+    done
+    write_cfg "$db" 10
+    rm -f "$W/time.txt"
+    adm -c CHECKPOINT >/dev/null
+    local t0=$EPOCHREALTIME
+    timeout -k 10 "$(limit "$ROWS")" /usr/bin/time -v -o "$W/time.txt" "$CDRIMPORT" -c "$CFG" scan --jobs 2 \
+        >"$W/log/$label.out" 2>"$W/log/$label.err"
+    CDR_RC=$?
+    CDR_T=$(since "$t0")
+    CDR_RSS=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$W/time.txt")
+    [ "$CDR_RC" = 0 ] || { log "    cdrimport scan exit $CDR_RC; stderr tail:"; tail -n 5 "$W/log/$label.err" | sed 's/^/      /'; }
+}
 # over_budget CASE T0 RUN LAST_SECONDS: true (and a note) when one more run of
 # the case would end after CASE_BUDGET seconds from T0; the median is then of
 # the runs made. Keeps the whole bench bounded if cdrimport is slow.
@@ -433,7 +465,7 @@ cdr_case() {
     for ((r = 1; r <= RUNS; r++)); do
         over_budget "$c" "$t0" "$r" "${ts[*]:+${ts[${#ts[@]}-1]}}" && break
         [ "$tpl" != - ] && clone "$db" "$tpl"
-        cdr_run "$c-$r" "$db" "$@"
+        ${RUNNER:-cdr_run} "$c-$r" "$db" "$@"
         ts+=("$CDR_T"); rs+=("$CDR_RSS")
         [ "$CDR_RC" = 0 ] || note "$c" "exit $CDR_RC"
         log "  $c: cdrimport run $r/$RUNS: $CDR_T s, max RSS $((CDR_RSS / 1024)) MiB, exit $CDR_RC"
@@ -442,6 +474,20 @@ cdr_case() {
     local got; got=$(val "$db" "SELECT count(*) FROM cdr" 2>/dev/null)
     [ "$got" = "$want" ] || note "$c" "cdr holds ${got:-?} rows, expected $want"
     T[$c]=$(median "${ts[@]}"); RSS[$c]=$(median "${rs[@]}")
+}
+
+# prune_run CASE DB ARGS...: one timed cdrimport command (case 14); T, RSS.
+prune_run() {
+    local c=$1 db=$2; shift 2
+    write_cfg "$db"
+    adm -c CHECKPOINT >/dev/null
+    local t0=$EPOCHREALTIME
+    timeout -k 10 "$PREFILL_LIMIT" /usr/bin/time -v -o "$W/time.txt" "$CDRIMPORT" -c "$CFG" "$@" \
+        >"$W/log/$c.out" 2>"$W/log/$c.err"
+    local rc=$?
+    T[$c]=$(since "$t0"); RSS[$c]=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$W/time.txt")
+    [ $rc = 0 ] || { note "$c" "exit $rc"; T[$c]=FAIL; tail -n 5 "$W/log/$c.err" | sed 's/^/      /'; }
+    log "  $c: $* ${T[$c]} s, exit $rc: $(grep -o 'prune: calls.*\|partitioned by month.*' "$W/log/$c.err" | tail -n 1)"
 }
 
 # ------------------------------------------------------------------ cases --
@@ -495,6 +541,21 @@ if [ $CDR_OK = 1 ]; then
         SRC_NAME=branch cdr_case c10 tpl_base w10 $((2 * ROWS)) "$F_SRC2"
         dropdb_ w10
     fi
+fi
+
+# Case 12: many PBXs in one table, files from each, two workers.
+# Case 13: case 1 with database.partition: month.
+if [ $CDR_OK = 1 ]; then
+    mapfile -t SF < <(ls -d "$D_SRC10"/pbx*/*.csv)
+    SZ[src10]=$(cat "${SF[@]}" | wc -c)
+    log "case 12: scan --jobs 2 over ${#SF[@]} files from 10 sources ($ROWS rows)"
+    copy_case copy_src10 "$ROWS" "${SF[@]}"
+    RUNNER=scan_run cdr_case c12 tpl_empty w12 "$ROWS"
+    dropdb_ w12
+    log "case 13: case 1 with partition: month"
+    PARTITION=month cdr_case c13 tpl_empty w13 "$ROWS" "$F_BASE"
+    P13=$(val w13 "SELECT count(*) FROM pg_inherits WHERE inhparent = 'cdr_row'::regclass")
+    dropdb_ w13
 fi
 
 if [ $HAVE_PGLOADER = 1 ]; then
@@ -570,6 +631,24 @@ if [ $CDR_OK = 1 ]; then
     else
         note c7big "pre-fill failed: exit $CDR_RC, cdr holds ${BIG_HELD:-?} rows"
     fi
+    if [ "${BIG_HELD:-0}" -gt 0 ]; then
+        # Case 14: retention over the big table: its rows span about a year,
+        # all of it more than 12 months ago, so retention_months 12 removes
+        # every row: as bounded deletes from the plain table (a copy), and
+        # as dropped partitions after init-db has converted it.
+        HELD=$(val big "SELECT count(*) FROM cdr")
+        SPAN=$(val big "SELECT to_char(min(call_time), 'YYYY-MM') || ' to ' || to_char(max(call_time), 'YYYY-MM') FROM cdr")
+        log "case 14: prune of 12 months ($SPAN) from $HELD rows"
+        clone big14 big
+        RETENTION=12 prune_run c14plain big14 prune
+        got=$(val big14 "SELECT count(*) FROM cdr"); [ "$got" = 0 ] || note c14plain "$got rows left"
+        dropdb_ big14
+        PARTITION=month prune_run c14conv big init-db
+        got=$(val big "SELECT count(*) FROM cdr"); [ "$got" = "$HELD" ] || note c14conv "$got rows after, $HELD before"
+        PARTS14=$(val big "SELECT count(*) FROM pg_inherits WHERE inhparent = 'cdr_row'::regclass")
+        PARTITION=month RETENTION=12 prune_run c14part big prune
+        got=$(val big "SELECT count(*) FROM cdr"); [ "$got" = 0 ] || note c14part "$got rows left"
+    fi
     dropdb_ big
 fi
 
@@ -641,6 +720,13 @@ R1=$(ratio c1 copy_base)
 shape c9 copy_b10 b10 "9 ten blocks over one range, $ROWS rows"
 shape c10 copy_src2 src2 "10 second source over a filled range"
 shape c11 copy_rnd rnd "11 random row order, $ROWS rows"
+r=$(ratio c12 copy_src10)
+row "12 scan --jobs 2, 100 files of 10 sources" "$(fmt_t c12)" "$(mbps c12 "${SZ[src10]:-0}")" "$r" "$(x "$r" '\copy'), $(mib "${RSS[c12]:-}") MiB" "-" "-"
+r=$(ratio c13 copy_base); k=-; [ "$r" != - ] && [ "$R1" != - ] && k=$(calc "$r / $R1" 2)
+row "13 case 1 with partition: month (${P13:-?} parts)" "$(fmt_t c13)" "$(mbps c13 "${SZ[base]}")" "$r" "$(x "$k" 'case 1'), $(mib "${RSS[c13]:-}") MiB" ">= 0.9x case 1" "$(yes_no "$k" 'ge $k 0.9')"
+row "14a prune 12 months, ${HELD:-?} rows, no partitions" "$(fmt_t c14plain)" - - "$(has c14plain && calc "${HELD:-0} / ${T[c14plain]} / 1e6" 2 || echo -) M rows/s" - -
+row "14b init-db: ${HELD:-?} rows into ${PARTS14:-?} partitions" "$(fmt_t c14conv)" - - "$(has c14conv && calc "${HELD:-0} / ${T[c14conv]} / 1e6" 2 || echo -) M rows/s" - -
+row "14c prune 12 months, partitioned" "$(fmt_t c14part)" - - "$(unit "$(mib "${RSS[c14part]:-}")" MiB)" - -
 if has prefill; then
     if [ "${BIG_HELD:-}" = "$BIG_ROWS" ]; then
         echo "(pre-fill of case 7: one cdrimport of $BIG_ROWS rows in files of $ROWS rows took" \

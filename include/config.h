@@ -76,11 +76,16 @@ struct cdr_source {
     struct cdr_fetch *fetch;  /* NULL: a folder source */
 };
 
+/* database.partition: how cdr_row is laid out (partition.h). */
+enum cdr_partition { CDR_PARTITION_NONE, CDR_PARTITION_MONTH };
+
 struct cdr_config {
     char *file;               /* the file this was loaded from (absolute) */
     char *base_dir;           /* its folder: relative paths resolve here */
     char *dsn;                /* NULL: libpq takes PG* environment */
     char *schema;             /* default "public" */
+    enum cdr_partition partition;   /* default none */
+    unsigned retention_months;      /* 0: keep every row (the default) */
     unsigned jobs;            /* parallel imports for scan; default 1 */
     struct cdr_watch_config watch;
     struct cdr_source *sources;

@@ -46,8 +46,6 @@ char *copybin_null(char *w);
 char *copybin_bytes(char *w, const void *s, size_t n);
 /* A non-negative decimal (a canonical duration) as int4. */
 char *copybin_int4_text(char *w, const char *s, size_t n, int32_t *value);
-/* An interval of whole seconds (what make_interval(secs => n) gives). */
-char *copybin_interval_secs(char *w, int32_t secs);
 /* jsonb: version byte 1, then the JSON text. */
 char *copybin_jsonb(char *w, const char *json, size_t n);
 

@@ -28,6 +28,7 @@ enum load_status {
 
 struct db;
 struct zone_cache;
+struct partition_cache;
 
 /* Connect per cfg->dsn and set the session up (client encoding, quoted
  * schema name). NULL on failure with the reason in err; never logs or
@@ -53,7 +54,9 @@ void db_params_free(struct db_params *p);
 /* For the database-stage modules. */
 PGconn *db_conn(struct db *db);
 const char *db_schema(const struct db *db);   /* quoted identifier */
+const char *db_schema_name(const struct db *db); /* the name itself */
 struct zone_cache *db_zones(struct db *db);    /* this server's zone answers */
+struct partition_cache *db_partitions(struct db *db); /* partition.h */
 
 /* Map a failed result (res may be NULL) onto a status; a dead connection
  * is an outage, and so is an error that is the server's state rather than

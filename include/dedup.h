@@ -26,6 +26,9 @@ struct dedup_batch {
      * the rows not skipped. */
     const char *(*call_time)(const void *ctx, size_t i);
     const void *ctx;
+    /* The order rows are sent in (a permutation of nrows row indexes), or
+     * NULL for 0..nrows-1: lookups ask in the same order. */
+    const uint32_t *order;
 };
 
 /* A set over one batch's keys, sized for max_rows. */
@@ -41,9 +44,16 @@ size_t dedup_within(struct dedup *d, const struct dedup_batch *b);
  * Ask the server which of the batch's remaining keys it holds and mark
  * them; *dups grows by their number. careful: a retry after a unique
  * violation (the call_time range is widened by a day each side, see
- * dedup.c). On failure the status and a message in err.
+ * dedup.c). may_skip: where the range holds more than the batch and the
+ * exact lookup would be next, return with *unchecked set instead (the
+ * caller sends the rows under a savepoint, and calls dedup_pairs only if
+ * the key refuses one). On failure the status and a message in err.
  */
 enum load_status dedup_stored(struct dedup *d, struct db *db, const struct dedup_batch *b,
-                              bool careful, uint64_t *dups, char *err, size_t errlen);
+                              bool careful, bool may_skip, bool *unchecked, uint64_t *dups,
+                              char *err, size_t errlen);
+/* The exact lookup of the remaining rows' (call_time, row_key) pairs. */
+enum load_status dedup_pairs(struct dedup *d, struct db *db, const struct dedup_batch *b,
+                             uint64_t *dups, char *err, size_t errlen);
 
 #endif

@@ -14,6 +14,9 @@
 extern const char SQL_BEGIN[];
 extern const char SQL_COMMIT[];
 extern const char SQL_ROLLBACK[];
+extern const char SQL_SAVEPOINT[];
+extern const char SQL_RELEASE_SAVEPOINT[];
+extern const char SQL_ROLLBACK_SAVEPOINT[];
 extern const char SQL_SET_TIMEZONE[];
 
 /* Schema (schema.c) */
@@ -43,5 +46,21 @@ extern const char SQL_PROBE_KEYS[];
 extern const char SQL_PROBE_PAIRS[];
 extern const char SQL_ZONE_INSTANTS[];
 extern const char SQL_COPY_ROWS[];
+
+/* monthly partitions (partition.c) and retention (prune.c) */
+extern const char SQL_PARTITION_KIND[];
+extern const char SQL_PARTITION_ADD[];
+extern const char SQL_PARTITION_LOCK[];
+extern const char SQL_PARTITION_COUNT[];
+extern const char SQL_PARTITION_NEW[];
+extern const char SQL_PARTITION_NEW_MONTHS[];
+extern const char SQL_PARTITION_FILL[];
+extern const char SQL_PARTITION_COUNT_NEW[];
+extern const char SQL_PARTITION_SWAP[];
+extern const char SQL_PRUNE_CUTOFF[];
+extern const char SQL_PRUNE_PARTITIONS[];
+extern const char SQL_PRUNE_PARTITION_ROWS[];
+extern const char SQL_PRUNE_PARTITION_DROP[];
+extern const char SQL_PRUNE_DELETE[];
 
 #endif

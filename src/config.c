@@ -108,11 +108,19 @@ static const struct keytab_table watch_table = KEYTAB_TABLE(watch_keys, NULL);
 
 #define CONFIG_FIELD(f) offsetof(struct cdr_config, f)
 
-/* dsn NULL: libpq reads the PG* environment. */
+static const char *const partition_names[] = {
+    [CDR_PARTITION_NONE] = "none", [CDR_PARTITION_MONTH] = "month", NULL};
+
+/* dsn NULL: libpq reads the PG* environment. retention_months 0 keeps
+ * every row; 1200 (a century) bounds the date arithmetic. */
 static const struct keytab_key database_keys[] = {
     {.name = "dsn", .type = KEYTAB_STRING, .offset = CONFIG_FIELD(dsn)},
     {.name = "schema", .type = KEYTAB_STRING, .offset = CONFIG_FIELD(schema),
      .flags = KEYTAB_NONEMPTY, .def_str = "public"},
+    {.name = "partition", .type = KEYTAB_ENUM, .offset = CONFIG_FIELD(partition),
+     .names = partition_names, .def_int = CDR_PARTITION_NONE},
+    {.name = "retention_months", .type = KEYTAB_UINT, .offset = CONFIG_FIELD(retention_months),
+     .def_int = 0, .min = 0, .max = 1200},
 };
 
 static const struct keytab_table database_table = KEYTAB_TABLE(database_keys, NULL);

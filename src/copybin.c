@@ -119,14 +119,6 @@ char *copybin_int4_text(char *w, const char *s, size_t n, int32_t *value)
     return copybin_i32(w, (int32_t)v);
 }
 
-char *copybin_interval_secs(char *w, int32_t secs)
-{
-    w = copybin_i32(w, 16);
-    w = copybin_i64(w, (int64_t)secs * 1000000); /* time part, microseconds */
-    w = copybin_i32(w, 0);                       /* days */
-    return copybin_i32(w, 0);                    /* months */
-}
-
 char *copybin_jsonb(char *w, const char *json, size_t n)
 {
     w = copybin_i32(w, (int32_t)(n + 1));

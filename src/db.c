@@ -4,6 +4,7 @@
  * name from the config is quoted with PQescapeIdentifier once, here.
  */
 #include "db.h"
+#include "partition.h"
 #include "sql.h"
 #include "zone.h"
 
@@ -15,7 +16,9 @@
 struct db {
     PGconn *conn;
     char *schema;            /* quoted identifier */
+    char *schema_name;       /* the name itself (for parameters) */
     struct zone_cache *zones; /* wall time -> instant, as this server says */
+    struct partition_cache *parts; /* months of cdr_row with a partition */
 };
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -27,9 +30,10 @@ struct db {
  * out of memory, too many connections), 58 system (I/O) error, 25006 a
  * read-only transaction (a failover to a replica), 57014 a cancelled
  * statement (statement_timeout, pg_cancel_backend), 55P03 lock_timeout,
- * 40001/40P01 serialization failure and deadlock. */
+ * 40001 serialization failure. (A deadlock, 40P01, is retried at once as
+ * a conflict, above.) */
 static const char *const transient_states[] = {"08", "57P", "53", "58", "25006", "57014",
-                                               "55P03", "40001", "40P01"};
+                                               "55P03", "40001"};
 
 enum load_status db_classify(struct db *db, PGresult *res)
 {
@@ -37,6 +41,14 @@ enum load_status db_classify(struct db *db, PGresult *res)
         return LOAD_DB_DOWN;
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     if (state && strcmp(state, "23505") == 0)
+        return LOAD_CONFLICT;
+    /* A row for a month whose partition another process pruned meanwhile
+     * (a check violation without a constraint: "no partition of relation
+     * found"), or two importers' partition locks crossing: retry the file,
+     * which asks for the partitions again. */
+    if (state && ((strcmp(state, "23514") == 0 &&
+                   !PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME)) ||
+                  strcmp(state, "40P01") == 0))
         return LOAD_CONFLICT;
     for (size_t i = 0; state && i < sizeof transient_states / sizeof transient_states[0]; i++)
         if (strncmp(state, transient_states[i], strlen(transient_states[i])) == 0)
@@ -106,6 +118,8 @@ enum load_status db_query(struct db *db, PGresult **out, char *err, size_t errle
 void db_rollback(struct db *db)
 {
     PQclear(PQexec(db->conn, SQL_ROLLBACK));
+    /* Partitions made in the transaction are gone with it. */
+    partition_cache_forget(db->parts);
 }
 
 PGconn *db_conn(struct db *db)
@@ -118,9 +132,19 @@ const char *db_schema(const struct db *db)
     return db->schema;
 }
 
+const char *db_schema_name(const struct db *db)
+{
+    return db->schema_name;
+}
+
 struct zone_cache *db_zones(struct db *db)
 {
     return db->zones;
+}
+
+struct partition_cache *db_partitions(struct db *db)
+{
+    return db->parts;
 }
 
 /* ---- connection ----------------------------------------------------------- */
@@ -200,6 +224,7 @@ struct db *db_connect(const struct cdr_config *cfg, char *err, size_t errlen)
     struct db *db = xcalloc(1, sizeof *db);
     db->conn = PQconnectdbParams(params.kw, params.val, 0);
     db->zones = zone_create();
+    db->parts = partition_cache_create();
     db_params_free(&params);
     PQconninfoFree(opts);
     if (PQstatus(db->conn) != CONNECTION_OK) {
@@ -207,8 +232,8 @@ struct db *db_connect(const struct cdr_config *cfg, char *err, size_t errlen)
         db_close(db);
         return NULL;
     }
-    char *q = PQescapeIdentifier(db->conn, cfg->schema ? cfg->schema : "public",
-                                 strlen(cfg->schema ? cfg->schema : "public"));
+    db->schema_name = xstrdup(cfg->schema ? cfg->schema : "public");
+    char *q = PQescapeIdentifier(db->conn, db->schema_name, strlen(db->schema_name));
     db->schema = xstrdup(q ? q : "\"public\"");
     PQfreemem(q);
     /* Server NOTICEs ("already exists, skipping") are not for the user. */
@@ -224,6 +249,8 @@ void db_close(struct db *db)
         return;
     PQfinish(db->conn);
     free(db->schema);
+    free(db->schema_name);
     zone_destroy(db->zones);
+    partition_cache_destroy(db->parts);
     free(db);
 }

@@ -34,7 +34,16 @@ enum { OID_TIMESTAMPTZ = 1184, OID_UUID = 2950, OID_TIMESTAMPTZ_ARRAY = 1185,
 struct dedup {
     int32_t *slots; /* row indexes, -1 empty; a power of two, at least twice the rows */
     size_t nslots;
+    /* The last range probe found more than the batch: a file out of time
+     * order, or hours others fill. The next batches of the file go straight
+     * to the pair lookup, the range being asked again every few batches in
+     * case the file has moved on to hours of its own. */
+    bool full;
+    unsigned since_range;
 };
+
+/* Batches that skip the range probe after it overflowed. */
+#define FULL_SKIP 7
 
 struct dedup *dedup_create(size_t max_rows)
 {
@@ -151,7 +160,10 @@ static enum load_status pairs(const struct dedup *d, struct db *db, const struct
     char *times = xmalloc(20 + live * 12), *keys = xmalloc(20 + live * 20);
     char *t = array_header(times, OID_TIMESTAMPTZ, live);
     char *k = array_header(keys, OID_UUID, live);
-    for (size_t i = 0; i < b->nrows; i++) {
+    /* In the batch's send order (sorted by call_time when it was not):
+     * the server's index descents then walk the index in order. */
+    for (size_t j = 0; j < b->nrows; j++) {
+        size_t i = b->order ? b->order[j] : j;
         if (b->skip[i])
             continue;
         t = copybin_bytes(t, b->call_time(b->ctx, i), 8);
@@ -171,21 +183,41 @@ static enum load_status pairs(const struct dedup *d, struct db *db, const struct
 /* Local times convert to instants monotonically except around a clock
  * change, so the range of a first attempt is exact and that of a retry
  * (after a unique violation) is widened by a day each side. */
-enum load_status dedup_stored(struct dedup *d, struct db *db, const struct dedup_batch *b,
-                              bool careful, uint64_t *dups, char *err, size_t errlen)
+enum load_status dedup_pairs(struct dedup *d, struct db *db, const struct dedup_batch *b,
+                             uint64_t *dups, char *err, size_t errlen)
 {
+    size_t live = 0;
+    for (size_t i = 0; i < b->nrows; i++)
+        live += !b->skip[i];
+    return live ? pairs(d, db, b, live, dups, err, errlen) : LOAD_OK;
+}
+
+enum load_status dedup_stored(struct dedup *d, struct db *db, const struct dedup_batch *b,
+                              bool careful, bool may_skip, bool *unchecked, uint64_t *dups,
+                              char *err, size_t errlen)
+{
+    *unchecked = false;
     size_t live = 0;
     for (size_t i = 0; i < b->nrows; i++)
         live += !b->skip[i];
     if (live == 0)
         return LOAD_OK;
+    if (d->full && d->since_range < FULL_SKIP) {
+        d->since_range++;
+        *unchecked = may_skip;
+        return may_skip ? LOAD_OK : pairs(d, db, b, live, dups, err, errlen);
+    }
     char limit[24];
     snprintf(limit, sizeof limit, "%zu", PROBE_RANGE_FACTOR * live + 1);
     const char *params[4] = {b->tmin, b->tmax, careful ? "1 day" : "0", limit};
     const struct query q = {SQL_PROBE_KEYS, 4, NULL, params, NULL, NULL};
     bool more;
     enum load_status st = run(d, db, b, &q, PROBE_RANGE_FACTOR * live, &more, dups, err, errlen);
-    if (st == LOAD_OK && more)
+    d->full = more;
+    d->since_range = 0;
+    if (st == LOAD_OK && more && may_skip)
+        *unchecked = true;
+    else if (st == LOAD_OK && more)
         st = pairs(d, db, b, live, dups, err, errlen);
     return st;
 }

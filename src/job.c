@@ -53,7 +53,7 @@ struct db *job_connect(const struct cdr_config *cfg, bool migrate)
         log_error("%s", err);
         return NULL;
     }
-    if (migrate && schema_migrate(db, err, sizeof err) != LOAD_OK) {
+    if (migrate && schema_migrate(db, cfg->partition, false, err, sizeof err) != LOAD_OK) {
         log_error("cannot prepare the schema: %s", err);
         db_close(db);
         return NULL;

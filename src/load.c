@@ -6,7 +6,9 @@
  * pump.c's, the ledger rows ledger.c's and the SQL sql.c's.
  */
 #include "load.h"
+#include "batch.h"
 #include "dedup.h"
+#include "partition.h"
 #include "copybin.h"
 #include "copytext.h"
 #include "pump.h"
@@ -19,30 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BATCH_ROWS 16384
-#define BATCH_BYTES (8u << 20)
-
-/* A batch of rows as binary COPY tuples, with each row's COPY text content
- * (what its key hashes) and the rejected lines met while filling it. Two
- * of them alternate: the parser fills one while the loader thread probes
- * and copies the other, so client and server work overlap on two cores.
- * Memory: two batches, whatever the size of the file. */
-struct batch {
-    char *buf;             /* one binary COPY tuple per row */
-    size_t len, cap;
-    size_t *line_off;      /* start of each row's tuple in buf */
-    char *tbuf;            /* the rows' COPY text content parts */
-    size_t tlen, tcap;
-    size_t *text_off;      /* start of each row's content in tbuf */
-    uint32_t *content_len;
-    unsigned char (*keys)[16];
-    bool *skip;
-    size_t nrows;
-    char tmin[20], tmax[20]; /* call_time range (local, canonical) */
-    char *rbuf;            /* rejects: COPY text lines for cdr_reject */
-    size_t rlen, rcap;
-    size_t nrejects;
-};
+/* Savepoints a file may use (copy_guarded): well under the 64
+ * subtransactions a backend caches (PGPROC_MAX_CACHED_SUBXIDS). */
+#define GUARDED_BATCHES 48
 
 struct load {
     struct db *db;
@@ -58,6 +39,7 @@ struct load {
     long long file_id;
     char file_id_txt[24];
     bool careful;          /* a retry: probe a wider range */
+    unsigned guarded_left; /* batches copy_guarded may still send */
     struct batch batches[2];
     int fill;              /* the batch the parser fills */
     struct dedup *dedup;   /* over a batch's keys (loader thread only) */
@@ -75,43 +57,9 @@ struct load {
     char err[CDR_ERRLEN];
 };
 
-/* ---- COPY text ------------------------------------------------------------ */
-
-static void lreserve(char **buf, size_t *cap, size_t len, size_t more)
-{
-    if (len + more <= *cap)
-        return;
-    size_t c = *cap ? *cap : 65536;
-    while (c < len + more)
-        c *= 2;
-    *buf = xrealloc(*buf, c);
-    *cap = c;
-}
-
 /* ---- the file's transaction ---------------------------------------------- */
 
 static void *loader_main(void *arg);
-
-static void batch_init(struct batch *b)
-{
-    b->line_off = xmalloc(BATCH_ROWS * sizeof *b->line_off);
-    b->text_off = xmalloc(BATCH_ROWS * sizeof *b->text_off);
-    b->content_len = xmalloc(BATCH_ROWS * sizeof *b->content_len);
-    b->keys = xmalloc(BATCH_ROWS * sizeof *b->keys);
-    b->skip = xmalloc(BATCH_ROWS * sizeof *b->skip);
-}
-
-static void batch_free(struct batch *b)
-{
-    free(b->buf);
-    free(b->line_off);
-    free(b->text_off);
-    free(b->tbuf);
-    free(b->content_len);
-    free(b->keys);
-    free(b->skip);
-    free(b->rbuf);
-}
 
 enum load_status load_begin(struct db *db, const char *source, const char *timezone,
                             const char *path, const char *member, const char *sha256,
@@ -137,6 +85,7 @@ enum load_status load_begin(struct db *db, const char *source, const char *timez
     ld->db = db;
     ld->zones = db_zones(db);
     ld->careful = careful;
+    ld->guarded_left = careful ? 0 : GUARDED_BATCHES;
     ld->file_id = file_id;
     pump_init(&ld->pump, db, ld->err, sizeof ld->err);
     snprintf(ld->file_id_txt, sizeof ld->file_id_txt, "%lld", ld->file_id);
@@ -166,20 +115,6 @@ fail:
 const char *load_error(const struct load *ld)
 {
     return ld ? ld->err : "";
-}
-
-/* call_time of tuple i: its 8 bytes after the field count and length
- * word (never NULL: the table says so, and a NULL fails the COPY anyway). */
-static const char *tuple_call_time(const void *ctx, size_t i)
-{
-    const struct batch *b = ctx;
-    return b->buf + b->line_off[i] + 2 + 4;
-}
-
-static struct dedup_batch dedup_view(struct batch *b)
-{
-    return (struct dedup_batch){b->nrows, (const unsigned char (*)[16])b->keys, b->skip,
-                                b->tmin, b->tmax, tuple_call_time, b};
 }
 
 /* The time fields of a tuple (call_time, answer_time, end_time come
@@ -283,12 +218,58 @@ static void finish_tuples(struct load *ld, struct batch *b)
 {
     for (size_t i = 0; i < b->nrows; i++) {
         if (!b->skip[i]) {
-            char *key = tuple_times(b->buf + b->line_off[i], convert_time, ld->zones);
+            char *t = b->buf + b->line_off[i];
+            char *key = tuple_times(t, convert_time, ld->zones);
             memcpy(key + 4, b->keys[i], 16);
+            partition_note(db_partitions(ld->db), copybin_get_i64(batch_call_time(b, i)));
         }
         if (i % 1024 == 1023)
             pump_feed(&ld->pump, false);
     }
+}
+
+/* Queue the batch's kept rows as one COPY; the server works through it
+ * while the loader prepares the next batch (pump_wait collects it). */
+static enum load_status copy_rows(struct load *ld, struct batch *b)
+{
+    enum load_status st = pump_open(&ld->pump, SQL_COPY_ROWS);
+    if (st != LOAD_OK)
+        return st;
+    batch_send(b, &ld->pump);
+    pump_end(&ld->pump);
+    ld->inserted += batch_kept(b);
+    return LOAD_OK;
+}
+
+/* A batch the probe left unchecked (its hours hold more than it: rows out
+ * of time order, or other sources' hours) goes in under a savepoint
+ * without the lookup of each of its keys, which costs as much as the COPY;
+ * only if the key refuses a row is the savepoint rolled back, the lookup
+ * made and the rest sent. The file then looks up every later batch: it has
+ * met its stored rows. At most GUARDED_BATCHES a file: each savepoint that
+ * writes is a subtransaction, and past the 64 a backend keeps in shared
+ * memory every other session's snapshots get slower. */
+static enum load_status copy_guarded(struct load *ld, struct batch *b,
+                                     const struct dedup_batch *view)
+{
+    enum load_status st;
+    ld->guarded_left--;
+    if ((st = db_cmd(ld->db, ld->err, sizeof ld->err, SQL_SAVEPOINT, 0, NULL)) != LOAD_OK ||
+        (st = copy_rows(ld, b)) != LOAD_OK)
+        return st;
+    st = pump_wait(&ld->pump);
+    if (st == LOAD_OK)
+        return db_cmd(ld->db, ld->err, sizeof ld->err, SQL_RELEASE_SAVEPOINT, 0, NULL);
+    if (st != LOAD_CONFLICT)
+        return st;
+    ld->inserted -= batch_kept(b);
+    ld->guarded_left = 0;
+    if ((st = db_cmd(ld->db, ld->err, sizeof ld->err, SQL_ROLLBACK_SAVEPOINT, 0, NULL)) !=
+            LOAD_OK ||
+        (st = dedup_pairs(ld->dedup, ld->db, view, &ld->duplicate, ld->err, sizeof ld->err)) !=
+            LOAD_OK)
+        return st;
+    return batch_kept(b) ? copy_rows(ld, b) : LOAD_OK;
 }
 
 /* Loader thread: key, probe and COPY one batch, then its rejects. The
@@ -306,14 +287,16 @@ static enum load_status load_batch(struct load *ld, struct batch *b)
             if (i % 256 == 255)
                 pump_feed(&ld->pump, false);
         }
-        struct dedup_batch view = dedup_view(b);
+        struct dedup_batch view = batch_view(b);
         ld->duplicate += dedup_within(ld->dedup, &view);
         zone_begin(ld->zones, ld->timezone);
         zone_needs(ld, b);
         const int64_t *q;
         bool known = zone_questions(ld->zones, &q) == 0;
-        if (known)
+        if (known) {
             finish_tuples(ld, b);
+            batch_order(b);
+        }
         /* The previous batch's rows must be in before the probe looks. */
         if ((st = pump_wait(&ld->pump)) != LOAD_OK)
             return st;
@@ -321,35 +304,22 @@ static enum load_status load_batch(struct load *ld, struct batch *b)
             if ((st = zone_resolve(ld, b)) != LOAD_OK)
                 return st;
             finish_tuples(ld, b);
+            batch_order(b);
         }
-        st = dedup_stored(ld->dedup, ld->db, &view, ld->careful, &ld->duplicate, ld->err,
-                          sizeof ld->err);
+        /* Rows that may all be new in hours others fill: sent unchecked
+         * (copy_guarded), as long as the file has not met a stored row. */
+        bool unchecked = false;
+        st = dedup_stored(ld->dedup, ld->db, &view, ld->careful, ld->guarded_left > 0,
+                          &unchecked, &ld->duplicate, ld->err, sizeof ld->err);
         if (st != LOAD_OK)
             return st;
-        size_t kept = b->nrows;
-        for (size_t i = 0; i < b->nrows; i++)
-            kept -= b->skip[i];
-        if (kept) {
-            /* Send the kept tuples as runs, straight from the batch. */
-            st = pump_open(&ld->pump, SQL_COPY_ROWS);
+        if (batch_kept(b)) {
+            st = partition_ensure(db_partitions(ld->db), ld->db, ld->err, sizeof ld->err);
             if (st != LOAD_OK)
                 return st;
-            pump_put(&ld->pump, copybin_header, COPYBIN_HEADER_LEN);
-            for (size_t i = 0; i < b->nrows;) {
-                if (b->skip[i]) {
-                    i++;
-                    continue;
-                }
-                size_t j = i;
-                while (j < b->nrows && !b->skip[j])
-                    j++;
-                size_t end = j < b->nrows ? b->line_off[j] : b->len;
-                pump_put(&ld->pump, b->buf + b->line_off[i], end - b->line_off[i]);
-                i = j;
-            }
-            pump_put(&ld->pump, copybin_trailer, COPYBIN_TRAILER_LEN);
-            pump_end(&ld->pump);
-            ld->inserted += kept;
+            st = unchecked ? copy_guarded(ld, b, &view) : copy_rows(ld, b);
+            if (st != LOAD_OK)
+                return st;
         }
     }
     if (b->nrejects) {
@@ -422,19 +392,27 @@ static const enum cdr_field tuple_text[] = {
     CDR_F_CALL_ID, CDR_F_CALLER_PHONE, CDR_F_DIALED_PHONE, CDR_F_FLAG2, CDR_F_FLAG3,
     CDR_F_CALL_TYPE, CDR_F_ACCOUNT_CODE, CDR_F_SRC_CHANNEL, CDR_F_DST_CHANNEL, CDR_F_FEATURE,
 };
-#define TUPLE_FIELDS 21
+#define TUPLE_FIELDS 20
 /* Bytes of a tuple besides its text values and extra: field count, three
- * times, key, file_id, line_no, two int4s, an interval, 12 length words,
- * jsonb's version byte. */
-#define TUPLE_FIXED (2 + 3 * 12 + 20 + 2 * 12 + 2 * 8 + 20 + 12 * 4 + 1)
+ * times, key, file_id, line_no, two int4s, 12 length words, jsonb's
+ * version byte. */
+#define TUPLE_FIXED (2 + 3 * 12 + 20 + 2 * 8 + 2 * 8 + 12 * 4 + 1)
 
 enum load_status load_row(struct load *ld, const struct cdr_row *row, uint64_t line_no)
 {
     struct batch *b = &ld->batches[ld->fill];
     size_t i = b->nrows;
 
+    /* line_no is an integer column: a file of 2^31 lines (200 GB of
+     * KX-HTS rows) is refused rather than numbered wrong. */
+    if (line_no > INT32_MAX) {
+        cdr_seterr(ld->err, sizeof ld->err, "line %llu: past the last line number cdr stores",
+                   (unsigned long long)line_no);
+        return LOAD_ERROR;
+    }
+
     /* The row's COPY text content: what its key hashes (copytext.h). */
-    lreserve(&b->tbuf, &b->tcap, b->tlen, copytext_content_max(ld->source_esc_len, row));
+    batch_reserve(&b->tbuf, &b->tcap, b->tlen, copytext_content_max(ld->source_esc_len, row));
     b->text_off[i] = b->tlen;
     b->content_len[i] = (uint32_t)copytext_content(b->tbuf + b->tlen, ld->source_esc,
                                                    ld->source_esc_len, row);
@@ -451,7 +429,7 @@ enum load_status load_row(struct load *ld, const struct cdr_row *row, uint64_t l
     size_t need = TUPLE_FIXED + ld->source_len + row->extra_len;
     for (size_t k = 0; k < sizeof tuple_text / sizeof tuple_text[0]; k++)
         need += row->len[tuple_text[k]];
-    lreserve(&b->buf, &b->cap, b->len, need);
+    batch_reserve(&b->buf, &b->cap, b->len, need);
     b->line_off[i] = b->len;
     char *w = copybin_i16(b->buf + b->len, TUPLE_FIELDS);
     for (int f = CDR_F_CALL_TIME; f <= CDR_F_END_TIME; f++) {
@@ -465,26 +443,13 @@ enum load_status load_row(struct load *ld, const struct cdr_row *row, uint64_t l
     w = copybin_i32(w, 16);
     memset(w, 0, 16);
     w += 16;
-    w = copybin_i32(w, 8);
-    w = copybin_i64(w, ld->file_id);
-    w = copybin_i32(w, 8);
-    w = copybin_i64(w, (int64_t)line_no);
+    w = copybin_i32(w, 4);
+    w = copybin_i32(w, (int32_t)ld->file_id);
+    w = copybin_i32(w, 4);
+    w = copybin_i32(w, (int32_t)line_no);
     int32_t secs;
-    if (row->val[CDR_F_TOTAL_DURATION])
-        w = copybin_int4_text(w, row->val[CDR_F_TOTAL_DURATION], row->len[CDR_F_TOTAL_DURATION],
-                              &secs);
-    else
-        w = copybin_null(w);
-    /* call_duration is derived from call_duration_s here, as
-     * make_interval(secs => call_duration_s) would. */
-    if (row->val[CDR_F_CALL_DURATION]) {
-        w = copybin_int4_text(w, row->val[CDR_F_CALL_DURATION], row->len[CDR_F_CALL_DURATION],
-                              &secs);
-        w = copybin_interval_secs(w, secs);
-    } else {
-        w = copybin_null(w);
-        w = copybin_null(w);
-    }
+    for (int f = CDR_F_TOTAL_DURATION; f <= CDR_F_CALL_DURATION; f++)
+        w = row->val[f] ? copybin_int4_text(w, row->val[f], row->len[f], &secs) : copybin_null(w);
     w = copybin_bytes(w, ld->source, ld->source_len);
     for (size_t k = 0; k < sizeof tuple_text / sizeof tuple_text[0]; k++) {
         enum cdr_field f = tuple_text[k];
@@ -503,7 +468,7 @@ enum load_status load_reject(struct load *ld, uint64_t line_no, const char *raw,
                              const char *reason)
 {
     struct batch *b = &ld->batches[ld->fill];
-    lreserve(&b->rbuf, &b->rcap, b->rlen, ledger_reject_max(len, reason));
+    batch_reserve(&b->rbuf, &b->rcap, b->rlen, ledger_reject_max(len, reason));
     b->rlen += ledger_reject_line(b->rbuf + b->rlen, ld->file_id_txt, line_no, raw, len, reason);
     b->nrejects++;
     if (b->rlen >= BATCH_BYTES)

@@ -11,6 +11,7 @@
 #include "job.h"
 #include "load.h"
 #include "log.h"
+#include "prune.h"
 #include "schema.h"
 #include "profile.h"
 #include "source.h"
@@ -26,6 +27,24 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+/* prune: the retention the config asks for, or nothing. */
+static int cmd_prune(struct job *run)
+{
+    const struct cdr_config *cfg = run->cfg;
+    if (cfg->retention_months == 0) {
+        log_info("prune: database.retention_months is not set: every call is kept");
+        return CDR_EXIT_OK;
+    }
+    struct prune_totals t;
+    char err[CDR_ERRLEN];
+    enum load_status st = prune_run(run->db, cfg->retention_months, &t, err, sizeof err);
+    if (st != LOAD_OK) {
+        log_error("prune: %s", err);
+        return st == LOAD_DB_DOWN ? CDR_EXIT_DB : CDR_EXIT_PARTIAL;
+    }
+    return CDR_EXIT_OK;
+}
 
 static const char usage_text[] =
     "Usage: cdrimport [-c FILE] [-v|-q] COMMAND [ARGS]\n"
@@ -47,6 +66,8 @@ static const char usage_text[] =
     "  check                        validate the configuration and connect (a PBX:\n"
     "                               TCP and TLS only, no request)\n"
     "  status [--limit N]           show the latest imported files\n"
+    "  prune                        remove the calls older than database.retention_months\n"
+    "                               (whole monthly partitions when partitioned)\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE   configuration (default $CDRIMPORT_CONFIG, else ./importer.yaml)\n"
@@ -238,7 +259,7 @@ int main(int argc, char **argv)
     bool known = strcmp(command, "init-db") == 0 || strcmp(command, "import") == 0 ||
                  strcmp(command, "scan") == 0 || strcmp(command, "check") == 0 ||
                  strcmp(command, "status") == 0 || strcmp(command, "watch") == 0 ||
-                 strcmp(command, "fetch") == 0;
+                 strcmp(command, "fetch") == 0 || strcmp(command, "prune") == 0;
     if (!known) {
         int rc = usage_error("unknown command '%s'", command);
         fprintf(stderr, "\n%s", usage_text);
@@ -302,7 +323,8 @@ int main(int argc, char **argv)
         if (!fetch_cmd_check(cfg))
             pbx_status = CDR_EXIT_PARTIAL;
     }
-    run.db = job_connect(cfg, !dry_run);
+    /* init-db migrates below, with the rows it may move. */
+    run.db = job_connect(cfg, !dry_run && strcmp(command, "init-db") != 0);
     if (!run.db && !dry_run) {
         status = CDR_EXIT_DB;
         goto out;
@@ -311,9 +333,17 @@ int main(int argc, char **argv)
         log_warn("dry run without a database: duplicate files cannot be recognised");
 
     if (strcmp(command, "init-db") == 0) {
-        char desc[256];
+        char err[CDR_ERRLEN], desc[256];
+        /* Moving the rows into monthly partitions is init-db's alone. */
+        if (schema_migrate(run.db, cfg->partition, true, err, sizeof err) != LOAD_OK) {
+            log_error("cannot prepare the schema: %s", err);
+            status = CDR_EXIT_DB;
+            goto out;
+        }
         schema_describe(run.db, desc, sizeof desc);
         printf("schema ready: %s\n", desc);
+    } else if (strcmp(command, "prune") == 0) {
+        status = cmd_prune(&run);
     } else if (is_import) {
         status = cmd_import(&run, source_name, argv + optind, argc - optind,
                             jobs ? (unsigned)jobs : 1);

@@ -4,13 +4,15 @@
  * database newer than this binary is refused rather than written to.
  */
 #include "schema.h"
+#include "partition.h"
 #include "sql.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum load_status schema_migrate(struct db *db, char *err, size_t errlen)
+enum load_status schema_migrate(struct db *db, enum cdr_partition partition, bool move_rows,
+                                char *err, size_t errlen)
 {
     enum load_status st;
     PGresult *res = NULL;
@@ -57,6 +59,8 @@ enum load_status schema_migrate(struct db *db, char *err, size_t errlen)
             goto rollback;
     }
     st = db_cmd(db, err, errlen, SQL_COMMIT, 0, NULL);
+    if (st == LOAD_OK)
+        st = partition_setup(db, partition, move_rows, err, errlen);
     goto out;
 rollback:
     db_rollback(db);

@@ -12,6 +12,7 @@
 #include "job.h"
 #include "log.h"
 #include "pending.h"
+#include "prune.h"
 #include "schema.h"
 #include "source.h"
 #include "watch_backend.h"
@@ -151,7 +152,7 @@ static void db_try(struct watcher *w, struct dbstate *d)
         return;
     char err[CDR_ERRLEN];
     struct db *db = db_connect(w->cfg, err, sizeof err);
-    if (db && schema_migrate(db, err, sizeof err) != LOAD_OK) {
+    if (db && schema_migrate(db, w->cfg->partition, false, err, sizeof err) != LOAD_OK) {
         db_close(db);
         db = NULL;
     }
@@ -254,6 +255,24 @@ static void stop_all(struct watcher *w)
     pending_clear(&w->pend);
     free(w->rules);
     w->rules = NULL;
+}
+
+/* retention_months: prune once the database is there, then once a day
+ * (an hour after a failure), between files, on the watcher's connection. */
+static void retention(struct watcher *w, double *next)
+{
+    unsigned months = w->cfg->retention_months;
+    double now = cdr_monotonic();
+    if (!months || !w->job.db || now < *next)
+        return;
+    struct prune_totals t;
+    char err[CDR_ERRLEN];
+    if (prune_run(w->job.db, months, &t, err, sizeof err) == LOAD_OK) {
+        *next = now + 86400;
+    } else {
+        log_error("prune: %s", err);
+        *next = now + 3600;
+    }
 }
 
 static bool reload(struct watcher *w, const char *config_path)
@@ -381,7 +400,7 @@ int watch_run(struct cdr_config *cfg, const char *config_path)
     sd_notify(0, "READY=1");
     notify_status(&w);
 
-    double last_rescan = cdr_monotonic();
+    double last_rescan = cdr_monotonic(), next_prune = 0;
     while (!stop_flag) {
         if (reload_flag) {
             reload_flag = 0;
@@ -404,6 +423,7 @@ int watch_run(struct cdr_config *cfg, const char *config_path)
         }
         db_try(&w, &d);
         import_ready(&w, &d);
+        retention(&w, &next_prune);
     }
 
     sd_notify(0, "STOPPING=1");

@@ -102,7 +102,8 @@ static void flush_status(struct fetch_backend *fb, double now)
     char err[CDR_ERRLEN];
     if (!fb->db) {
         fb->db = db_connect(*fb->sink.cfg, err, sizeof err);
-        if (fb->db && schema_migrate(fb->db, err, sizeof err) != LOAD_OK) {
+        if (fb->db && schema_migrate(fb->db, (*fb->sink.cfg)->partition, false, err, sizeof err) !=
+                          LOAD_OK) {
             db_close(fb->db);
             fb->db = NULL;
         }

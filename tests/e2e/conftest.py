@@ -17,6 +17,10 @@ import psycopg2
 import psycopg2.extensions
 import pytest
 
+# The schema version a fresh database reaches: the number of migrations in
+# src/sql.c.
+SCHEMA_VERSION = 7
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # `make e2e` sets SHARED (scripts/shared-dir); ../shared otherwise.
 SHARED = Path(os.environ.get("SHARED") or REPO_ROOT.parent / "shared")

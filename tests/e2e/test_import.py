@@ -715,9 +715,12 @@ def test_schema_columns(workdir, dsn, db):
         "total_duration_s": "integer", "call_duration_s": "integer",
         "call_duration": "interval", "call_type": "text", "account_code": "text",
         "src_channel": "text", "dst_channel": "text", "feature": "text", "extra": "jsonb",
-        "file_id": "bigint", "line_no": "bigint"}
+        "file_id": "integer", "line_no": "integer", "row_key": "uuid"}
     for c, t in want_cdr.items():
         assert cols["cdr"].get(c) == t, c
+    # cdr is the view; the rows are in cdr_row, with every column of the
+    # view but the one it computes.
+    assert set(cols["cdr_row"]) == set(want_cdr) - {"call_duration"}
     for c in ("id", "source", "path", "sha256", "size_bytes", "rows_read", "rows_inserted",
               "rows_duplicate", "rows_rejected", "rows_repaired", "status", "error",
               "started_at", "finished_at"):
@@ -730,14 +733,16 @@ def test_schema_columns(workdir, dsn, db):
 def test_unique_constraint_refuses_a_duplicate_row(workdir, dsn, db):
     assert import_(workdir, dsn, IMPORT_FIX / "kxhts_basic.csv").returncode == 0
     cols = [c for (c,) in rows(db, "SELECT column_name FROM information_schema.columns"
-                                   " WHERE table_name = 'cdr' AND is_generated = 'NEVER'")]
+                                   " WHERE table_name = 'cdr_row' AND is_generated = 'NEVER'")]
     collist = ", ".join(cols)
     with pytest.raises(psycopg2.errors.UniqueViolation):
-        rows(db, f"INSERT INTO cdr ({collist}) SELECT {collist} FROM cdr LIMIT 1 RETURNING 1")
+        rows(db, f"INSERT INTO cdr_row ({collist}) SELECT {collist} FROM cdr_row LIMIT 1"
+                 " RETURNING 1")
     # The constraint covers the key alone: other content, same key, refused.
     uniq = rows(db, "SELECT count(*) FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid"
-                    " WHERE t.relname = 'cdr' AND c.contype IN ('p', 'u')")[0][0]
+                    " WHERE t.relname = 'cdr_row' AND c.contype IN ('p', 'u')")[0][0]
     assert uniq >= 1
     with pytest.raises(psycopg2.errors.UniqueViolation):
         sel = collist.replace("caller_phone", "'someone else'")
-        rows(db, f"INSERT INTO cdr ({collist}) SELECT {sel} FROM cdr LIMIT 1 RETURNING 1")
+        rows(db, f"INSERT INTO cdr_row ({collist}) SELECT {sel} FROM cdr_row LIMIT 1"
+                 " RETURNING 1")

@@ -8,7 +8,7 @@ names, its stderr may carry the name's raw bytes."""
 import os
 import subprocess
 
-from conftest import BIN, rows, write_config
+from conftest import BIN, SCHEMA_VERSION, rows, write_config
 from test_scan import ids, kx_file, stored_ids
 
 NAME = b"Master-\xff\xfe.csv"
@@ -99,7 +99,7 @@ def test_version_2_ledger_is_migrated(workdir, dsn, db):
     r = cli(config, "import", second)
 
     assert r.returncode == 0, r.stderr
-    assert rows(db, "SELECT max(version) FROM cdr_schema") == [(5,)]
+    assert rows(db, "SELECT max(version) FROM cdr_schema") == [(SCHEMA_VERSION,)]
     assert ledger(db) == [("imported", first.decode(), None),
                           ("imported", escaped(second), second)]
     assert stored_ids(db) == ids(range(1, 5))

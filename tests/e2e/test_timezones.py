@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import rows
+from conftest import SCHEMA_VERSION, rows
 from test_import import import_, ledger
 from test_profiles import kx_line
 
@@ -140,17 +140,37 @@ def test_call_duration_is_the_interval_of_call_duration_s(workdir, dsn, db):
                        IS DISTINCT FROM make_interval(secs => call_duration_s)""") == [(0,)]
 
 
+# The first release's table of rows, as migration 1 made it.
+V1_CDR = """CREATE TABLE cdr (
+  source text NOT NULL, call_id text, caller_phone text, dialed_phone text, flag2 text,
+  flag3 text, call_time timestamptz NOT NULL, answer_time timestamptz, end_time timestamptz,
+  total_duration_s integer, call_duration_s integer,
+  call_duration interval GENERATED ALWAYS AS (make_interval(secs => call_duration_s)) STORED,
+  call_type text, account_code text, src_channel text, dst_channel text, feature text,
+  extra jsonb, file_id bigint NOT NULL, line_no bigint NOT NULL, row_key uuid NOT NULL,
+  CONSTRAINT cdr_pkey PRIMARY KEY (call_time, row_key))"""
+
+
 def test_version_1_schema_is_migrated(workdir, dsn, db):
     """A database made by the first release has call_duration as a generated
-    column, which COPY cannot fill: the next command migrates it (keeping
-    its rows) and imports."""
+    column, which COPY cannot fill, and its rows in the wide table cdr: the
+    next command migrates it through every version, keeping every row and
+    its key, and imports."""
     f = workdir / "one.csv"
     f.write_text(kx_line("8.1", "2024-05-05 10:00:00", talk="42") + "\n")
     assert import_(workdir, dsn, f).returncode == 0
+    before = rows(db, "SELECT call_id, call_time, row_key, file_id, line_no FROM cdr")
     with db.cursor() as cur:
-        cur.execute("ALTER TABLE cdr DROP COLUMN call_duration")
-        cur.execute("ALTER TABLE cdr ADD COLUMN call_duration interval"
-                    " GENERATED ALWAYS AS (make_interval(secs => call_duration_s)) STORED")
+        cur.execute("DROP VIEW cdr")
+        cur.execute(V1_CDR)
+        cur.execute("INSERT INTO cdr (source, call_id, caller_phone, dialed_phone, flag2, flag3,"
+                    " call_time, answer_time, end_time, total_duration_s, call_duration_s,"
+                    " call_type, account_code, src_channel, dst_channel, feature, extra, file_id,"
+                    " line_no, row_key) SELECT source, call_id, caller_phone, dialed_phone,"
+                    " flag2, flag3, call_time, answer_time, end_time, total_duration_s,"
+                    " call_duration_s, call_type, account_code, src_channel, dst_channel,"
+                    " feature, extra, file_id, line_no, row_key FROM cdr_row")
+        cur.execute("DROP TABLE cdr_row")
         cur.execute("DELETE FROM cdr_schema WHERE version > 1")
     g = workdir / "two.csv"
     g.write_text(kx_line("8.2", "2024-05-05 11:00:00", talk="43") + "\n")
@@ -158,9 +178,15 @@ def test_version_1_schema_is_migrated(workdir, dsn, db):
     assert r.returncode == 0, r.stderr
     assert rows(db, "SELECT call_id, call_duration FROM cdr ORDER BY 1") == \
         [("8.1", timedelta(seconds=42)), ("8.2", timedelta(seconds=43))]
-    assert rows(db, "SELECT max(version) FROM cdr_schema") == [(5,)]
-    assert rows(db, """SELECT attgenerated FROM pg_attribute
-                       WHERE attrelid = 'cdr'::regclass AND attname = 'call_duration'""") == [("",)]
+    assert rows(db, "SELECT max(version) FROM cdr_schema") == [(SCHEMA_VERSION,)]
+    assert rows(db, "SELECT call_id, call_time, row_key, file_id, line_no FROM cdr"
+                    " WHERE call_id = '8.1'") == before
+    # The old row's key still matches: a file holding it again and a new
+    # row adds only the new row.
+    h = workdir / "three.csv"
+    h.write_text(f.read_text() + kx_line("8.3", "2024-05-05 12:00:00", talk="44") + "\n")
+    assert import_(workdir, dsn, h).returncode == 0
+    assert rows(db, "SELECT call_id FROM cdr ORDER BY 1") == [("8.1",), ("8.2",), ("8.3",)]
 
 
 @pytest.mark.parametrize("zone", ["Asia/Tokyo", "America/Los_Angeles"])

@@ -97,7 +97,7 @@ def copying_rows(q):
     return (q.try_one("SELECT count(*) FROM pg_stat_progress_copy p"
                       " JOIN pg_stat_activity a USING (pid)"
                       " WHERE a.datname = current_database() AND a.application_name = 'cdrimport'"
-                      " AND p.relid = 'cdr'::regclass AND p.tuples_processed > 0") or 0) > 0
+                      " AND p.relid = 'cdr_row'::regclass AND p.tuples_processed > 0") or 0) > 0
 
 
 def in_file_transaction(q):

@@ -72,6 +72,8 @@ static void check_defaults(const struct cdr_config *cfg)
     assert_true(strncmp(cfg->file, etc, strlen(etc)) == 0 && cfg->file[strlen(etc)] == '/');
     assert_null(cfg->dsn);
     assert_string_equal(cfg->schema, "public");
+    assert_int_equal(cfg->partition, CDR_PARTITION_NONE);
+    assert_int_equal(cfg->retention_months, 0);
     assert_int_equal(cfg->jobs, 1);
     assert_watch(&cfg->watch, CDR_WATCH_INOTIFY, 2000, 1000, 300);
     assert_int_equal(cfg->nsources, 1);
@@ -110,6 +112,8 @@ static void check_all_set(const struct cdr_config *cfg)
 {
     assert_string_equal(cfg->dsn, "dbname=cdr");
     assert_string_equal(cfg->schema, "telephony");
+    assert_int_equal(cfg->partition, CDR_PARTITION_MONTH);
+    assert_int_equal(cfg->retention_months, 1200);
     assert_int_equal(cfg->jobs, 8);
     assert_watch(&cfg->watch, CDR_WATCH_POLL, 250, 0, 60);
     const struct cdr_source *s = &cfg->sources[0];
@@ -283,7 +287,8 @@ static const struct config_case cases[] = {
     {"defaults", SRC, NULL, check_defaults, NULL},
     {"document markers", "---\n" SRC "...\n", NULL, check_defaults, NULL},
     {"every key set",
-     "database: {dsn: dbname=cdr, schema: telephony}\n"
+     "database: {dsn: dbname=cdr, schema: telephony, partition: month,"
+     " retention_months: 1200}\n"
      "jobs: 8\n"
      "watch: {backend: poll, poll_interval_ms: 250, settle_ms: 0, rescan_interval_s: 60}\n"
      SRC
@@ -403,6 +408,12 @@ static const struct config_case cases[] = {
      ":2:11: database.schema: expected a string, got a mapping", NULL, NULL},
     {"schema empty", "database:\n  schema: ''\n" SRC, ":2:11: database.schema: must not be empty",
      NULL, NULL},
+    {"partition unknown", "database:\n  partition: year\n" SRC,
+     ":2:14: database.partition: unknown value 'year' (one of: none, month)", NULL, NULL},
+    {"retention past a century", "database:\n  retention_months: 1201\n" SRC,
+     ":2:21: database.retention_months: must be between 0 and 1200, got 1201", NULL, NULL},
+    {"retention negative", "database:\n  retention_months: -1\n" SRC,
+     ":2:21: database.retention_months: must be between 0 and 1200, got -1", NULL, NULL},
 
     /* jobs */
     {"jobs not a number", "jobs: abc\n" SRC, ":1:7: jobs: expected an integer, got 'abc'", NULL,

@@ -342,37 +342,6 @@ static void test_int4_text(void **state)
     }
 }
 
-static void test_interval(void **state)
-{
-    (void)state;
-    struct {
-        int32_t secs;
-        unsigned char want[20];
-    } cases[] = {
-        /* length 16; int64 microseconds; int32 days 0; int32 months 0 */
-        {318, {0, 0, 0, 16, 0, 0, 0, 0, 0x12, 0xf4, 0x4b, 0x80, 0, 0, 0, 0, 0, 0, 0, 0}},
-        {0, {0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
-        {1, {0, 0, 0, 16, 0, 0, 0, 0, 0x00, 0x0f, 0x42, 0x40, 0, 0, 0, 0, 0, 0, 0, 0}},
-        /* 86400 s stays in the time part: make_interval(secs => 86400)
-         * is '24:00:00', not '1 day' */
-        {86400, {0, 0, 0, 16, 0, 0, 0, 0x14, 0x1d, 0xd7, 0x60, 0x00, 0, 0, 0, 0, 0, 0, 0, 0}},
-        /* INT32_MAX s: 2147483647000000 us needs the int64 */
-        {INT32_MAX, {0, 0, 0, 16, 0, 0x07, 0xa1, 0x1f, 0xff, 0xf0, 0xbd, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0}},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        char buf[32];
-        memset(buf, SENTINEL, sizeof buf);
-        char what[64];
-        snprintf(what, sizeof what, "copybin_interval_secs(%d)", (int)cases[i].secs);
-        char *end = copybin_interval_secs(buf, cases[i].secs);
-        check_bytes(what, buf, end, cases[i].want, 20);
-        assert_int_equal(copybin_get_i32(buf), 16);
-        assert_int_equal(copybin_get_i64(buf + 4), (int64_t)cases[i].secs * 1000000);
-        assert_int_equal(copybin_get_i32(buf + 12), 0);
-        assert_int_equal(copybin_get_i32(buf + 16), 0);
-    }
-}
-
 static void test_jsonb(void **state)
 {
     (void)state;
@@ -427,7 +396,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_integers),
     cmocka_unit_test(test_null_and_bytes),
     cmocka_unit_test(test_int4_text),
-    cmocka_unit_test(test_interval),
     cmocka_unit_test(test_jsonb),
     cmocka_unit_test(test_header_trailer_epoch),
 };
