@@ -117,15 +117,30 @@ $(BUILD)/cdrimport.service: systemd/cdrimport.service.in
 	@mkdir -p $(@D)
 	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
 
+# The fault-injection shim (tests/fault/faultinject.c), LD_PRELOADed by the
+# fault tests. Never sanitized: under SANITIZE the tests preload the
+# sanitizer's runtime before it (see FAULT_PRELOAD below).
+$(BUILD)/tests/faultinject.so: tests/fault/faultinject.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 $(OPT) $(WARN) -fPIC -shared -o $@ $< -ldl -pthread
+
 # Unit tests: cmocka, table-driven, no database.
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CDR_FIXTURES=$(CURDIR)/fixtures SHARED=$(SHARED_DIR) $$t; done
 
 # End-to-end: the real binary, a real PostgreSQL (started by scripts/pg.sh
 # unless PGHOST is already set), real folders and signals.
-e2e: $(BUILD)/cdrimport $(BUILD)/tests/stream_import
+# FAULT_PRELOAD: what the fault tests put in LD_PRELOAD; a sanitized binary
+# wants its sanitizer's runtime first in the list.
+ifdef SANITIZE
+FAULT_PRELOAD = $(shell $(CC) -print-file-name=libasan.so) $(CURDIR)/$(BUILD)/tests/faultinject.so
+else
+FAULT_PRELOAD = $(CURDIR)/$(BUILD)/tests/faultinject.so
+endif
+
+e2e: $(BUILD)/cdrimport $(BUILD)/tests/stream_import $(BUILD)/tests/faultinject.so
 	CDRIMPORT_BIN=$(CURDIR)/$(BUILD)/cdrimport STREAM_IMPORT_BIN=$(CURDIR)/$(BUILD)/tests/stream_import \
-	    CDR_SANITIZE=$(SANITIZE) \
+	    CDR_SANITIZE=$(SANITIZE) FAULT_PRELOAD="$(FAULT_PRELOAD)" \
 	    SHARED=$(SHARED_DIR) tests/e2e/run.sh
 
 sanitize:

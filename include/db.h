@@ -20,7 +20,8 @@
  * test it: it stays, for the whole database stage. */
 enum load_status {
     LOAD_OK = 0,
-    LOAD_DB_DOWN,    /* connection lost or refused: retry later, keep the file */
+    LOAD_DB_DOWN,    /* connection lost or refused, or the server cannot take writes
+                      * now (read-only, disk full, timeout): retry later, keep the file */
     LOAD_CONFLICT,   /* a concurrent importer stored some rows first: retry */
     LOAD_ERROR       /* the server refused this file's data */
 };
@@ -59,7 +60,8 @@ struct zone_cache *db_zones(struct db *db);    /* this server's zone answers */
 struct partition_cache *db_partitions(struct db *db); /* partition.h */
 
 /* Map a failed result (res may be NULL) onto a status; a dead connection
- * is an outage. */
+ * is an outage, and so is an error that is the server's state rather than
+ * the file's data (see db.c: transient_states). */
 enum load_status db_classify(struct db *db, PGresult *res);
 /* A template (sql.h) with the quoted schema for every "@." in it. */
 char *db_sql(const struct db *db, const char *tmpl);

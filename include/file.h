@@ -22,7 +22,9 @@ enum file_status {
     FILE_FAILED,        /* recorded as failed; its rejects are stored */
     FILE_DB_DOWN,       /* database unreachable: nothing written, file untouched */
     FILE_SKIPPED,       /* claimed by another importer, gone, or changing */
-    FILE_UNREADABLE     /* cannot be opened or is not a regular file */
+    FILE_UNREADABLE,    /* a link or not a regular file, or damaged past reading */
+    FILE_IO_ERROR       /* could not be read this time (an I/O error, no permission):
+                         * nothing stored, the file stays where it is, read again */
 };
 
 struct file_opts {

@@ -11,12 +11,24 @@
 #include "cdrimport.h"
 #include "config.h"
 
+/* The file that was read (input_file_id): a name can be given to a new
+ * file at any moment (a download renamed over the old one), and that new
+ * file must not be moved away or deleted unread. */
+struct finish_id {
+    uint64_t dev, ino;
+};
+
 /*
  * root is the folder the file was found under (its sub-path is kept below
  * the destination). Returns 0; 1 if the file was already gone (another
- * importer moved it: not an error); -1 with err on failure. *dest receives
- * the new path (malloc'd) when moved.
+ * importer moved it: not an error) or, with id, if path now names another
+ * file (it is left where it is, with a warning); -1 with err on failure.
+ * *dest receives the new path (malloc'd) when moved. id may be NULL (no
+ * check).
  */
+int finish_success_id(const struct cdr_source *src, const char *root, const char *path,
+                      const char *sha256, const struct finish_id *id, char **dest, char *err,
+                      size_t errlen);
 int finish_success(const struct cdr_source *src, const char *root, const char *path,
                    const char *sha256, char **dest, char *err, size_t errlen);
 int finish_failed(const struct cdr_source *src, const char *root, const char *path,
@@ -27,6 +39,6 @@ int finish_failed(const struct cdr_source *src, const char *root, const char *pa
  * download's failed members one by one. */
 int finish_failed_notes(const struct cdr_source *src, const char *root, const char *path,
                         const char *sha256, const char *reason, const char *notes,
-                        char **dest, char *err, size_t errlen);
+                        const struct finish_id *id, char **dest, char *err, size_t errlen);
 
 #endif

@@ -47,6 +47,12 @@ struct input *input_new_member(const char *archive, const char *member, int64_t 
 /* Close the implementation and free. Safe on NULL. */
 void input_close(struct input *in);
 
+/* The file (device, inode) a plain input was opened on, set by its claim:
+ * what finish.c checks the name still holds before it moves or deletes
+ * it. False for any other input. */
+void input_set_file_id(struct input *in, uint64_t dev, uint64_t ino);
+bool input_file_id(const struct input *in, uint64_t *dev, uint64_t *ino);
+
 const char *input_name(const struct input *in);
 /* The ledger's path: the archive of a member, else the name. */
 const char *input_path(const struct input *in);
@@ -80,7 +86,9 @@ enum input_claim {
     INPUT_GONE,         /* no longer there */
     INPUT_BUSY,         /* being imported by another process */
     INPUT_MOVED,        /* moved away between our open and our lock */
-    INPUT_UNREADABLE    /* a link, not a regular file, or no permission */
+    INPUT_UNREADABLE,   /* a link, or not a regular file */
+    INPUT_IO_ERROR      /* cannot be opened this time (no permission, an I/O error,
+                         * out of descriptors): nothing wrong with its data */
 };
 
 /*

@@ -60,6 +60,12 @@ struct pending_table {
     struct pending_file *files;
     size_t n, cap;
     unsigned gen;             /* scan generation, for sweeping */
+    /* An index of files by path (open addressing, index + 1; 0: empty),
+     * so that the start-up scan of a full inbox is not quadratic. Stale
+     * after anything that moves entries; rebuilt on the next lookup. */
+    size_t *slots;
+    size_t nslots;
+    bool stale;
 };
 
 /*

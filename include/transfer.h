@@ -63,9 +63,11 @@ struct transfer_result {
 struct transfer;
 
 /* Start a request of c on multi (c must outlive it). NULL with err when no
- * easy handle could be set up (then nothing was sent). */
-struct transfer *transfer_start(CURLM *multi, const struct transfer_conf *c, char *err,
-                                size_t errlen);
+ * easy handle could be set up or the spool's lock could not be taken (then
+ * nothing was sent); *busy then says whether that was only another process
+ * polling the same source (no error). */
+struct transfer *transfer_start(CURLM *multi, const struct transfer_conf *c, bool *busy,
+                                char *err, size_t errlen);
 /* Whether easy is this transfer's handle (curl_multi_info_read's message). */
 bool transfer_owns(const struct transfer *t, const CURL *easy);
 /*

@@ -33,6 +33,18 @@ struct db {
 
 /* ---- helpers -------------------------------------------------------------- */
 
+/* SQLSTATEs (a class of two characters, or a full code) that say the
+ * server cannot take this write now, whatever the file holds: the file
+ * must stay where it is and be tried again, never be set aside as failed.
+ * 08 connection, 57P shutdown, 53 insufficient resources (disk full,
+ * out of memory, too many connections), 58 system (I/O) error, 25006 a
+ * read-only transaction (a failover to a replica), 57014 a cancelled
+ * statement (statement_timeout, pg_cancel_backend), 55P03 lock_timeout,
+ * 40001 serialization failure. (A deadlock, 40P01, is retried at once as
+ * a conflict, above.) */
+static const char *const transient_states[] = {"08", "57P", "53", "58", "25006", "57014",
+                                               "55P03", "40001"};
+
 enum load_status db_classify(struct db *db, PGresult *res)
 {
     if (PQstatus(db->conn) == CONNECTION_BAD)
@@ -48,8 +60,9 @@ enum load_status db_classify(struct db *db, PGresult *res)
                    !PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME)) ||
                   strcmp(state, "40P01") == 0))
         return LOAD_CONFLICT;
-    if (state && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0))
-        return LOAD_DB_DOWN;
+    for (size_t i = 0; state && i < sizeof transient_states / sizeof transient_states[0]; i++)
+        if (strncmp(state, transient_states[i], strlen(transient_states[i])) == 0)
+            return LOAD_DB_DOWN;
     return LOAD_ERROR;
 }
 

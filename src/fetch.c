@@ -254,7 +254,16 @@ static void poll_start(struct fetch_poller *p, struct fsrc *s, double now)
         finished(p, s, &r, now, false);
         return;
     }
-    s->busy = transfer_start(p->multi, s->conf, err, sizeof err);
+    bool other = false;
+    s->busy = transfer_start(p->multi, s->conf, &other, err, sizeof err);
+    if (!s->busy && !other) {
+        /* The spool's lock file cannot be opened (EACCES, EIO...): as
+         * with a full spool, say so; the PBX keeps its records. */
+        r.problem = FETCH_NO_ROOM;
+        snprintf(r.what, sizeof r.what, "skipped: %.480s", err);
+        finished(p, s, &r, now, false);
+        return;
+    }
     if (!s->busy) {
         /* Nothing was sent: the PBX keeps its records; next interval. */
         log_debug("source %s: not polled: %s", s->conf->source, err);

@@ -35,8 +35,9 @@
 const char *file_status_name(enum file_status st)
 {
     static const char *const names[] = {"imported", "duplicate", "failed",
-                                        "database down", "skipped", "unreadable"};
-    return (unsigned)st <= FILE_UNREADABLE ? names[st] : "?";
+                                        "database down", "skipped", "unreadable",
+                                        "read error"};
+    return (unsigned)st <= FILE_IO_ERROR ? names[st] : "?";
 }
 
 /* State of one parse pass, shared with the parser callbacks. */
@@ -219,12 +220,15 @@ static void pass_failed(struct import *im, enum pass_end end, const struct pass 
         break;
     case PASS_READ_ERROR:
         /* An input may say better than errno (an archive member stopped
-         * at an expansion limit). */
-        r->status = FILE_UNREADABLE;
-        if (input_why(im->in))
+         * at an expansion limit): that is the file's own. A bare errno
+         * (EIO) is the disk's, and the file is read again later. */
+        if (input_why(im->in)) {
+            r->status = FILE_UNREADABLE;
             snprintf(r->error, sizeof r->error, "%s", input_why(im->in));
-        else
+        } else {
+            r->status = FILE_IO_ERROR;
             snprintf(r->error, sizeof r->error, "read error: %s", strerror(errno));
+        }
         break;
     case PASS_CHANGED:
         set_result(r, FILE_SKIPPED, "changed while being read; will retry");
@@ -257,6 +261,9 @@ static bool claim(struct import *im)
     case INPUT_UNREADABLE:
         set_result(im->r, FILE_UNREADABLE, why);
         return false;
+    case INPUT_IO_ERROR:
+        set_result(im->r, FILE_IO_ERROR, why);
+        return false;
     }
     return false;
 }
@@ -267,7 +274,7 @@ static bool prehash(struct import *im)
     if (!input_can_rewind(im->in) || input_rewind_costly(im->in))
         return true;
     if (input_hash_all(im->in, im->r->sha256, &im->r->size) < 0) {
-        im->r->status = FILE_UNREADABLE;
+        im->r->status = FILE_IO_ERROR;
         snprintf(im->r->error, sizeof im->r->error, "read error: %s", strerror(errno));
         return false;
     }
@@ -476,11 +483,13 @@ static int sniff_packed(struct import *im)
         return 0;
     unsigned char head[INPUT_ARCHIVE_HEAD];
     size_t len = 0;
-    ssize_t n;
+    ssize_t n = 0;
     while (len < sizeof head && (n = input_read(im->in, head + len, sizeof head - len)) > 0)
         len += (size_t)n;
-    if (input_rewind(im->in) < 0) {
-        im->r->status = FILE_UNREADABLE;
+    /* A read error here must not pass for a short file: a zip whose first
+     * bytes could not be read would be parsed as CSV and fail. */
+    if (n < 0 || input_rewind(im->in) < 0) {
+        im->r->status = FILE_IO_ERROR;
         snprintf(im->r->error, sizeof im->r->error, "read error: %s", strerror(errno));
         return -1;
     }

@@ -2,9 +2,14 @@
  * finish.c - moving, deleting or keeping a file once its fate is committed.
  * Moves never overwrite (renameat2 RENAME_NOREPLACE, with a numbered name on
  * collision) and fall back to copy + fsync + unlink across file systems.
- * A file another importer already moved is not an error.
+ * A file another importer already moved is not an error. A name that was
+ * given to a new file after the old one was read (a download renamed over
+ * it) keeps the new file: it is checked before and after every step that
+ * takes the name away, and a move or delete that caught the new file is
+ * undone.
  */
 #include "finish.h"
+#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +21,22 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Whether path names the file that was read (no id: assumed). */
+static bool same_file(const char *path, const struct finish_id *id)
+{
+    struct stat st;
+    if (!id)
+        return true;
+    return lstat(path, &st) == 0 && (uint64_t)st.st_dev == id->dev &&
+           (uint64_t)st.st_ino == id->ino;
+}
+
+static void replaced(const char *path)
+{
+    log_warn("%s was replaced by a new file while it was imported; the new file stays there "
+             "for the next run", path);
+}
 
 static int mkdir_p(const char *dir, char *err, size_t errlen)
 {
@@ -39,17 +60,24 @@ static int mkdir_p(const char *dir, char *err, size_t errlen)
     return rc;
 }
 
+/* Makes the move durable. The file is already in its new place, so a
+ * failure is a warning: after a crash the file might be back in the inbox
+ * (then found a duplicate and moved again), but an EIO here is the first
+ * sign of a failing disk and must not go unsaid. */
 static void fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
+    if (fd < 0 || fsync(fd) < 0)
+        log_warn("cannot sync folder %s: %s; the file moved there may be back where it was "
+                 "after a crash", dir, strerror(errno));
+    if (fd >= 0)
         close(fd);
-    }
 }
 
-/* Copy src to dst (which must not exist), fsync'd. */
-static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
+/* Copy src to dst (which must not exist), fsync'd. 3: src is not the file
+ * id names (nothing copied). */
+static int copy_file(const char *src, const char *dst, const struct finish_id *id, char *err,
+                     size_t errlen)
 {
     int in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (in < 0) {
@@ -57,6 +85,12 @@ static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
             return 1;
         snprintf(err, errlen, "cannot open %s: %s", src, strerror(errno));
         return -1;
+    }
+    struct stat st;
+    if (id && (fstat(in, &st) < 0 || (uint64_t)st.st_dev != id->dev ||
+               (uint64_t)st.st_ino != id->ino)) {
+        close(in);
+        return 3;
     }
     int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (out < 0) {
@@ -110,9 +144,14 @@ static char *dest_dir(const char *dest_root, const char *root, const char *path)
 }
 
 /* Move path into dir under "<stem>.<UTC time>.<sha12><ext>[-N]". */
-static int move_unique(const char *path, const char *dir, const char *sha256, char **dest,
-                       char *err, size_t errlen)
+static int move_unique(const char *path, const char *dir, const char *sha256,
+                       const struct finish_id *id, char **dest, char *err, size_t errlen)
 {
+    if (!same_file(path, id)) {
+        if (access(path, F_OK) == 0)
+            replaced(path);
+        return 1;
+    }
     if (mkdir_p(dir, err, errlen) < 0)
         return -1;
     char *copy = xstrdup(path);
@@ -144,6 +183,20 @@ static int move_unique(const char *path, const char *dir, const char *sha256, ch
             ? xasprintf("%s/%.*s.%s.%s%s", dir, (int)stem, base, stamp, sha, ext)
             : xasprintf("%s/%.*s.%s.%s-%d%s", dir, (int)stem, base, stamp, sha, n, ext);
         if (renameat2(AT_FDCWD, path, AT_FDCWD, target, RENAME_NOREPLACE) == 0) {
+            if (!same_file(target, id)) {
+                /* A new file took the name just before the rename: put it
+                 * back, unread as it is. */
+                if (renameat2(AT_FDCWD, target, AT_FDCWD, path, RENAME_NOREPLACE) == 0) {
+                    replaced(path);
+                    rc = 1;
+                } else {
+                    snprintf(err, errlen, "a new file replaced %s while it was imported and was "
+                             "moved to %s unread (%s); move it back to import it", path, target,
+                             strerror(errno));
+                }
+                free(target);
+                break;
+            }
             *dest = target;
             rc = 0;
             break;
@@ -160,10 +213,24 @@ static int move_unique(const char *path, const char *dir, const char *sha256, ch
         }
         if (e == EXDEV || e == EINVAL) {
             /* Another file system (or no RENAME_NOREPLACE there). */
-            int c = copy_file(path, target, err, errlen);
+            int c = copy_file(path, target, id, err, errlen);
             if (c == -2 && errno == EEXIST) {
                 free(target);
                 continue;
+            }
+            if (c == 3) {
+                replaced(path);
+                free(target);
+                rc = 1;
+                break;
+            }
+            if (c == 0 && !same_file(path, id)) {
+                /* The copy is of the file that was read; the name is the
+                 * new file's now and stays. */
+                replaced(path);
+                *dest = target;
+                rc = 0;
+                break;
             }
             if (c == 0 && unlink(path) < 0 && errno != ENOENT) {
                 snprintf(err, errlen, "copied to %s but cannot remove %s: %s", target, path,
@@ -193,45 +260,103 @@ static int move_unique(const char *path, const char *dir, const char *sha256, ch
     return rc;
 }
 
-int finish_success(const struct cdr_source *src, const char *root, const char *path,
-                   const char *sha256, char **dest, char *err, size_t errlen)
+/* Delete path if it is still the file that was read: renamed first to a
+ * hidden name beside it (no scan takes it), checked there, then unlinked;
+ * a new file caught by the rename goes back to its name. */
+static int delete_checked(const char *path, const struct finish_id *id, char *err,
+                          size_t errlen)
+{
+    if (!same_file(path, id)) {
+        if (access(path, F_OK) < 0)
+            return 1;
+        replaced(path);
+        return 1;
+    }
+    char *copy = xstrdup(path);
+    char *slash = strrchr(copy, '/');
+    const char *base = slash ? slash + 1 : copy;
+    if (slash)
+        *slash = '\0';
+    char *hidden = xasprintf("%s/.%s.cdrimport-delete-%ld", slash ? copy : ".", base,
+                             (long)getpid());
+    free(copy);
+    int rc = 0;
+    int moved = id ? renameat2(AT_FDCWD, path, AT_FDCWD, hidden, RENAME_NOREPLACE) : -1;
+    if (moved < 0 && id && errno != EINVAL && errno != ENOSYS) {
+        if (errno == ENOENT) {
+            rc = 1;
+        } else {
+            snprintf(err, errlen, "cannot delete %s: %s", path, strerror(errno));
+            rc = -1;
+        }
+    } else if (moved < 0) {
+        /* No id to check, or no RENAME_NOREPLACE here: by name, as checked. */
+        if (unlink(path) < 0) {
+            rc = errno == ENOENT ? 1 : -1;
+            if (rc < 0)
+                snprintf(err, errlen, "cannot delete %s: %s", path, strerror(errno));
+        }
+    } else if (!same_file(hidden, id)) {
+        if (renameat2(AT_FDCWD, hidden, AT_FDCWD, path, RENAME_NOREPLACE) == 0) {
+            replaced(path);
+            rc = 1;
+        } else {
+            snprintf(err, errlen, "a new file replaced %s while it was imported and is now %s "
+                     "(%s); rename it back to import it", path, hidden, strerror(errno));
+            rc = -1;
+        }
+    } else if (unlink(hidden) < 0) {
+        int e = errno;
+        snprintf(err, errlen, "cannot delete %s: %s", path, strerror(e));
+        if (renameat2(AT_FDCWD, hidden, AT_FDCWD, path, RENAME_NOREPLACE) < 0)
+            snprintf(err, errlen, "cannot delete %s (now %s): %s", path, hidden,
+                     strerror(errno));
+        rc = -1;
+    }
+    free(hidden);
+    return rc;
+}
+
+int finish_success_id(const struct cdr_source *src, const char *root, const char *path,
+                      const char *sha256, const struct finish_id *id, char **dest, char *err,
+                      size_t errlen)
 {
     *dest = NULL;
     switch (src->on_success) {
     case CDR_ON_SUCCESS_KEEP:
         return 0;
     case CDR_ON_SUCCESS_DELETE:
-        if (unlink(path) < 0) {
-            if (errno == ENOENT)
-                return 1;
-            snprintf(err, errlen, "cannot delete %s: %s", path, strerror(errno));
-            return -1;
-        }
-        return 0;
+        return delete_checked(path, id, err, errlen);
     case CDR_ON_SUCCESS_MOVE:
     default: {
         char *dir = dest_dir(src->processed_dir, root, path);
-        int rc = move_unique(path, dir, sha256, dest, err, errlen);
+        int rc = move_unique(path, dir, sha256, id, dest, err, errlen);
         free(dir);
         return rc;
     }
     }
 }
 
+int finish_success(const struct cdr_source *src, const char *root, const char *path,
+                   const char *sha256, char **dest, char *err, size_t errlen)
+{
+    return finish_success_id(src, root, path, sha256, NULL, dest, err, errlen);
+}
+
 int finish_failed(const struct cdr_source *src, const char *root, const char *path,
                   const char *sha256, const char *reason, char **dest, char *err,
                   size_t errlen)
 {
-    return finish_failed_notes(src, root, path, sha256, reason, NULL, dest, err, errlen);
+    return finish_failed_notes(src, root, path, sha256, reason, NULL, NULL, dest, err, errlen);
 }
 
 int finish_failed_notes(const struct cdr_source *src, const char *root, const char *path,
                         const char *sha256, const char *reason, const char *notes,
-                        char **dest, char *err, size_t errlen)
+                        const struct finish_id *id, char **dest, char *err, size_t errlen)
 {
     *dest = NULL;
     char *dir = dest_dir(src->failed_dir, root, path);
-    int rc = move_unique(path, dir, sha256, dest, err, errlen);
+    int rc = move_unique(path, dir, sha256, id, dest, err, errlen);
     free(dir);
     if (rc != 0)
         return rc;

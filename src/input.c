@@ -24,6 +24,8 @@ struct input {
     bool at_end;
     bool hashed;      /* hex holds the checksum of the pass that ended */
     char hex[65];
+    bool has_id;      /* a plain file: dev and ino of what was opened */
+    uint64_t dev, ino;
 };
 
 struct input *input_new(const char *name, int64_t size, const struct input_ops *ops,
@@ -60,6 +62,22 @@ void input_close(struct input *in)
     free(in->path);
     free(in->member);
     free(in);
+}
+
+void input_set_file_id(struct input *in, uint64_t dev, uint64_t ino)
+{
+    in->has_id = true;
+    in->dev = dev;
+    in->ino = ino;
+}
+
+bool input_file_id(const struct input *in, uint64_t *dev, uint64_t *ino)
+{
+    if (!in || !in->has_id)
+        return false;
+    *dev = in->dev;
+    *ino = in->ino;
+    return true;
 }
 
 const char *input_name(const struct input *in)

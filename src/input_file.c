@@ -59,7 +59,9 @@ static int open_regular(const char *path, bool follow_links, struct stat *st,
     /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (follow_links ? 0 : O_NOFOLLOW));
     if (fd < 0) {
-        *res = errno == ENOENT ? INPUT_GONE : INPUT_UNREADABLE;
+        /* Only a link (ELOOP) is the file's own doing; EACCES, EIO, EMFILE
+         * and the like pass, and the file is read again later. */
+        *res = errno == ENOENT ? INPUT_GONE : errno == ELOOP ? INPUT_UNREADABLE : INPUT_IO_ERROR;
         if (errno == ENOENT)
             snprintf(why, whylen, "gone before it could be read");
         else
@@ -68,14 +70,17 @@ static int open_regular(const char *path, bool follow_links, struct stat *st,
         return -1;
     }
     *res = INPUT_UNREADABLE;
-    if (fstat(fd, st) < 0)
+    if (fstat(fd, st) < 0) {
+        *res = INPUT_IO_ERROR;
         snprintf(why, whylen, "cannot stat: %s", strerror(errno));
-    else if (!S_ISREG(st->st_mode))
+    } else if (!S_ISREG(st->st_mode)) {
         snprintf(why, whylen, "not a regular file (%s)", kind_of(st->st_mode));
-    else if (fcntl(fd, F_SETFL, 0) < 0) /* regular file: back to blocking reads */
+    } else if (fcntl(fd, F_SETFL, 0) < 0) { /* regular file: back to blocking reads */
+        *res = INPUT_IO_ERROR;
         snprintf(why, whylen, "fcntl: %s", strerror(errno));
-    else
+    } else {
         return fd;
+    }
     close(fd);
     return -1;
 }
@@ -102,6 +107,7 @@ enum input_claim input_file_claim(const char *path, bool follow_links, bool lock
         struct plain *p = xmalloc(sizeof *p);
         p->fd = fd;
         *out = input_new(path, (int64_t)st.st_size, &plain_ops, p);
+        input_set_file_id(*out, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
         return INPUT_CLAIMED;
     }
     close(fd);

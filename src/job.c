@@ -4,6 +4,7 @@
  */
 #include "job.h"
 #include "finish.h"
+#include "input.h"
 #include "log.h"
 #include "schema.h"
 #include "trunks.h"
@@ -125,6 +126,10 @@ static void report_file(struct job *job, const char *path, const struct file_res
     case FILE_SKIPPED:
         log_info("skipped %s: %s", path, r->error);
         break;
+    case FILE_IO_ERROR:
+        log_error("cannot read %s: %s; nothing stored, the file stays where it is and is "
+                  "read again", path, r->error);
+        break;
     case FILE_DB_DOWN:
         log_error("database unreachable while importing %s: %s (file left in place)", path,
                   r->error);
@@ -152,7 +157,8 @@ static void account(struct job *job, const struct file_result *r)
     case FILE_IMPORTED: t->files_imported++; break;
     case FILE_DUPLICATE: t->files_duplicate++; break;
     case FILE_FAILED:
-    case FILE_UNREADABLE: t->files_failed++; break;
+    case FILE_UNREADABLE:
+    case FILE_IO_ERROR: t->files_failed++; break;
     case FILE_SKIPPED: t->files_skipped++; break;
     case FILE_DB_DOWN: job->db_down = true; break;
     }
@@ -190,11 +196,15 @@ enum file_status job_import_file(struct job *job, size_t si, const char *root, c
     if (finish && !job->dry_run) {
         char err[CDR_ERRLEN];
         int rc = 0;
+        /* The file read, so that a new one renamed over it meanwhile is
+         * not moved or deleted unread. */
+        struct finish_id fid;
+        const struct finish_id *id = input_file_id(r.input, &fid.dev, &fid.ino) ? &fid : NULL;
         if (r.status == FILE_IMPORTED || r.status == FILE_DUPLICATE)
-            rc = finish_success(src, root, path, r.sha256, &dest, err, sizeof err);
+            rc = finish_success_id(src, root, path, r.sha256, id, &dest, err, sizeof err);
         else if (r.status == FILE_FAILED || r.status == FILE_UNREADABLE)
-            rc = finish_failed_notes(src, root, path, r.sha256, r.error, r.notes, &dest, err,
-                                     sizeof err);
+            rc = finish_failed_notes(src, root, path, r.sha256, r.error, r.notes, id, &dest,
+                                     err, sizeof err);
         if (rc < 0)
             log_error("%s", err);
     }

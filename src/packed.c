@@ -32,7 +32,7 @@ struct packed {
     char first_failed[CDR_ERRLEN];/* "NAME: why" of the first, for the one-line error */
     char damage[CDR_ERRLEN];      /* the first damage to the archive, and where */
     bool stopped;                 /* before the end: stop_status says why */
-    enum file_status stop_status; /* FILE_DB_DOWN, FILE_SKIPPED or FILE_FAILED */
+    enum file_status stop_status; /* FILE_DB_DOWN, FILE_SKIPPED, FILE_IO_ERROR or FILE_FAILED */
     size_t notes_len;
 };
 
@@ -166,6 +166,7 @@ static void import_member(struct packed *pk, const char *name)
         break;
     case FILE_DB_DOWN:
     case FILE_SKIPPED:
+    case FILE_IO_ERROR: /* the archive's disk: all of it is read again later */
         stop(pk, mr.status, mr.error);
         break;
     }
@@ -284,7 +285,7 @@ void packed_import(struct db *db, const struct cdr_source *src, struct profile *
     char why[CDR_ERRLEN];
     r->packed = true;
     if (input_hash_all(in, r->sha256, &r->size) < 0) {
-        r->status = FILE_UNREADABLE;
+        r->status = FILE_IO_ERROR;
         snprintf(r->error, sizeof r->error, "read error: %s", strerror(errno));
         return;
     }

@@ -1,7 +1,8 @@
 /*
  * pending.c - the table of files the watch daemon waits on and the rule
- * that says when one is complete (see pending.h). The table is small (the
- * files of an inbox that are not imported yet), so lookups are linear.
+ * that says when one is complete (see pending.h). The table is usually
+ * small (the files of an inbox not imported yet) but can hold a backlog of
+ * 100 000 at start-up: lookups go through a hash index of the paths.
  * No clock, disk or log here: watch.c passes the time and the lstat (the
  * order of import is source.c's source_order, pure too).
  */
@@ -12,11 +13,59 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Below this many files a linear search is as quick as the index. */
+#define INDEX_FROM 64
+
+static size_t hash_path(const char *s)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return (size_t)h;
+}
+
+/* Put files[i] into the index (which has room). */
+static void index_put(struct pending_table *t, size_t i)
+{
+    size_t mask = t->nslots - 1;
+    for (size_t k = hash_path(t->files[i].path) & mask;; k = (k + 1) & mask) {
+        if (!t->slots[k]) {
+            t->slots[k] = i + 1;
+            return;
+        }
+    }
+}
+
+static void index_build(struct pending_table *t)
+{
+    size_t want = 256;
+    while (want < 2 * t->cap)
+        want *= 2;
+    if (want != t->nslots) {
+        free(t->slots);
+        t->slots = xmalloc(want * sizeof *t->slots);
+        t->nslots = want;
+    }
+    memset(t->slots, 0, t->nslots * sizeof *t->slots);
+    for (size_t i = 0; i < t->n; i++)
+        index_put(t, i);
+    t->stale = false;
+}
+
 static struct pending_file *find(struct pending_table *t, const char *path)
 {
-    for (size_t i = 0; i < t->n; i++)
-        if (strcmp(t->files[i].path, path) == 0)
-            return &t->files[i];
+    if (t->n < INDEX_FROM) {
+        for (size_t i = 0; i < t->n; i++)
+            if (strcmp(t->files[i].path, path) == 0)
+                return &t->files[i];
+        return NULL;
+    }
+    if (t->stale || !t->slots || t->nslots < 2 * t->n)
+        index_build(t);
+    size_t mask = t->nslots - 1;
+    for (size_t k = hash_path(path) & mask; t->slots[k]; k = (k + 1) & mask)
+        if (strcmp(t->files[t->slots[k] - 1].path, path) == 0)
+            return &t->files[t->slots[k] - 1];
     return NULL;
 }
 
@@ -30,6 +79,7 @@ static bool changed(const struct pending_file *p, const struct stat *st)
  * the newest file the next one imported). */
 void pending_drop(struct pending_table *t, size_t i)
 {
+    t->stale = true;
     free(t->files[i].path);
     memmove(&t->files[i], &t->files[i + 1], (t->n - i - 1) * sizeof *t->files);
     t->n--;
@@ -53,6 +103,10 @@ bool pending_note(struct pending_table *t, size_t si, const char *path, enum pen
         p = &t->files[t->n++];
         memset(p, 0, sizeof *p);
         p->path = xstrdup(path);
+        if (!t->stale && t->slots && t->nslots >= 2 * t->n)
+            index_put(t, t->n - 1);
+        else
+            t->stale = true;
         p->si = si;
         p->rule = *rule;
         p->size = st->st_size;
@@ -140,6 +194,7 @@ void pending_sort(struct pending_table *t)
 {
     if (t->n > 1)
         qsort(t->files, t->n, sizeof *t->files, by_mtime);
+    t->stale = true;
 }
 
 enum pending_check pending_recheck(struct pending_table *t, size_t i, const struct stat *st,
@@ -173,6 +228,7 @@ void pending_clear(struct pending_table *t)
     for (size_t i = 0; i < t->n; i++)
         free(t->files[i].path);
     t->n = 0;
+    t->stale = true;
 }
 
 void pending_free(struct pending_table *t)
@@ -181,4 +237,7 @@ void pending_free(struct pending_table *t)
     free(t->files);
     t->files = NULL;
     t->cap = 0;
+    free(t->slots);
+    t->slots = NULL;
+    t->nslots = 0;
 }

@@ -324,9 +324,10 @@ static char *host_of(const char *url)
     return h;
 }
 
-struct transfer *transfer_start(CURLM *multi, const struct transfer_conf *c, char *err,
-                                size_t errlen)
+struct transfer *transfer_start(CURLM *multi, const struct transfer_conf *c, bool *busy,
+                                char *err, size_t errlen)
 {
+    *busy = false;
     struct transfer *t = xcalloc(1, sizeof *t);
     t->multi = multi;
     t->conf = c;
@@ -341,7 +342,8 @@ struct transfer *transfer_start(CURLM *multi, const struct transfer_conf *c, cha
     }
     t->lock_fd = spool_lock(c->spool_dir, err, errlen);
     if (t->lock_fd < 0) {
-        if (!err[0])
+        *busy = !err[0];
+        if (*busy)
             cdr_seterr(err, errlen, "another cdrimport is polling this source right now");
         goto fail;
     }

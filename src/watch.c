@@ -217,7 +217,7 @@ static void import_ready(struct watcher *w, struct dbstate *d)
         }
         if (access(p->path, F_OK) < 0) {
             pending_drop(&w->pend, i);
-        } else if (fs == FILE_SKIPPED) {
+        } else if (fs == FILE_SKIPPED || fs == FILE_IO_ERROR) {
             pending_retry_later(p, cdr_monotonic());
             i++;
         } else {

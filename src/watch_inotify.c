@@ -3,7 +3,10 @@
  * of each source, added before the folder is scanned so that nothing
  * created in between is missed. A new subfolder (an unpacked download) is
  * watched, then scanned. IN_Q_OVERFLOW means events were lost: rescan.
- * ENOSPC names the sysctl to raise. A source folder that disappears is
+ * ENOSPC (the per-user watch limit) names the sysctl to raise, and the
+ * folder that could not be watched is polled instead (scanned every
+ * poll_interval_ms, its watch tried again each time) so that files put
+ * there are still imported. A source folder that disappears is
  * reported and looked for again every second until it returns.
  * State is private; the core sees only watch_backend.h.
  */
@@ -42,8 +45,17 @@ struct idir {           /* one watched folder */
     char *path;
 };
 
+struct polled {         /* a folder inotify could not watch (ENOSPC) */
+    size_t k;           /* its source: srcs[k] */
+    char *path;
+    int depth;          /* below the source folder, for add_tree */
+    double last_poll;
+};
+
 struct inotify_backend {
     struct watch_backend base; /* first: the core holds a pointer to it */
+    struct polled *polled;
+    size_t npolled, cappolled;
     struct watch_sink sink;
     int ifd;                   /* -1 until the first source is added */
     struct isource *srcs;
@@ -76,6 +88,38 @@ static void forget(struct inotify_backend *ib, struct idir *d)
     *d = ib->dirs[--ib->ndirs];
 }
 
+static struct polled *polled_by_path(struct inotify_backend *ib, const char *path)
+{
+    for (size_t i = 0; i < ib->npolled; i++)
+        if (strcmp(ib->polled[i].path, path) == 0)
+            return &ib->polled[i];
+    return NULL;
+}
+
+static void unpoll(struct inotify_backend *ib, struct polled *p)
+{
+    free(p->path);
+    *p = ib->polled[--ib->npolled];
+}
+
+/* dir cannot be watched for want of watches: poll it from now on (the
+ * scan of a recursive source's folder takes in the folders below it). */
+static void poll_instead(struct inotify_backend *ib, size_t k, const char *dir, int depth)
+{
+    if (polled_by_path(ib, dir))
+        return;
+    log_error("cannot watch %s: the inotify watch limit is reached; raise "
+              "fs.inotify.max_user_watches (sysctl -w fs.inotify.max_user_watches=524288) "
+              "or set watch.backend: poll; polling that folder every %u ms meanwhile", dir,
+              ib->srcs[k].src->watch.poll_interval_ms);
+    if (ib->npolled == ib->cappolled) {
+        ib->cappolled = ib->cappolled ? ib->cappolled * 2 : 4;
+        ib->polled = xrealloc(ib->polled, ib->cappolled * sizeof *ib->polled);
+    }
+    ib->polled[ib->npolled++] = (struct polled){.k = k, .path = xstrdup(dir), .depth = depth,
+                                                .last_poll = cdr_monotonic()};
+}
+
 /* Watch dir (name: its last component, NULL for the source folder) and,
  * for a recursive source, every folder below it. */
 static void add_tree(struct inotify_backend *ib, size_t k, const char *dir, const char *name,
@@ -87,9 +131,7 @@ static void add_tree(struct inotify_backend *ib, size_t k, const char *dir, cons
     int wd = inotify_add_watch(ib->ifd, dir, DIR_EVENTS);
     if (wd < 0) {
         if (errno == ENOSPC)
-            log_error("cannot watch %s: the inotify watch limit is reached; raise "
-                      "fs.inotify.max_user_watches (sysctl -w fs.inotify.max_user_watches=524288) "
-                      "or set watch.backend: poll", dir);
+            poll_instead(ib, k, dir, depth);
         else if (errno != ENOENT && errno != ENOTDIR)
             log_error("cannot watch %s: %s", dir, strerror(errno));
         return;
@@ -171,10 +213,18 @@ static int fd(const struct watch_backend *b)
     return cself(b)->ifd;
 }
 
+static double poll_due(const struct inotify_backend *ib, const struct polled *p)
+{
+    return p->last_poll + ib->srcs[p->k].src->watch.poll_interval_ms / 1000.0;
+}
+
 static double deadline(const struct watch_backend *b)
 {
     const struct inotify_backend *ib = cself(b);
     double next = INFINITY;
+    for (size_t i = 0; i < ib->npolled; i++)
+        if (poll_due(ib, &ib->polled[i]) < next)
+            next = poll_due(ib, &ib->polled[i]);
     for (size_t k = 0; k < ib->nsrcs; k++) {
         double at = ib->srcs[k].last_check + MISSING_CHECK_S;
         if (ib->srcs[k].missing && at < next)
@@ -192,6 +242,12 @@ static void root_gone(struct inotify_backend *ib, size_t k)
     s->missing = true;
     /* Its subfolders' watches die with it; drop what is left. */
     size_t len = strlen(s->src->path);
+    for (size_t i = 0; i < ib->npolled;) {
+        if (ib->polled[i].k == k)
+            unpoll(ib, &ib->polled[i]);
+        else
+            i++;
+    }
     for (size_t i = 0; i < ib->ndirs;) {
         struct idir *d = &ib->dirs[i];
         if (d->k == k && strncmp(d->path, s->src->path, len) == 0 &&
@@ -279,11 +335,48 @@ static void read_events(struct inotify_backend *ib)
     }
 }
 
+/* The folders that could not be watched: try the watch again (watches
+ * may have been freed), else scan the folder as the poll backend would. */
+static void poll_unwatched(struct inotify_backend *ib, double now)
+{
+    for (size_t i = 0; i < ib->npolled;) {
+        struct polled *p = &ib->polled[i];
+        if (now < poll_due(ib, p) || ib->srcs[p->k].missing) {
+            i++;
+            continue;
+        }
+        p->last_poll = now;
+        struct stat st;
+        if (lstat(p->path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            unpoll(ib, p); /* gone: its parent's events or the rescan tell the rest */
+            continue;
+        }
+        size_t k = p->k, si = ib->srcs[k].si;
+        char *path = xstrdup(p->path);
+        int wd = inotify_add_watch(ib->ifd, path, DIR_EVENTS);
+        if (wd >= 0) {
+            inotify_rm_watch(ib->ifd, wd); /* add_tree adds it again, with the folders below */
+            log_info("watching %s again (inotify has room)", path);
+            int depth = p->depth;
+            unpoll(ib, p);
+            char *copy = xstrdup(path);
+            const char *slash = strrchr(copy, '/');
+            add_tree(ib, k, path, depth && slash ? slash + 1 : NULL, depth);
+            free(copy);
+        } else {
+            i++;
+        }
+        ib->sink.scan(ib->sink.ctx, si, path, false);
+        free(path);
+    }
+}
+
 static void run(struct watch_backend *b, double now)
 {
     struct inotify_backend *ib = self(b);
     if (ib->ifd >= 0)
         read_events(ib);
+    poll_unwatched(ib, now);
     for (size_t k = 0; k < ib->nsrcs; k++) {
         struct isource *s = &ib->srcs[k];
         if (!s->missing || now - s->last_check < MISSING_CHECK_S)
@@ -304,6 +397,8 @@ static void reset(struct watch_backend *b)
     }
     ib->ndirs = 0;
     ib->nsrcs = 0;
+    while (ib->npolled)
+        unpoll(ib, &ib->polled[0]);
 }
 
 static void destroy(struct watch_backend *b)
@@ -313,6 +408,7 @@ static void destroy(struct watch_backend *b)
     if (ib->ifd >= 0)
         close(ib->ifd);
     free(ib->dirs);
+    free(ib->polled);
     free(ib->srcs);
     free(ib);
 }

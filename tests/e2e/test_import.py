@@ -13,6 +13,7 @@ import csv
 import hashlib
 import io
 import re
+import shutil
 import socket
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -136,8 +137,22 @@ def check_rows(db, records, columns, file_id=None):
 
 
 def import_(workdir, dsn, *paths, args=(), **source):
+    """Import paths; a file of the shared folder is imported from a copy in
+    workdir: `make check` runs the plain and the sanitized suite at once,
+    and two imports of one file at once lock each other out (the second is
+    skipped, exit 0, nothing stored)."""
     config = write_config(workdir, dsn, **source)
-    return run_cli("import", *args, *paths, config=config)
+    local = []
+    for p in paths:
+        p = Path(p)
+        if p.is_file() and SHARED in p.parents:
+            copy = Path(workdir) / "shared-copies" / p.name
+            copy.parent.mkdir(exist_ok=True)
+            if not copy.exists():
+                shutil.copyfile(p, copy)
+            p = copy
+        local.append(p)
+    return run_cli("import", *args, *local, config=config)
 
 
 def dead_dsn():

@@ -299,6 +299,37 @@ static void test_note_says_new_once(void **state)
     pending_free(&t);
 }
 
+/* A backlog of thousands (the start-up scan of a full inbox): each path
+ * is new exactly once, whatever drops and sorts came between, and the
+ * table always finds what it holds (the hash index behind pending_note). */
+static void test_many_files_each_new_once(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    struct pending_table t = {0};
+    char path[64];
+    for (int i = 0; i < N; i++) {
+        struct stat st = st_of(10, (long long)(N - i) * 1000000000LL);
+        snprintf(path, sizeof path, "/in/Master.%05d.csv", i);
+        assert_true(pending_note(&t, 0, path, PENDING_SEEN, &st, &rule, 0));
+    }
+    assert_int_equal(t.n, N);
+    pending_sort(&t); /* moves every entry */
+    for (int i = 0; i < N; i += 2) {
+        snprintf(path, sizeof path, "/in/Master.%05d.csv", i);
+        pending_note(&t, 0, path, PENDING_GONE, NULL, &rule, 1);
+    }
+    assert_int_equal(t.n, N / 2);
+    for (int i = 0; i < N; i++) {
+        struct stat st = st_of(10, (long long)(N - i) * 1000000000LL);
+        snprintf(path, sizeof path, "/in/Master.%05d.csv", i);
+        /* the dropped ones are new again, the others are not */
+        assert_int_equal(pending_note(&t, 0, path, PENDING_SEEN, &st, &rule, 2), i % 2 == 0);
+    }
+    assert_int_equal(t.n, N);
+    pending_free(&t);
+}
+
 /* A full scan forgets the files of its source it did not find (deleted
  * while no event told us); other sources' files and files noted by events
  * since the scan began stay. */
@@ -389,6 +420,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scenarios),
         cmocka_unit_test(test_note_says_new_once),
+        cmocka_unit_test(test_many_files_each_new_once),
         cmocka_unit_test(test_sweep),
         cmocka_unit_test(test_order),
         cmocka_unit_test(test_next_due_is_the_earliest),
