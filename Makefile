@@ -1,8 +1,13 @@
 # cdrimport - non-recursive Makefile (objects in $(BUILD), -MMD dependency files).
 #   make              build $(BUILD)/cdrimport
-#   make check        unit tests, end-to-end tests, then both again under
-#                     AddressSanitizer + UndefinedBehaviorSanitizer
+#   make check        unit tests, the fuzz smoke, end-to-end tests, then unit
+#                     and end-to-end again under AddressSanitizer +
+#                     UndefinedBehaviorSanitizer
 #   make unit         unit tests only (no database needed)
+#   make fuzz         every libFuzzer target (tests/fuzz, clang) for
+#                     FUZZ_SECONDS (60) each, into build-fuzz/
+#   make fuzz-smoke   each target over its committed corpus plus FUZZ_RUNS
+#                     (20000) runs: a crash fails (part of make check)
 #   make e2e          end-to-end tests against a throwaway PostgreSQL
 #   make bench        the benchmark (not a test): ratios against psql \copy
 #   make install      PREFIX=/usr/local DESTDIR=
@@ -10,7 +15,7 @@
 #   make STRICT=1     warnings are errors (the project's own builds and CI:
 #                     scripts/test sets it; a user's newer compiler must not
 #                     fail `make` on a warning it has just learnt)
-#   make clean        removes build/ and build-san/, or only $(BUILD) if given
+#   make clean        removes build/, build-san/ and build-fuzz/, or only $(BUILD) if given
 
 .DELETE_ON_ERROR:
 .SUFFIXES:
