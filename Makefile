@@ -1,8 +1,13 @@
 # cdrimport - non-recursive Makefile (objects in $(BUILD), -MMD dependency files).
 #   make              build $(BUILD)/cdrimport
-#   make check        unit tests, end-to-end tests, then both again under
-#                     AddressSanitizer + UndefinedBehaviorSanitizer
+#   make check        unit tests, the fuzz smoke, end-to-end tests, then unit
+#                     and end-to-end again under AddressSanitizer +
+#                     UndefinedBehaviorSanitizer
 #   make unit         unit tests only (no database needed)
+#   make fuzz         every libFuzzer target (tests/fuzz, clang) for
+#                     FUZZ_SECONDS (60) each, into build-fuzz/
+#   make fuzz-smoke   each target over its committed corpus plus FUZZ_RUNS
+#                     (20000) runs: a crash fails (part of make check)
 #   make e2e          end-to-end tests against a throwaway PostgreSQL
 #   make bench        the benchmark (not a test): ratios against psql \copy
 #   make man          the manual pages (scdoc; importer.yaml(5)'s keys are
@@ -16,7 +21,7 @@
 #   make STRICT=1     warnings are errors (the project's own builds and CI:
 #                     scripts/test sets it; a user's newer compiler must not
 #                     fail `make` on a warning it has just learnt)
-#   make clean        removes build/, build-san/ and build-deb/, or only $(BUILD) if given
+#   make clean        removes build/, build-san/, build-deb/ and build-fuzz/, or only $(BUILD) if given
 
 .DELETE_ON_ERROR:
 .SUFFIXES:
@@ -67,7 +72,7 @@ SHARED_DIR := $(shell scripts/shared-dir)
 CDRIMPORT_VERSION := $(shell sed -n 's/^\#define CDRIMPORT_VERSION "\(.*\)"/\1/p' include/cdrimport.h)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all check unit e2e sanitize install clean bench man deb
+.PHONY: all check unit e2e sanitize install clean bench man deb fuzz fuzz-build fuzz-smoke
 
 all: $(BUILD)/cdrimport
 
@@ -146,7 +151,75 @@ e2e: $(BUILD)/cdrimport $(BUILD)/tests/stream_import $(BUILD)/tests/faultinject.
 sanitize:
 	$(MAKE) SANITIZE=address,undefined unit e2e
 
-check: unit e2e sanitize
+check: unit fuzz-smoke e2e sanitize
+
+# ---- fuzzing (tests/fuzz, README "Fuzzing") --------------------------------
+# clang's libFuzzer with ASan+UBSan, in its own build-fuzz/: the library is
+# compiled with coverage (fuzzer-no-link), each target links libFuzzer's
+# main. Seeds are committed in tests/fuzz/corpus/<target>/; what a run
+# learns goes to build-fuzz/corpus/<target>/, crashes and slow inputs to
+# build-fuzz/artifacts/.
+FUZZ_CC      ?= clang
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_RUNS    ?= 20000
+# The archive target expands members of up to 1 MiB: a tenth of the runs.
+FUZZ_RUNS_ARCHIVE ?= 2000
+FUZZ_RSS_MB  ?= 2048
+FUZZ_TARGETS  = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+# clang also counts shadowing a global of a system header (time.h's timezone)
+# as -Wshadow, which gcc, the compiler of the normal builds, does not.
+FUZZ_CFLAGS   = -std=c11 -O2 -g $(filter-out -Wshadow,$(WARN)) $(FUZZ_SAN) -MMD -MP
+FUZZ_LIB_OBJ  = $(LIB_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_BIN      = $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+# -timeout=1: an input that takes over a second is a finding (issue 13).
+FUZZ_OPTS     = -timeout=1 -rss_limit_mb=$(FUZZ_RSS_MB) -print_final_stats=1
+
+$(FUZZ_BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+# The targets' shared checks: sanitized, but without coverage, so that the
+# fuzzer's time goes to the branches of src/ and not to the checker's.
+$(FUZZ_BUILD)/obj/fuzz-pipeline.o: tests/fuzz/pipeline.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_BUILD)/libcdr.a: $(FUZZ_LIB_OBJ) $(FUZZ_BUILD)/obj/fuzz-pipeline.o
+	$(AR) rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_BUILD)/libcdr.a
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libcdr.a \
+	    $(LDLIBS) -ljansson
+
+fuzz-build: $(FUZZ_BIN)
+
+# Every target for FUZZ_SECONDS, one after the other (they share the cores
+# with whatever else runs).
+fuzz: $(FUZZ_BIN)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    echo "== fuzz_$$t: $(FUZZ_SECONDS) s"; \
+	    mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts; \
+	    $(FUZZ_BUILD)/fuzz_$$t $(FUZZ_OPTS) -max_total_time=$(FUZZ_SECONDS) \
+	        -dict=tests/fuzz/$$t.dict -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- \
+	        $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t; \
+	done
+
+# CI: each target over its committed corpus, then FUZZ_RUNS mutations from a
+# fixed seed; a crash, leak or slow input fails the build. New inputs go to a
+# scratch folder, never into the committed corpus.
+fuzz-smoke: $(FUZZ_BIN)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    runs=$(FUZZ_RUNS); [ $$t != archive ] || runs=$(FUZZ_RUNS_ARCHIVE); \
+	    echo "== fuzz_$$t: corpus + $$runs runs"; \
+	    rm -rf $(FUZZ_BUILD)/smoke/$$t; mkdir -p $(FUZZ_BUILD)/smoke/$$t $(FUZZ_BUILD)/artifacts; \
+	    $(FUZZ_BUILD)/fuzz_$$t $(FUZZ_OPTS) -seed=1 -runs=$$runs \
+	        -dict=tests/fuzz/$$t.dict -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- \
+	        $(FUZZ_BUILD)/smoke/$$t tests/fuzz/corpus/$$t 2>$(FUZZ_BUILD)/smoke/$$t.log \
+	        || { tail -n 60 $(FUZZ_BUILD)/smoke/$$t.log; exit 1; }; \
+	    grep -h '^stat::number_of_executed_units\|^Done' $(FUZZ_BUILD)/smoke/$$t.log || true; \
+	done
 
 # The same set of files as the Debian package (which runs this with
 # PREFIX=/usr). An importer.yaml already in place is never replaced. The
@@ -187,7 +260,8 @@ clean:
 ifeq ($(origin BUILD),command line)
 	rm -rf $(BUILD)
 else
-	rm -rf build build-san build-deb
+	rm -rf build build-san build-deb build-fuzz
 endif
 
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d $(BUILD)/tools/*.d)
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d $(BUILD)/tools/*.d $(FUZZ_BUILD)/obj/*.d \
+                    $(FUZZ_BUILD)/*.d)

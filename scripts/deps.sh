@@ -15,6 +15,8 @@ PACKAGES=(
     libcurl4-openssl-dev                            # fetch sources: HTTP(S) to the PBX
     libarchive-dev                                  # packed downloads: zip, tar, gzip, bzip2, xz
     libcmocka-dev libjansson-dev                    # unit tests
+    clang libclang-rt-dev                           # fuzz targets: libFuzzer, ASan, UBSan (the
+                                                    # runtimes are only recommended by clang)
     postgresql postgresql-client                    # server 15 + psql
     python3 python3-pytest python3-psycopg2         # end-to-end tests
     openssl                                         # e2e: the fake PBX's self-signed certificate

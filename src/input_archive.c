@@ -32,6 +32,8 @@ struct input_archive {
     size_t index;             /* of the current entry; SIZE_MAX before the first */
     char *name;               /* of the current entry */
     int64_t raw0;             /* compressed bytes read when the entry began */
+    int64_t at;               /* where the entry's header ended, in the expanded
+                               * stream: which entry this is (member_rewind) */
     bool cheap_skip;          /* the entry's bytes can be passed without expanding them */
     char broken[CDR_ERRLEN];  /* non-empty: nothing more can be read */
     /* Names are converted by libarchive to the current locale's charset; in
@@ -45,6 +47,7 @@ struct input_archive {
 struct member {
     struct input_archive *ar;
     size_t index;
+    int64_t at;               /* the entry's input_archive.at */
     uint64_t pos;             /* bytes expanded so far (the next offset) */
     const unsigned char *blk; /* libarchive's current block, valid until the next call */
     size_t blk_len, blk_pos;
@@ -248,6 +251,7 @@ int input_archive_next(struct input_archive *ar, struct input_archive_entry *e, 
     free(ar->name);
     ar->name = single ? single_name(input_name(ar->file)) : entry_name(ar);
     ar->raw0 = (int64_t)archive_filter_bytes(ar->a, -1);
+    ar->at = (int64_t)archive_filter_bytes(ar->a, 0);
     bool sized = archive_entry_size_is_set(ar->entry);
     /* Without a compression filter and with a declared size, libarchive
      * passes the entry by its compressed length; otherwise only by
@@ -393,6 +397,15 @@ static int member_rewind(void *impl)
             goto fail;
         }
     }
+    /* The entries before were passed by skipping, not read as the first
+     * time: in a crafted zip (a deflate stream that ends before its
+     * declared size, another local header in the rest) the two part ways
+     * and the index lands on another entry. Its header must end where the
+     * member's did, or these are not its bytes. */
+    if (ar->at != m->at) {
+        snprintf(why, sizeof why, "the archive reads differently the second time");
+        goto fail;
+    }
     m->pos = m->zeros = 0;
     m->blk_len = m->blk_pos = m->head_len = m->head_pos = 0;
     m->ended = m->failed = false;
@@ -425,6 +438,7 @@ struct input *input_archive_member(struct input_archive *ar, bool *packed)
     struct member *m = xcalloc(1, sizeof *m);
     m->ar = ar;
     m->index = ar->index;
+    m->at = ar->at;
     /* The first bytes are read now, to tell an archive inside the archive. */
     while (m->head_len < sizeof m->head) {
         ssize_t n = pull(m, m->head + m->head_len, sizeof m->head - m->head_len);

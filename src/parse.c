@@ -268,24 +268,31 @@ static bool all_newlines(const char *s, size_t n)
     return true;
 }
 
-/* What process() reads: the caller's bytes, or a replay buffer it owns
- * (the tail of a failed record followed by the unread input). */
+/* What process() reads: a replay buffer it owns (the tail of a failed
+ * record), then the caller's bytes from pos. The tail is kept apart from
+ * the caller's bytes rather than joined to a copy of them: a file whose
+ * every line opens a quote (`"` CRLF, over and over) replays on every
+ * line, and copying the rest of a 256 KiB read each time made its parse
+ * quadratic (found by fuzz_archive: half a MiB took seconds). */
 struct input {
     char *owned;
+    size_t olen, opos;
     const char *data;
     size_t len, pos;
 };
 
-/* Continue with the failed record's lines after its first, then the rest. */
+/* Continue with the failed record's lines after its first, then what is
+ * left of an earlier tail, then the caller's unread bytes: only the tail
+ * (at most max_line_bytes) and the earlier one are copied. */
 static void replay_input(struct parser *p, struct input *in)
 {
     size_t n;
-    char *buf = take_replay(p, in->data + in->pos, in->len - in->pos, &n);
+    const char *left = in->owned ? in->owned + in->opos : NULL;
+    char *buf = take_replay(p, left, in->owned ? in->olen - in->opos : 0, &n);
     free(in->owned);
     in->owned = buf;
-    in->data = buf;
-    in->len = n;
-    in->pos = 0;
+    in->olen = n;
+    in->opos = 0;
 }
 
 /* A quoted field ran past its line: reject that first line, read the
@@ -298,12 +305,28 @@ static void blame_first_line(struct parser *p, struct input *in, size_t first)
 
 static int process(struct parser *p, const char *data, size_t len)
 {
-    struct input in = {NULL, data, len, 0};
+    struct input in = {NULL, 0, 0, data, len, 0};
 
-    while (in.pos < in.len && !p->aborted) {
-        const char *seg = in.data + in.pos;
-        const char *nl = memchr(seg, '\n', in.len - in.pos);
-        size_t seglen = nl ? (size_t)(nl - seg) + 1 : in.len - in.pos;
+    while (!p->aborted) {
+        /* The replayed tail first, then the caller's bytes. A tail ends at
+         * a line end or where the caller's bytes ended before, never
+         * between the CR and LF of a CRLF (feed_body holds a last CR). */
+        const char *src;
+        size_t srclen, *pos;
+        if (in.owned && in.opos < in.olen) {
+            src = in.owned;
+            srclen = in.olen;
+            pos = &in.opos;
+        } else if (in.pos < in.len) {
+            src = in.data;
+            srclen = in.len;
+            pos = &in.pos;
+        } else {
+            break;
+        }
+        const char *seg = src + *pos;
+        const char *nl = memchr(seg, '\n', srclen - *pos);
+        size_t seglen = nl ? (size_t)(nl - seg) + 1 : srclen - *pos;
         bool eol = nl != NULL;
 
         if (p->overflow || p->broken) {
@@ -315,7 +338,7 @@ static int process(struct parser *p, const char *data, size_t len)
                 p->overflow = true; /* as if the whole line had come at once */
             memcpy(p->raw + p->raw_len, seg, k);
             p->raw_len += k;
-            in.pos += seglen;
+            *pos += seglen;
             if (!eol)
                 continue;
             p->nlines++;
@@ -355,7 +378,7 @@ static int process(struct parser *p, const char *data, size_t len)
         /* rec_ended is cleared by start_record only: a record that ended
          * at a '\r' in an earlier segment of this line has still ended. */
         size_t done = feed_line(p, seg, seglen, eol);
-        in.pos += seglen;
+        *pos += seglen;
         if (p->aborted)
             break;
         if (p->replay) {
@@ -381,7 +404,7 @@ static int process(struct parser *p, const char *data, size_t len)
                 continue;
             /* The line is complete in raw: let the skip branch report it. */
             p->raw_len -= seglen;
-            in.pos -= seglen;
+            *pos -= seglen;
             continue;
         }
         if (!eol)

@@ -296,6 +296,74 @@ static void test_rewind_tar_gz(void **state)
     rewind_case("t.tar.xz", "pbx/Master.csv", "t.tar.xz.1", "pbx/Master2.csv");
 }
 
+/* Found by fuzz_archive: a rewind must come back to the same entry. The
+ * first pass reads entries (their data), the rewind passes them by their
+ * declared sizes; in a crafted zip the two can part ways (a deflate
+ * stream that ends before its declared size, with another local header
+ * inside the rest). Each member is read whole, then rewound and read
+ * again: the second reading must give the same bytes or fail, never the
+ * bytes of another entry. */
+static const struct {
+    const char *name;
+    struct bytes zip;
+} rewind_same_cases[] = {
+    /* a.csv: deflated "1,2\n", declared 48 bytes long; b.csv's header and
+     * data sit inside those 48 bytes, c.csv's right after them. */
+    {"local header inside a deflated entry's declared size",
+     B("\x50\x4b\x03\x04\x14\x00\x00\x00\x08\x00\x00\x00\x21\x00\x33\x42\x21\x55"
+       "\x30\x00\x00\x00\x04\x00\x00\x00\x05\x00\x00\x00\x61\x2e\x63\x73\x76\x33"
+       "\xd4\x31\xe2\x02\x00\x50\x4b\x03\x04\x14\x00\x00\x00\x00\x00\x00\x00\x21"
+       "\x00\x2b\xbf\x22\x36\x04\x00\x00\x00\x04\x00\x00\x00\x05\x00\x00\x00\x62"
+       "\x2e\x63\x73\x76\x62\x2c\x62\x0a\x00\x00\x00\x50\x4b\x03\x04\x14\x00\x00"
+       "\x00\x00\x00\x00\x00\x21\x00\x0f\xe9\x85\x97\x04\x00\x00\x00\x04\x00\x00"
+       "\x00\x05\x00\x00\x00\x63\x2e\x63\x73\x76\x63\x2c\x63\x0a")},
+};
+
+static void test_rewind_same_entry(void **state)
+{
+    (void)state;
+    for (size_t c = 0; c < sizeof rewind_same_cases / sizeof *rewind_same_cases; c++) {
+        char *path = xasprintf("%s/rewind_same%zu.zip", dir, c);
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(rewind_same_cases[c].zip.s, 1, rewind_same_cases[c].zip.n, f),
+                         rewind_same_cases[c].zip.n);
+        fclose(f);
+        struct input *in = NULL;
+        char why[CDR_ERRLEN] = "";
+        assert_int_equal(input_file_claim(path, false, false, &in, why, sizeof why),
+                         INPUT_CLAIMED);
+        struct input_archive *ar = input_archive_open(in, 4ull << 30, why, sizeof why);
+        assert_non_null(ar);
+        struct input_archive_entry e;
+        while (input_archive_next(ar, &e, why, sizeof why) == 1) {
+            bool packed;
+            struct input *m = input_archive_member(ar, &packed);
+            size_t len1, len2;
+            ssize_t rc;
+            char *first = read_member(m, 1000, 1u << 20, &len1, &rc);
+            if (input_rewind(m) == 0) {
+                char *again = read_member(m, 1000, 1u << 20, &len2, &rc);
+                if (len1 != len2 || memcmp(first, again, len1) != 0)
+                    fail_msg("%s: %s reads %zu other bytes after its rewind (%zu before)",
+                             rewind_same_cases[c].name, e.name, len2, len1);
+                free(again);
+            } else if (!input_why(m)) {
+                fail_msg("%s: %s: a failed rewind without a reason", rewind_same_cases[c].name,
+                         e.name);
+            }
+            free(first);
+            input_close(m);
+            if (input_archive_broken(ar))
+                break;
+        }
+        input_archive_close(ar);
+        input_close(in);
+        unlink(path);
+        free(path);
+    }
+}
+
 /* The 1 GiB bomb is stopped after little work: bounded time. */
 static void test_bomb_stops_early(void **state)
 {
@@ -382,6 +450,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_every_archive_every_read_size),
     cmocka_unit_test(test_rewind_zip),
     cmocka_unit_test(test_rewind_tar_gz),
+    cmocka_unit_test(test_rewind_same_entry),
     cmocka_unit_test(test_bomb_stops_early),
     cmocka_unit_test(test_garbage),
 };

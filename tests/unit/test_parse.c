@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "parse.h"
 #include "testutil.h"
@@ -772,12 +773,76 @@ static void test_random_inputs_every_chunk_size(void **state)
     }
 }
 
+/* Found by fuzz_archive: lines that each open a quote make every line a
+ * replay (the quote swallows the next line, the record fails, its first
+ * line is rejected and the rest read again). Each replay must cost the
+ * replayed lines, not a copy of all the unread input: 2 MiB fed at once
+ * took 16 s of CPU when it did. CPU time, so that a busy machine does not
+ * fail the test; the bound is several times what the linear parse needs
+ * under ASan. */
+static size_t storm_recs, storm_rejs;
+
+static enum parse_verdict storm_record(void *ctx, const char *const *fields, const size_t *lens,
+                                       size_t n, uint64_t line, char *reason, size_t reason_len)
+{
+    (void)ctx, (void)fields, (void)lens, (void)line;
+    if (n == 15) {
+        storm_recs++;
+        return PARSE_OK;
+    }
+    snprintf(reason, reason_len, "expected 15 fields, got %zu", n);
+    return PARSE_BAD;
+}
+
+static enum parse_verdict storm_reject(void *ctx, uint64_t line, const char *raw, size_t len,
+                                       const char *reason)
+{
+    (void)ctx, (void)line, (void)raw, (void)len, (void)reason;
+    storm_rejs++;
+    return PARSE_OK;
+}
+
+static void test_replay_storm_is_linear(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *line;
+        size_t rejects_per_line; /* of every line, in the end */
+    } storms[] = {
+        {"\"\r\n", 1},
+        {"\"\n", 1},
+        {"a,\"\n", 1},
+    };
+    const size_t size = 2u << 20;
+    char *in = xmalloc(size);
+    for (size_t c = 0; c < sizeof storms / sizeof *storms; c++) {
+        size_t k = strlen(storms[c].line), lines = size / k;
+        for (size_t i = 0; i < lines; i++)
+            memcpy(in + i * k, storms[c].line, k);
+        storm_recs = storm_rejs = 0;
+        struct parse_cb cb = {storm_record, storm_reject, NULL};
+        struct parser *p = parse_create(0, &cb);
+        clock_t t0 = clock();
+        assert_int_equal(parse_feed(p, in, lines * k), 0);
+        assert_int_equal(parse_finish(p), 0);
+        double cpu = (double)(clock() - t0) / CLOCKS_PER_SEC;
+        parse_destroy(p);
+        print_message("storm %zu: %zu lines in %.2f s of CPU\n", c, lines, cpu);
+        if (cpu > 5.0)
+            fail_msg("storm %zu: %zu lines took %.1f s of CPU", c, lines, cpu);
+        assert_int_equal(storm_recs, 0);
+        assert_int_equal(storm_rejs, lines * storms[c].rejects_per_line);
+    }
+    free(in);
+}
+
 static const struct CMUnitTest fixed_tests[] = {
     cmocka_unit_test(test_csv_spectrum),
     cmocka_unit_test(test_random_inputs_every_chunk_size),
     cmocka_unit_test(test_empty_feeds_and_default_limit),
     cmocka_unit_test(test_destroy_null),
     cmocka_unit_test(test_finish_cut),
+    cmocka_unit_test(test_replay_storm_is_linear),
 };
 
 #define NFIXED (sizeof fixed_tests / sizeof *fixed_tests)
