@@ -505,7 +505,8 @@ static bool choose_format(struct import *im)
     if (im->src->format != CDR_FMT_AUTO)
         return true;
     if (detect_input(im->in, im->src->max_line_bytes, &d) < 0) {
-        im->r->status = FILE_UNREADABLE;
+        /* Says nothing about the data: the file stays and is read again. */
+        im->r->status = FILE_IO_ERROR;
         snprintf(im->r->error, sizeof im->r->error, "read error: %s", strerror(errno));
         return false;
     }

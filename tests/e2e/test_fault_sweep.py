@@ -296,7 +296,10 @@ def test_sweep_fetch(tmp_path, dsn, db, capsys, pbx):  # noqa: F811
         assert set(got) <= expected(lines)
         hits = injected(log)
         lost = "lost" in r.stderr
-        if hits:
+        if hits and (hits[0][1], hits[0][3]) != ("rename", "EXDEV"):
+            # As in the other sweeps, only a rename that says EXDEV needs
+            # no word: the copy that answers it is no failure (the checks
+            # below still hold the run to every record stored once).
             assert r.returncode != 0 or " ERROR " in r.stderr or " WARN " in r.stderr, \
                 "the failure was not reported"
         clean = run_cli("fetch", config=config)
