@@ -151,7 +151,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .max_bytes = (ctl & 1) ? 64 : 1024 * 1024, .min_free = 0, .spool_dir = spool_dir,
     };
     char err[CDR_ERRLEN] = "";
-    struct transfer *t = transfer_start(multi, &c, err, sizeof err);
+    bool busy = false;
+    struct transfer *t = transfer_start(multi, &c, &busy, err, sizeof err);
     if (!t) {
         fprintf(stderr, "fuzz: transfer_start: %s\n", err);
         abort();

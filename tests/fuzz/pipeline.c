@@ -195,12 +195,13 @@ static void encode_row(struct run *r, const struct cdr_row *row, uint64_t line)
     unsigned char key[16];
     copytext_key(r->keys, r->text, n, key);
 
-    /* The tuple: the same calls, in the same order, as load_row. */
-    size_t need = 2 + 21 * 4 + 3 * 8 + 16 + 8 + 8 + 2 * 4 + 16 + sizeof source + row->extra_len + 1;
+    /* The tuple: the same calls, in the same order, as load_row (schema 6:
+     * file_id and line_no int4, no stored call_duration). */
+    size_t need = 2 + 20 * 4 + 3 * 8 + 16 + 4 + 4 + 2 * 4 + sizeof source + row->extra_len + 1;
     for (int f = 0; f < CDR_F_COUNT; f++)
         need += row->len[f];
     grow(&r->tuple, &r->tuple_cap, need);
-    char *w = copybin_i16(r->tuple, 21);
+    char *w = copybin_i16(r->tuple, 20);
     for (int f = CDR_F_CALL_TIME; f <= CDR_F_END_TIME; f++) {
         if (row->val[f]) {
             w = copybin_i32(w, 8);
@@ -210,28 +211,19 @@ static void encode_row(struct run *r, const struct cdr_row *row, uint64_t line)
         }
     }
     w = copybin_bytes(w, key, 16);
-    w = copybin_i32(w, 8);
-    w = copybin_i64(w, 1);
-    w = copybin_i32(w, 8);
-    w = copybin_i64(w, (int64_t)line);
+    w = copybin_i32(w, 4);
+    w = copybin_i32(w, 1);
+    w = copybin_i32(w, 4);
+    w = copybin_i32(w, (int32_t)line);
     int32_t secs;
-    if (row->val[CDR_F_TOTAL_DURATION]) {
-        w = copybin_int4_text(w, row->val[CDR_F_TOTAL_DURATION], row->len[CDR_F_TOTAL_DURATION],
-                              &secs);
-        if (secs < 0)
-            fuzz_fail("negative total duration");
-    } else {
-        w = copybin_null(w);
-    }
-    if (row->val[CDR_F_CALL_DURATION]) {
-        w = copybin_int4_text(w, row->val[CDR_F_CALL_DURATION], row->len[CDR_F_CALL_DURATION],
-                              &secs);
-        if (secs < 0)
-            fuzz_fail("negative call duration");
-        w = copybin_interval_secs(w, secs);
-    } else {
-        w = copybin_null(w);
-        w = copybin_null(w);
+    for (int f = CDR_F_TOTAL_DURATION; f <= CDR_F_CALL_DURATION; f++) {
+        if (row->val[f]) {
+            w = copybin_int4_text(w, row->val[f], row->len[f], &secs);
+            if (secs < 0)
+                fuzz_fail("negative duration");
+        } else {
+            w = copybin_null(w);
+        }
     }
     w = copybin_bytes(w, source, sizeof source - 1);
     static const enum cdr_field text[] = {
