@@ -162,7 +162,7 @@ D_JOBS=$D/$P-jobs-${JOB_FILES}x$JOB_FILE_ROWS
 F_B10=$D/$P-blocks10-$ROWS.csv      # case 9: the main file's rows as ten blocks over one range
 F_RND=$D/$P-shuffle-$ROWS.csv       # case 11: the main file's rows in random order
 F_SRC2=$D/s$((SEED + 1))-base-$ROWS.csv  # case 10: another PBX's rows over the same range
-D_SRC10=$D/$P-src10x10-$ROWS       # case 12: ten sources' rows, ten files each (ROWS in all)
+D_SRC10=$D/$P-src10x10b-$ROWS      # case 12: ten sources' rows, ten files each (ROWS in all)
 
 gen_bg() {   # gen_bg OUTPUT generator-args...: in the background, at most NPROC at once
     local out=$1; shift
@@ -203,7 +203,9 @@ gen_bg "$F_RND" --start 0 --count "$ROWS" --order shuffle
 gen_bg "$F_SRC2" --seed $((SEED + 1)) --start 0 --count "$ROWS"
 mkdir -p "$D_SRC10"
 for ((k = 1; k <= 10; k++)); do
-    gen_bg "$D_SRC10/pbx$k" --split 10 --seed $((SEED + 10 + k)) --start 0 --count $((ROWS / 10))
+    # Each source its own weeks: \copy's table has no source column, and
+    # two seeds' rows at the same second can share its unique key.
+    gen_bg "$D_SRC10/pbx$k" --split 10 --seed $((SEED + 10 + k)) --start $(((k - 1) * ROWS / 10)) --count $((ROWS / 10))
 done
 wait
 if [ ! -e "$F_STREAM" ]; then
