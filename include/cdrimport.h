@@ -44,6 +44,8 @@ void cdr_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noretu
  * with: the one way low-level modules report why. */
 void cdr_seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* cdr_seterr, then false: `return cdr_fail(err, errlen, ...)` in a check. */
+bool cdr_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* snprintf into a fresh heap string. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -384,17 +384,6 @@ static const struct layout *pick_layout(const struct profile *p, const char *con
     return &p->layouts[n - p->min_cols];
 }
 
-static bool fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static bool fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return false;
-}
-
 
 
 bool profile_map(struct profile *p, const char *const *f, const size_t *lens, size_t n,
@@ -406,8 +395,8 @@ bool profile_map(struct profile *p, const char *const *f, const size_t *lens, si
     const struct layout *l = pick_layout(p, f, lens, n);
     if (!l) {
         if (p->min_cols == p->max_cols)
-            return fail(err, errlen, "expected %zu fields, got %zu", p->min_cols, n);
-        return fail(err, errlen, "expected %zu to %zu fields, got %zu", p->min_cols,
+            return cdr_fail(err, errlen, "expected %zu fields, got %zu", p->min_cols, n);
+        return cdr_fail(err, errlen, "expected %zu to %zu fields, got %zu", p->min_cols,
                     p->max_cols, n);
     }
 
@@ -422,7 +411,7 @@ bool profile_map(struct profile *p, const char *const *f, const size_t *lens, si
         if (c->target == SKIP)
             continue;
         if (memchr(f[i], '\0', lens[i]))
-            return fail(err, errlen, "field %zu (%s): NUL byte", i + 1, c->name);
+            return cdr_fail(err, errlen, "field %zu (%s): NUL byte", i + 1, c->name);
         if (c->target == EXTRA) {
             if (lens[i] == 0)
                 continue;
@@ -439,13 +428,13 @@ bool profile_map(struct profile *p, const char *const *f, const size_t *lens, si
         case T_TIME: {
             if (lens[i] == 0) {
                 if (fld == CDR_F_CALL_TIME)
-                    return fail(err, errlen, "field %zu (%s): empty start time", i + 1, c->name);
+                    return cdr_fail(err, errlen, "field %zu (%s): empty start time", i + 1, c->name);
                 continue;
             }
             char t[20];
             if (!value_parse_time(f[i], lens[i], t)) {
                 show(shown, sizeof shown, f[i], lens[i]);
-                return fail(err, errlen, "field %zu (%s): impossible date '%s'", i + 1, c->name,
+                return cdr_fail(err, errlen, "field %zu (%s): impossible date '%s'", i + 1, c->name,
                             shown);
             }
             put(p, t, 19);
@@ -458,7 +447,7 @@ bool profile_map(struct profile *p, const char *const *f, const size_t *lens, si
             size_t k;
             if (!value_parse_seconds(f[i], lens[i], num, &k)) {
                 show(shown, sizeof shown, f[i], lens[i]);
-                return fail(err, errlen, "field %zu (%s): not a number of seconds '%s'", i + 1,
+                return cdr_fail(err, errlen, "field %zu (%s): not a number of seconds '%s'", i + 1,
                             c->name, shown);
             }
             put(p, num, k);

@@ -132,17 +132,6 @@ const char *report_by_name(enum report_by by)
 
 /* ---- the command line ---------------------------------------------------- */
 
-static bool fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static bool fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return false;
-}
-
 bool report_parse_args(int argc, char **argv, const struct report_date *today,
                        struct report_opts *o, char *err, size_t errlen)
 {
@@ -163,20 +152,20 @@ bool report_parse_args(int argc, char **argv, const struct report_date *today,
         case 'o': o->output = optarg; break;
         case 'f':
             if (!report_parse_date(optarg, false, &o->from))
-                return fail(err, errlen, "--from: not a date (YYYY-MM-DD or YYYY-MM): '%s'",
+                return cdr_fail(err, errlen, "--from: not a date (YYYY-MM-DD or YYYY-MM): '%s'",
                             optarg);
             have_from = true;
             break;
         case 't':
             if (!report_parse_date(optarg, true, &o->to))
-                return fail(err, errlen, "--to: not a date (YYYY-MM-DD or YYYY-MM): '%s'",
+                return cdr_fail(err, errlen, "--to: not a date (YYYY-MM-DD or YYYY-MM): '%s'",
                             optarg);
             have_to = true;
             break;
         case 'b': {
             int v = report_by_lookup(optarg);
             if (v < 0)
-                return fail(err, errlen, "--by: unknown value '%s' (one of: day, week, month,"
+                return cdr_fail(err, errlen, "--by: unknown value '%s' (one of: day, week, month,"
                             " hour, extension, destination, trunk, outcome)", optarg);
             o->by = (enum report_by)v;
             break;
@@ -184,7 +173,7 @@ bool report_parse_args(int argc, char **argv, const struct report_date *today,
         case 'F': {
             int v = report_format_lookup(optarg);
             if (v < 0)
-                return fail(err, errlen,
+                return cdr_fail(err, errlen,
                             "--format: unknown value '%s' (one of: table, csv, json, html)",
                             optarg);
             o->format = (enum report_format)v;
@@ -193,12 +182,12 @@ bool report_parse_args(int argc, char **argv, const struct report_date *today,
         default:
             /* getopt has stepped past the word at fault: an unknown option,
              * or one whose value is missing. */
-            return fail(err, errlen, "report: unknown option or missing value: '%s'",
+            return cdr_fail(err, errlen, "report: unknown option or missing value: '%s'",
                         argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return fail(err, errlen, "report takes no arguments: '%s'", argv[optind]);
+        return cdr_fail(err, errlen, "report takes no arguments: '%s'", argv[optind]);
     if (!have_to)
         o->to = *today;
     if (!have_from)
@@ -207,7 +196,7 @@ bool report_parse_args(int argc, char **argv, const struct report_date *today,
         char a[16], b[16];
         report_format_date(&o->from, a, sizeof a);
         report_format_date(&o->to, b, sizeof b);
-        return fail(err, errlen, "--from %s is after --to %s", a, b);
+        return cdr_fail(err, errlen, "--from %s is after --to %s", a, b);
     }
     return true;
 }

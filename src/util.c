@@ -185,15 +185,31 @@ char *cdr_escape(const char *s, size_t n)
     return out;
 }
 
-void cdr_seterr(char *err, size_t errlen, const char *fmt, ...)
+static void seterr_v(char *err, size_t errlen, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static void seterr_v(char *err, size_t errlen, const char *fmt, va_list ap)
 {
     if (!err || !errlen)
         return;
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
     size_t n = strlen(err);
     while (n && (err[n - 1] == '\n' || err[n - 1] == ' '))
         err[--n] = '\0';
+}
+
+void cdr_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    seterr_v(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+bool cdr_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    seterr_v(err, errlen, fmt, ap);
+    va_end(ap);
+    return false;
 }
