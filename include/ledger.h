@@ -19,6 +19,9 @@
  * module; callers across the tree use it.) */
 struct load_stats {
     uint64_t rows_read, rows_inserted, rows_duplicate, rows_rejected, rows_repaired;
+    /* The earliest and latest call_time of the rows (binary timestamptz:
+     * microseconds since 2000, UTC); read only when rows_inserted > 0. */
+    int64_t first_call, last_call;
 };
 
 /* Whether a file with this checksum was already imported for the source. */

@@ -34,6 +34,7 @@ struct report_opts {
     enum report_by by;
     enum report_format format;
     const char *output;          /* NULL: stdout */
+    int calls_from;              /* report_run's: sql.h's SQL_FROM_STORE or _ROWS */
 };
 
 /* One line of the summary: a key's counts (or the totals). */

@@ -64,11 +64,19 @@ extern const char SQL_PRUNE_PARTITION_ROWS[];
 extern const char SQL_PRUNE_PARTITION_DROP[];
 extern const char SQL_PRUNE_DELETE[];
 
-/* Call accounting: cdr_source (trunks.c) and the report (report.c) */
+/* Call accounting (sql_calls.c): its migrations, cdr_source (trunks.c),
+ * the stored calls (report.c, prune.c) and the report's queries, each
+ * from the stored calls or from the rows (report.c). */
+extern const char SQL_MIGRATION_CALLS[];
+extern const char SQL_MIGRATION_CALL_STORE[];
 extern const char SQL_SOURCE_UPSERT[];
 extern const char SQL_REPORT_SESSION[];
-extern const char SQL_REPORT_SUMMARY[];
-extern const char SQL_REPORT_HEATMAP[];
-extern const char SQL_REPORT_MISSED[];
+extern const char SQL_CALLS_REFRESH[];
+extern const char SQL_CALLS_PENDING[];
+extern const char SQL_PRUNE_CALLS[];
+enum sql_calls_from { SQL_FROM_STORE, SQL_FROM_ROWS };
+extern const char *const SQL_REPORT_SUMMARY[2];
+extern const char *const SQL_REPORT_HEATMAP[2];
+extern const char *const SQL_REPORT_MISSED[2];
 
 #endif

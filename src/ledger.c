@@ -148,16 +148,21 @@ enum load_status ledger_finish_commit(struct db *db, const char *file_id, const 
                                       const char *error, const char *sha256, uint64_t size,
                                       const struct load_stats *stats, char *err, size_t errlen)
 {
-    char v[6][24], *why = text_param(error);
+    char v[8][24], *why = text_param(error);
     snprintf(v[0], 24, "%llu", (unsigned long long)stats->rows_read);
     snprintf(v[1], 24, "%llu", (unsigned long long)stats->rows_inserted);
     snprintf(v[2], 24, "%llu", (unsigned long long)stats->rows_duplicate);
     snprintf(v[3], 24, "%llu", (unsigned long long)stats->rows_rejected);
     snprintf(v[4], 24, "%llu", (unsigned long long)stats->rows_repaired);
     snprintf(v[5], 24, "%llu", (unsigned long long)size);
-    const char *params[10] = {file_id, v[0], v[1], v[2], v[3], v[4], status, why, sha256, v[5]};
+    snprintf(v[6], 24, "%lld", (long long)stats->first_call);
+    snprintf(v[7], 24, "%lld", (long long)stats->last_call);
+    /* No rows added: no calls to redo (sql_calls.c), and no range. */
+    bool rows = stats->rows_inserted > 0;
+    const char *params[12] = {file_id, v[0], v[1], v[2], v[3], v[4], status, why, sha256, v[5],
+                              rows ? v[6] : NULL, rows ? v[7] : NULL};
     struct db_step steps[2] = {
-        {.tmpl = SQL_FILE_FINISH, .n = 10, .params = params, .want = PGRES_COMMAND_OK,
+        {.tmpl = SQL_FILE_FINISH, .n = 12, .params = params, .want = PGRES_COMMAND_OK,
          .prepare = true},
         {.tmpl = SQL_COMMIT, .want = PGRES_COMMAND_OK},
     };

@@ -56,6 +56,7 @@ struct load {
     bool busy, quit;
     enum load_status st;   /* first failure of the loader */
     uint64_t inserted, duplicate;
+    int64_t tfirst, tlast; /* the call_time range of the file's rows (copybin.h) */
     char err[CDR_ERRLEN];
 };
 
@@ -119,6 +120,8 @@ static void loader_reset(struct load *ld, const char *source, const char *timezo
     }
     ld->fill = 0;
     ld->inserted = ld->duplicate = 0;
+    ld->tfirst = INT64_MAX;
+    ld->tlast = INT64_MIN;
     pthread_mutex_lock(&ld->mu); /* the loader is idle: ld->st is read under mu */
     ld->st = LOAD_OK;
     pthread_mutex_unlock(&ld->mu);
@@ -262,7 +265,11 @@ static void finish_tuples(struct load *ld, struct batch *b)
             char *t = b->buf + b->line_off[i];
             char *key = tuple_times(t, convert_time, ld->zones);
             memcpy(key + 4, b->keys[i], 16);
-            partition_note(db_partitions(ld->db), copybin_get_i64(batch_call_time(b, i)));
+            int64_t at = copybin_get_i64(batch_call_time(b, i));
+            partition_note(db_partitions(ld->db), at);
+            /* For the ledger: which calls the stored calls must redo. */
+            ld->tfirst = at < ld->tfirst ? at : ld->tfirst;
+            ld->tlast = at > ld->tlast ? at : ld->tlast;
         }
         if (i % 1024 == 1023)
             pump_feed(&ld->pump, false);
@@ -536,6 +543,8 @@ enum load_status load_commit(struct load *ld, const char *status, const char *er
         return st;
     stats->rows_inserted = ld->inserted;
     stats->rows_duplicate = ld->duplicate;
+    stats->first_call = ld->tfirst;
+    stats->last_call = ld->tlast;
     return ledger_finish_commit(ld->db, ld->file_id_txt, status, error, sha256, size, stats,
                                 ld->err, sizeof ld->err);
 }

@@ -61,21 +61,23 @@ static enum load_status prune_partitions(struct db *db, struct prune_totals *t, 
     return st;
 }
 
-static enum load_status prune_rows(struct db *db, struct prune_totals *t, char *err,
-                                   size_t errlen)
+/* Delete with tmpl ($1 cutoff, $2 batch) until nothing is left to delete,
+ * a transaction a batch; *n counts the rows. */
+static enum load_status prune_batches(struct db *db, const char *tmpl, const char *cutoff,
+                                      uint64_t *n, char *err, size_t errlen)
 {
-    const char *params[2] = {t->cutoff, PRUNE_BATCH};
-    char *sql = db_sql(db, SQL_PRUNE_DELETE);
+    const char *params[2] = {cutoff, PRUNE_BATCH};
+    char *sql = db_sql(db, tmpl);
     enum load_status st;
-    uint64_t n;
+    uint64_t k;
     do {
         PGresult *res = NULL;
         if ((st = db_exec(db, &res, PGRES_COMMAND_OK, err, errlen, sql, 2, params)) != LOAD_OK)
             break;
-        n = strtoull(PQcmdTuples(res), NULL, 10);
+        k = strtoull(PQcmdTuples(res), NULL, 10);
         PQclear(res);
-        t->rows += n;
-    } while (n > 0);
+        *n += k;
+    } while (k > 0);
     free(sql);
     return st;
 }
@@ -98,10 +100,16 @@ enum load_status prune_run(struct db *db, unsigned months, struct prune_totals *
     if ((st = partition_is_partitioned(db, &parted, err, errlen)) != LOAD_OK)
         return st;
     double t0 = cdr_monotonic();
-    st = parted ? prune_partitions(db, t, err, errlen) : prune_rows(db, t, err, errlen);
+    st = parted ? prune_partitions(db, t, err, errlen)
+                : prune_batches(db, SQL_PRUNE_DELETE, t->cutoff, &t->rows, err, errlen);
+    /* The stored calls (sql_calls.c) of that time go too: a report must
+     * not count calls whose rows are gone. */
+    if (st == LOAD_OK)
+        st = prune_batches(db, SQL_PRUNE_CALLS, t->cutoff, &t->calls, err, errlen);
     if (st == LOAD_OK)
         log_info("prune: calls before %s removed (retention_months %u): %llu rows, %u"
-                 " partitions dropped, %.1f s", t->cutoff, months, (unsigned long long)t->rows,
-                 t->partitions, cdr_monotonic() - t0);
+                 " partitions dropped, %llu stored calls, %.1f s", t->cutoff, months,
+                 (unsigned long long)t->rows, t->partitions, (unsigned long long)t->calls,
+                 cdr_monotonic() - t0);
     return st;
 }

@@ -228,7 +228,8 @@ enum load_status report_summary_query(struct db *db, const struct report_opts *o
     const char *params[4] = {o->source, from, to, by_names[by]};
     PGresult *res = NULL;
     *s = (struct report_summary){0};
-    enum load_status st = db_query(db, &res, err, errlen, SQL_REPORT_SUMMARY, 4, params);
+    enum load_status st = db_query(db, &res, err, errlen, SQL_REPORT_SUMMARY[o->calls_from], 4,
+                                  params);
     if (st != LOAD_OK)
         return st;
     int n = PQntuples(res);
@@ -446,6 +447,40 @@ void report_html_text(FILE *f, const char *s)
 
 /* ---- the command --------------------------------------------------------- */
 
+/* Bring the stored calls up to date (sql_calls.c: cdr_calls_refresh) and
+ * read them; a database where that cannot be done (a replica, a role that
+ * may only read) still gets its report, from the rows, as long as the
+ * store is behind. False: the connection is gone. */
+static bool calls_ready(struct db *db, struct report_opts *o)
+{
+    char err[CDR_ERRLEN];
+    PGresult *res = NULL;
+    o->calls_from = SQL_FROM_STORE;
+    if (db_query(db, &res, err, sizeof err, SQL_CALLS_REFRESH, 0, NULL) == LOAD_OK) {
+        log_debug("report: %s calls brought up to date", PQgetvalue(res, 0, 0));
+        PQclear(res);
+        return true;
+    }
+    if (PQstatus(db_conn(db)) == CONNECTION_BAD) {
+        log_error("report: %s", err);
+        return false;
+    }
+    char why[CDR_ERRLEN];
+    snprintf(why, sizeof why, "%s", err);
+    if (db_query(db, &res, err, sizeof err, SQL_CALLS_PENDING, 0, NULL) != LOAD_OK) {
+        log_error("report: %s", err);
+        return false;
+    }
+    if (strcmp(PQgetvalue(res, 0, 0), "0") != 0) {
+        log_warn("report: the stored calls could not be brought up to date (%s); reading"
+                 " the calls from the rows instead, which takes longer",
+                 why);
+        o->calls_from = SQL_FROM_ROWS;
+    }
+    PQclear(res);
+    return true;
+}
+
 int report_run(const struct cdr_config *cfg, const struct report_opts *opts)
 {
     struct report_opts o = *opts;
@@ -466,6 +501,10 @@ int report_run(const struct cdr_config *cfg, const struct report_opts *opts)
         return CDR_EXIT_DB;
     }
     PQclear(set);
+    if (!calls_ready(db, &o)) {
+        db_close(db);
+        return CDR_EXIT_DB;
+    }
 
     /* Into a temporary file beside -o, renamed at the end: a failed run
      * leaves no half report where a cron job's reader expects a whole. */

@@ -159,11 +159,12 @@ static void write_days(FILE *f, const struct report_opts *o, const struct report
 
 /* ---- hour of week -------------------------------------------------------- */
 
-static enum load_status write_heatmap(FILE *f, struct db *db, const char *const params[3],
-                                      char *err, size_t errlen)
+static enum load_status write_heatmap(FILE *f, struct db *db, const struct report_opts *o,
+                                      const char *const params[3], char *err, size_t errlen)
 {
     PGresult *res = NULL;
-    enum load_status st = db_query(db, &res, err, errlen, SQL_REPORT_HEATMAP, 3, params);
+    enum load_status st = db_query(db, &res, err, errlen, SQL_REPORT_HEATMAP[o->calls_from], 3,
+                                  params);
     if (st != LOAD_OK)
         return st;
     long long grid[7][24] = {{0}}, top = 0;
@@ -254,12 +255,14 @@ static void write_top(FILE *f, const char *id, const char *title,
 
 /* ---- missed calls -------------------------------------------------------- */
 
-static enum load_status write_missed(FILE *f, struct db *db, const char *const params[3],
-                                     long long total, char *err, size_t errlen)
+static enum load_status write_missed(FILE *f, struct db *db, const struct report_opts *o,
+                                     const char *const params[3], long long total, char *err,
+                                     size_t errlen)
 {
     const char *p[4] = {params[0], params[1], params[2], MISSED_MAX};
     PGresult *res = NULL;
-    enum load_status st = db_query(db, &res, err, errlen, SQL_REPORT_MISSED, 4, p);
+    enum load_status st = db_query(db, &res, err, errlen, SQL_REPORT_MISSED[o->calls_from], 4,
+                                  p);
     if (st != LOAD_OK)
         return st;
     int n = PQntuples(res);
@@ -323,13 +326,13 @@ enum load_status report_html_write(struct db *db, const struct report_opts *o, F
     fputs("<h2>Calls per day</h2>\n", f);
     write_days(f, o, &days);
     fputs("<h2>Calls by hour of the week</h2>\n", f);
-    if ((st = write_heatmap(f, db, params, err, errlen)) != LOAD_OK)
+    if ((st = write_heatmap(f, db, o, params, err, errlen)) != LOAD_OK)
         goto out;
     fputs("<h2>Top extensions and destinations</h2>\n<div class=\"cols\">\n", f);
     write_top(f, "top-extensions", "extensions", &ext);
     write_top(f, "top-destinations", "destinations", &dst);
     fputs("</div>\n<h2>Missed calls</h2>\n", f);
-    if ((st = write_missed(f, db, params, total->missed, err, errlen)) != LOAD_OK)
+    if ((st = write_missed(f, db, o, params, total->missed, err, errlen)) != LOAD_OK)
         goto out;
     fputs("<p class=\"period\" style=\"margin-top:24px\">cdrimport " CDRIMPORT_VERSION ": a call is the CDR rows that"
           " share a call ID; answered on any leg is answered.</p>\n</body></html>\n", f);

@@ -41,185 +41,6 @@ const char SQL_SCHEMA_APPLIED[] = "INSERT INTO @.cdr_schema (version) VALUES ($1
     "COMMENT ON VIEW @.cdr IS 'the call records, one row per CDR line (table cdr_row)';" \
     "COMMENT ON COLUMN @.cdr.call_duration IS 'call_duration_s as an interval';"
 
-/*
- * Call accounting (migration 8): the table cdr_source, the function
- * cdr_calls and the views cdr_call, cdr_daily, cdr_hourly.
- *
- * cdr_source holds what the views need from importer.yaml: each source's
- * zone (its days are local days) and which channels are trunks (a call's
- * direction). cdrimport upserts it at every connect (trunks.c).
- *
- * cdr_calls(t0, t1) folds the legs of each call (rows of one source sharing
- * a call ID: parallel dial, ring groups, transfers; a row without a call ID
- * is a call of its own) into one row, for the calls that start in [t0, t1).
- * The rows are read from a day before t0 to a day after t1, through the
- * key's leading call_time, so a month's report reads a month of rows (and
- * only that month's partitions) instead of grouping the whole table; a leg
- * more than a day away from its call's start is not seen. A LANGUAGE sql
- * function of one SELECT is inlined by the planner: t0 and t1 become plan
- * constants, and a source filter is pushed under the grouping.
- *
- * "The first leg's caller" and the like: one sort of the legs by call and
- * start (the window w) numbers them, and plain aggregates pick the row
- * numbered 1. Ordered aggregates (array_agg(... ORDER BY ...)) said the
- * same but sorted every call's legs apart, which made them the slowest
- * part of a month's report. The trunk globs' regular expression is the
- * costliest per-row work left: it runs once per leg on the destination
- * channel, and once per call on the first leg's source channel (an
- * aggregate's FILTER is checked before its argument is computed). An
- * outgoing call's trunk is the least of the trunk channels it used.
- *
- * A leg counts as answered when its status is ANSWERED, or when it has no
- * status but an answer time; BUSY is busy; FAILED and CONGESTION failed;
- * anything else (NO ANSWER, NO ANSWERED, CANCEL, ...) rang unanswered.
- * A call is answered when any leg was, else missed when any leg rang
- * unanswered, else busy when any leg was busy, else failed. The direction:
- * incoming when the first leg came in on a trunk, else outgoing when any
- * leg went out on one, else internal; NULL while the source has no trunks
- * configured (an Asterisk source without `trunks:`).
- */
-#define SQL_CALL_ACCOUNTING \
-    "CREATE TABLE IF NOT EXISTS @.cdr_source (" \
-    " source text PRIMARY KEY," \
-    " timezone text NOT NULL," \
-    " trunks text[] NOT NULL DEFAULT '{}'," \
-    " trunk_regex text," \
-    " updated_at timestamptz NOT NULL DEFAULT now());" \
-    "COMMENT ON TABLE @.cdr_source IS 'per source, from importer.yaml (written by cdrimport at" \
-    " connect): its time zone and its trunk channels';" \
-    "COMMENT ON COLUMN @.cdr_source.timezone IS 'IANA zone of the PBX clock: the views'' days" \
-    " and hours are local to it';" \
-    "COMMENT ON COLUMN @.cdr_source.trunks IS 'globs over channel names (trunks:) that are" \
-    " trunks; empty: none configured';" \
-    "COMMENT ON COLUMN @.cdr_source.trunk_regex IS 'the trunks globs as one anchored regular" \
-    " expression; NULL: none configured, so directions are unknown';" \
-    "CREATE OR REPLACE FUNCTION @.cdr_calls(t0 timestamptz, t1 timestamptz)" \
-    " RETURNS TABLE (source text, call_id text, start_time timestamptz," \
-    "  answer_time timestamptz, end_time timestamptz, start_local timestamp, timezone text," \
-    "  ring_s integer, talk_s integer, legs integer, caller text, destination text," \
-    "  extension text, trunk text, direction text, outcome text)" \
-    " LANGUAGE sql STABLE AS $f$" \
-    " SELECT g.source, g.call_id, g.start_time, g.answer_time, g.end_time," \
-    "  g.start_time AT TIME ZONE g.timezone, g.timezone," \
-    "  greatest(0, round(extract(epoch FROM coalesce(g.answer_time, g.end_time)" \
-    "   - g.start_time)))::integer," \
-    "  g.talk_s, g.legs, g.caller, g.destination," \
-    "  CASE WHEN g.direction = 'incoming' THEN coalesce(g.answered_by, g.destination)" \
-    "   ELSE g.caller END," \
-    "  regexp_replace(CASE g.direction WHEN 'incoming' THEN g.first_src" \
-    "   WHEN 'outgoing' THEN g.out_channel END, '-[^-/]*$', '')," \
-    "  g.direction," \
-    "  CASE WHEN g.n_answered > 0 THEN 'answered' WHEN g.n_missed > 0 THEN 'missed'" \
-    "   WHEN g.n_busy > 0 THEN 'busy' ELSE 'failed' END" \
-    " FROM (SELECT l.source, l.call_id, min(l.timezone) AS timezone," \
-    "   min(l.call_time) AS start_time," \
-    "   min(l.answer_time) FILTER (WHERE l.kind = 'answered') AS answer_time," \
-    "   max(coalesce(l.end_time, l.call_time + make_interval(secs => coalesce(l.total_duration_s," \
-    "    0)))) AS end_time," \
-    "   coalesce(sum(l.call_duration_s) FILTER (WHERE l.kind = 'answered'), 0)::integer" \
-    "    AS talk_s," \
-    "   count(*)::integer AS legs," \
-    "   count(*) FILTER (WHERE l.kind = 'answered') AS n_answered," \
-    "   count(*) FILTER (WHERE l.kind = 'missed') AS n_missed," \
-    "   count(*) FILTER (WHERE l.kind = 'busy') AS n_busy," \
-    "   min(l.caller_phone) FILTER (WHERE l.n = 1) AS caller," \
-    "   min(l.dialed_phone) FILTER (WHERE l.n = 1) AS destination," \
-    "   min(l.dialed_phone) FILTER (WHERE l.kind = 'answered' AND l.n_answered = 1)" \
-    "    AS answered_by," \
-    "   min(l.src_channel) FILTER (WHERE l.n = 1) AS first_src," \
-    "   min(l.dst_channel) FILTER (WHERE l.dst_channel ~ l.trunk_regex) AS out_channel," \
-    "   CASE WHEN min(l.trunk_regex) IS NULL THEN NULL" \
-    "    WHEN bool_or(l.src_channel ~ l.trunk_regex) FILTER (WHERE l.n = 1) THEN 'incoming'" \
-    "    WHEN bool_or(l.dst_channel ~ l.trunk_regex) THEN 'outgoing' ELSE 'internal' END" \
-    "    AS direction" \
-    "  FROM (SELECT k.*, row_number() OVER w AS n," \
-    "    count(*) FILTER (WHERE k.kind = 'answered') OVER w AS n_answered" \
-    "   FROM (SELECT c.source, coalesce(c.call_id, c.row_key::text) AS call_id, c.call_time," \
-    "     c.answer_time, c.end_time, c.total_duration_s, c.call_duration_s, c.caller_phone," \
-    "     c.dialed_phone, c.src_channel, c.dst_channel, c.file_id, c.line_no," \
-    "     coalesce(s.timezone, 'UTC') AS timezone, s.trunk_regex," \
-    "     CASE upper(btrim(coalesce(c.call_type, '')))" \
-    "      WHEN 'ANSWERED' THEN 'answered' WHEN 'BUSY' THEN 'busy'" \
-    "      WHEN 'FAILED' THEN 'failed' WHEN 'CONGESTION' THEN 'failed'" \
-    "      WHEN '' THEN CASE WHEN c.answer_time IS NOT NULL THEN 'answered' ELSE 'missed' END" \
-    "      ELSE 'missed' END AS kind" \
-    "    FROM @.cdr c LEFT JOIN @.cdr_source s ON s.source = c.source" \
-    "    WHERE c.call_time >= t0 - interval '1 day' AND c.call_time < t1 + interval '1 day') k" \
-    "   WINDOW w AS (PARTITION BY k.source, k.call_id ORDER BY k.call_time, k.file_id, k.line_no" \
-    "    ROWS UNBOUNDED PRECEDING)) l" \
-    "  GROUP BY l.source, l.call_id) g" \
-    " WHERE g.start_time >= t0 AND g.start_time < t1 $f$;" \
-    "COMMENT ON FUNCTION @.cdr_calls(timestamptz, timestamptz) IS 'the calls (as the view" \
-    " cdr_call) that start in [t0, t1), reading only the rows near that period';" \
-    "CREATE OR REPLACE VIEW @.cdr_call AS SELECT * FROM @.cdr_calls('-infinity', 'infinity');" \
-    "COMMENT ON VIEW @.cdr_call IS 'one row per call: the CDR rows (legs) of a source that" \
-    " share a call ID, grouped';" \
-    "COMMENT ON COLUMN @.cdr_call.source IS 'the source (PBX) of the call';" \
-    "COMMENT ON COLUMN @.cdr_call.call_id IS 'the legs'' call ID (the row''s key when the row" \
-    " has none)';" \
-    "COMMENT ON COLUMN @.cdr_call.start_time IS 'the first leg''s start';" \
-    "COMMENT ON COLUMN @.cdr_call.answer_time IS 'the first answer of an answered leg; NULL:" \
-    " not answered';" \
-    "COMMENT ON COLUMN @.cdr_call.end_time IS 'the last leg''s end (start plus total duration" \
-    " where a row has no end)';" \
-    "COMMENT ON COLUMN @.cdr_call.start_local IS 'start_time on the source''s clock (its" \
-    " timezone)';" \
-    "COMMENT ON COLUMN @.cdr_call.timezone IS 'the source''s zone (cdr_source; UTC when" \
-    " unknown)';" \
-    "COMMENT ON COLUMN @.cdr_call.ring_s IS 'seconds from start to answer; not answered: to" \
-    " the end';" \
-    "COMMENT ON COLUMN @.cdr_call.talk_s IS 'talking seconds of the answered legs, added" \
-    " (a transfer''s legs follow each other)';" \
-    "COMMENT ON COLUMN @.cdr_call.legs IS 'how many CDR rows the call has';" \
-    "COMMENT ON COLUMN @.cdr_call.caller IS 'the first leg''s caller (extension, or caller ID" \
-    " of an incoming call)';" \
-    "COMMENT ON COLUMN @.cdr_call.destination IS 'the number the first leg dialled';" \
-    "COMMENT ON COLUMN @.cdr_call.extension IS 'the local party: incoming, the number of the" \
-    " leg that answered (else destination); otherwise the caller';" \
-    "COMMENT ON COLUMN @.cdr_call.trunk IS 'the trunk channel without its per-call suffix" \
-    " (DAHDI/3, SIP/carrier1): incoming, the first leg''s source; outgoing, the least trunk" \
-    " channel a leg went to; NULL for internal calls';" \
-    "COMMENT ON COLUMN @.cdr_call.direction IS 'incoming, outgoing or internal (by the" \
-    " source''s trunks); NULL: the source has no trunks configured';" \
-    "COMMENT ON COLUMN @.cdr_call.outcome IS 'answered (any leg), missed (none answered, one" \
-    " rang), busy, failed';" \
-    SQL_CALL_TOTALS("cdr_daily", "(c.start_local)::date", "day") \
-    "COMMENT ON VIEW @.cdr_daily IS 'calls per local day, source and extension';" \
-    "COMMENT ON COLUMN @.cdr_daily.day IS 'the day on the source''s clock';" \
-    SQL_CALL_TOTALS_COMMENTS("cdr_daily") \
-    SQL_CALL_TOTALS("cdr_hourly", "date_trunc('hour', c.start_local)", "hour") \
-    "COMMENT ON VIEW @.cdr_hourly IS 'calls per local hour, source and extension';" \
-    "COMMENT ON COLUMN @.cdr_hourly.hour IS 'the hour''s start on the source''s clock';" \
-    SQL_CALL_TOTALS_COMMENTS("cdr_hourly")
-
-/* cdr_daily and cdr_hourly: the same counts over a different period. */
-#define SQL_CALL_TOTALS(view, period, name) \
-    "CREATE OR REPLACE VIEW @." view " AS SELECT " period " AS " name ", c.source," \
-    " c.extension, count(*) AS calls," \
-    " count(*) FILTER (WHERE c.direction = 'incoming') AS calls_in," \
-    " count(*) FILTER (WHERE c.direction = 'outgoing') AS calls_out," \
-    " count(*) FILTER (WHERE c.direction = 'internal') AS calls_internal," \
-    " count(*) FILTER (WHERE c.outcome = 'answered') AS answered," \
-    " count(*) FILTER (WHERE c.outcome = 'missed') AS missed," \
-    " count(*) FILTER (WHERE c.outcome = 'busy') AS busy," \
-    " count(*) FILTER (WHERE c.outcome = 'failed') AS failed," \
-    " sum(c.talk_s) AS talk_s," \
-    " round(avg(c.ring_s) FILTER (WHERE c.outcome = 'answered'), 1) AS avg_ring_s" \
-    " FROM @.cdr_call c GROUP BY 1, 2, 3;"
-#define SQL_CALL_TOTALS_COMMENTS(view) \
-    "COMMENT ON COLUMN @." view ".source IS 'the source (PBX)';" \
-    "COMMENT ON COLUMN @." view ".extension IS 'cdr_call.extension: the local party';" \
-    "COMMENT ON COLUMN @." view ".calls IS 'calls (not CDR rows)';" \
-    "COMMENT ON COLUMN @." view ".calls_in IS 'incoming calls';" \
-    "COMMENT ON COLUMN @." view ".calls_out IS 'outgoing calls';" \
-    "COMMENT ON COLUMN @." view ".calls_internal IS 'internal calls';" \
-    "COMMENT ON COLUMN @." view ".answered IS 'calls answered on any leg';" \
-    "COMMENT ON COLUMN @." view ".missed IS 'calls that rang and were answered on no leg';" \
-    "COMMENT ON COLUMN @." view ".busy IS 'calls that found only busy';" \
-    "COMMENT ON COLUMN @." view ".failed IS 'calls that failed';" \
-    "COMMENT ON COLUMN @." view ".talk_s IS 'talking seconds';" \
-    "COMMENT ON COLUMN @." view ".avg_ring_s IS 'mean seconds to answer, answered calls';"
-
 /* Each migration runs once, in order, inside one transaction with its
  * version row. Never edit a shipped migration: add the next one. */
 /* Migration 8 is longer than the 4095 bytes ISO C promises a string can
@@ -415,7 +236,9 @@ const char *const SQL_MIGRATIONS[] = {
      * cdr_row, so that a partition conversion (which replaces cdr_row and
      * re-points cdr) leaves it standing; every statement is CREATE ... IF
      * NOT EXISTS or OR REPLACE, so replaying it changes nothing. */
-    SQL_CALL_ACCOUNTING,
+    SQL_MIGRATION_CALLS,
+    /* 10: the stored calls (sql_calls.c). */
+    SQL_MIGRATION_CALL_STORE,
 };
 #pragma GCC diagnostic pop
 
@@ -440,10 +263,16 @@ const char SQL_FILE_BEGIN[] =
     " status, format) SELECT $1::text, $2::text, $3::bytea, $4::text, $5::bytea, $6::text,"
     " $7::int8, 'imported', $8::text WHERE $9::bool OR NOT EXISTS (SELECT 1 FROM @.cdr_file"
     " WHERE source = $1::text AND sha256 = $6::text AND status = 'imported') RETURNING id";
+/* $11, $12: the rows' first and last call_time as sent (microseconds since
+ * 2000, UTC), NULL when the file added no rows: the stored calls to redo
+ * (sql_calls.c). */
 const char SQL_FILE_FINISH[] =
     "UPDATE @.cdr_file SET rows_read = $2, rows_inserted = $3, rows_duplicate = $4,"
     " rows_rejected = $5, rows_repaired = $6, status = $7, error = $8,"
-    " sha256 = $9, size_bytes = $10, finished_at = clock_timestamp() WHERE id = $1";
+    " sha256 = $9, size_bytes = $10, finished_at = clock_timestamp(),"
+    " first_call = timestamptz '2000-01-01 00:00:00+00' + $11::int8 * interval '1 microsecond',"
+    " last_call = timestamptz '2000-01-01 00:00:00+00' + $12::int8 * interval '1 microsecond',"
+    " calls_pending = $3::int8 > 0 WHERE id = $1";
 const char SQL_FILE_STATUS[] =
     "SELECT id, source, status, rows_read, rows_inserted, rows_duplicate, rows_rejected,"
     " rows_repaired, left(sha256, 12),"
@@ -568,69 +397,3 @@ const char SQL_PRUNE_PARTITION_DROP[] = "DROP TABLE @.";
 const char SQL_PRUNE_DELETE[] =
     "DELETE FROM @.cdr_row WHERE ctid = ANY (ARRAY(SELECT ctid FROM @.cdr_row"
     " WHERE call_time < $1::timestamptz LIMIT $2::int))";
-
-/* ---- call accounting (trunks.c, report.c) -------------------------------- */
-
-/* A source's zone and trunks from importer.yaml ($3: the globs, one a
- * line; $4: them as one regular expression, NULL for none). Written only
- * when something changed, so that a connect costs no row version. */
-/* The report's session: a month's legs are sorted once by call (cdr_calls),
- * in memory rather than in temporary files (4 MB, the default, spills a
- * month of a busy PBX), and without JIT compilation, which cost more than
- * it saved for these one-off queries (the planner misjudges the rows a
- * set-returning function gives). */
-const char SQL_REPORT_SESSION[] =
-    "SELECT set_config('work_mem', '128MB', false), set_config('jit', 'off', false)";
-const char SQL_SOURCE_UPSERT[] =
-    "INSERT INTO @.cdr_source AS s (source, timezone, trunks, trunk_regex)"
-    " VALUES ($1, $2, CASE WHEN $3::text = '' THEN '{}'::text[]"
-    "  ELSE string_to_array($3::text, chr(10)) END, $4)"
-    " ON CONFLICT (source) DO UPDATE SET timezone = EXCLUDED.timezone,"
-    " trunks = EXCLUDED.trunks, trunk_regex = EXCLUDED.trunk_regex, updated_at = now()"
-    " WHERE (s.timezone, s.trunks, s.trunk_regex) IS DISTINCT FROM"
-    " (EXCLUDED.timezone, EXCLUDED.trunks, EXCLUDED.trunk_regex)";
-
-/* The calls of a report: $1 source (NULL: all), $2 and $3 the first and
- * last local day. cdr_calls reads the rows of [$2 - 1 day, $3 + 2 days) in
- * the session's zone, which is wide enough for any source's zone (offsets
- * stay within 14 hours); the local day then decides. */
-#define SQL_REPORT_CALLS \
-    "SELECT * FROM @.cdr_calls($2::date - 1, $3::date + 2)" \
-    " WHERE ($1::text IS NULL OR source = $1::text)" \
-    " AND start_local >= $2::date AND start_local < $3::date + 1"
-
-/* One row per key of $4 (the --by), then the totals row (ROLLUP's, also
- * there when the period has no call): key, calls, incoming, outgoing,
- * internal, answered, missed, busy, failed, talk seconds, mean seconds to
- * answer (-1: nothing was answered), whether the row is the totals. Periods sort in time order, the
- * rest by calls, most first. */
-const char SQL_REPORT_SUMMARY[] =
-    "SELECT k, count(*), count(*) FILTER (WHERE direction = 'incoming'),"
-    " count(*) FILTER (WHERE direction = 'outgoing'),"
-    " count(*) FILTER (WHERE direction = 'internal'),"
-    " count(*) FILTER (WHERE outcome = 'answered'), count(*) FILTER (WHERE outcome = 'missed'),"
-    " count(*) FILTER (WHERE outcome = 'busy'), count(*) FILTER (WHERE outcome = 'failed'),"
-    " coalesce(sum(talk_s), 0), coalesce(round(avg(ring_s) FILTER (WHERE outcome = 'answered')),"
-    " -1), grouping(k)"
-    " FROM (SELECT *, CASE $4::text"
-    "  WHEN 'day' THEN to_char(start_local, 'YYYY-MM-DD')"
-    "  WHEN 'week' THEN to_char(start_local, 'IYYY-\"W\"IW')"
-    "  WHEN 'month' THEN to_char(start_local, 'YYYY-MM')"
-    "  WHEN 'hour' THEN to_char(start_local, 'HH24') || ':00'"
-    "  WHEN 'extension' THEN coalesce(extension, '')"
-    "  WHEN 'destination' THEN coalesce(destination, '')"
-    "  WHEN 'trunk' THEN coalesce(trunk, '')"
-    "  ELSE outcome END AS k FROM (" SQL_REPORT_CALLS ") c) r"
-    " GROUP BY ROLLUP (k)"
-    " ORDER BY grouping(k), CASE WHEN $4::text IN ('extension', 'destination', 'trunk')"
-    "  THEN -count(*) END, k";
-/* Calls per local day of week (ISO: 1 Monday) and hour: the heat map. */
-const char SQL_REPORT_HEATMAP[] =
-    "SELECT extract(isodow FROM start_local)::int, extract(hour FROM start_local)::int,"
-    " count(*) FROM (" SQL_REPORT_CALLS ") c GROUP BY 1, 2 ORDER BY 1, 2";
-/* The missed calls, oldest first, at most $4. */
-const char SQL_REPORT_MISSED[] =
-    "SELECT to_char(start_local, 'YYYY-MM-DD HH24:MI:SS'), source, coalesce(caller, ''),"
-    " coalesce(destination, ''), coalesce(extension, ''), coalesce(trunk, ''), ring_s, legs"
-    " FROM (" SQL_REPORT_CALLS ") c WHERE outcome = 'missed'"
-    " ORDER BY start_time, source, call_id LIMIT $4::int";
