@@ -93,9 +93,10 @@ double report_scale(long long v, long long max, double len);
 
 /* ---- the database -------------------------------------------------------- */
 
-/* The summary of o's period by `by`; frees with report_summary_free. */
+/* The summary of o's period by `by`; frees with report_summary_free. top > 0:
+ * only the first top keys, and no totals row. */
 enum load_status report_summary_query(struct db *db, const struct report_opts *o,
-                                      enum report_by by, struct report_summary *s,
+                                      enum report_by by, int top, struct report_summary *s,
                                       char *err, size_t errlen);
 void report_summary_free(struct report_summary *s);
 

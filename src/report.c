@@ -219,16 +219,17 @@ enum report_format report_resolve_format(enum report_format f, const char *outpu
 /* ---- the summary --------------------------------------------------------- */
 
 enum load_status report_summary_query(struct db *db, const struct report_opts *o,
-                                      enum report_by by, struct report_summary *s,
+                                      enum report_by by, int top, struct report_summary *s,
                                       char *err, size_t errlen)
 {
-    char from[16], to[16];
+    char from[16], to[16], limit[16];
     report_format_date(&o->from, from, sizeof from);
     report_format_date(&o->to, to, sizeof to);
-    const char *params[4] = {o->source, from, to, by_names[by]};
+    snprintf(limit, sizeof limit, "%d", top);
+    const char *params[5] = {o->source, from, to, by_names[by], top > 0 ? limit : NULL};
     PGresult *res = NULL;
     *s = (struct report_summary){0};
-    enum load_status st = db_query(db, &res, err, errlen, SQL_REPORT_SUMMARY[o->calls_from], 4,
+    enum load_status st = db_query(db, &res, err, errlen, SQL_REPORT_SUMMARY[o->calls_from], 5,
                                   params);
     if (st != LOAD_OK)
         return st;
@@ -525,7 +526,7 @@ int report_run(const struct cdr_config *cfg, const struct report_opts *opts)
         st = report_html_write(db, &o, f, err, sizeof err);
     } else {
         struct report_summary s;
-        st = report_summary_query(db, &o, o.by, &s, err, sizeof err);
+        st = report_summary_query(db, &o, o.by, 0, &s, err, sizeof err);
         if (st == LOAD_OK) {
             if (o.format == REPORT_FMT_TABLE)
                 write_table(f, &o, &s);

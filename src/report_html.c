@@ -305,9 +305,13 @@ enum load_status report_html_write(struct db *db, const struct report_opts *o, F
     const char *params[3] = {o->source, from, to};
     struct report_summary days = {0}, ext = {0}, dst = {0};
     enum load_status st;
-    if ((st = report_summary_query(db, o, REPORT_BY_DAY, &days, err, errlen)) != LOAD_OK ||
-        (st = report_summary_query(db, o, REPORT_BY_EXTENSION, &ext, err, errlen)) != LOAD_OK ||
-        (st = report_summary_query(db, o, REPORT_BY_DESTINATION, &dst, err, errlen)) != LOAD_OK)
+    /* The top lists fetch their TOP_N rows only: a year has millions of
+     * destinations. */
+    if ((st = report_summary_query(db, o, REPORT_BY_DAY, 0, &days, err, errlen)) != LOAD_OK ||
+        (st = report_summary_query(db, o, REPORT_BY_EXTENSION, TOP_N, &ext, err, errlen)) !=
+            LOAD_OK ||
+        (st = report_summary_query(db, o, REPORT_BY_DESTINATION, TOP_N, &dst, err, errlen)) !=
+            LOAD_OK)
         goto out;
     const struct report_row *total = &days.rows[days.n - 1]; /* ROLLUP's, always there */
 

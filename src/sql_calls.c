@@ -337,7 +337,8 @@ const char SQL_PRUNE_CALLS[] =
  * there when the period has no call): key, calls, incoming, outgoing,
  * internal, answered, missed, busy, failed, talk seconds, mean seconds to
  * answer (-1: nothing was answered), whether the row is the totals.
- * Periods sort in time order, the rest by calls, most first.
+ * Periods sort in time order, the rest by calls, most first. $5: at most
+ * that many rows (the HTML page's top lists), NULL: all.
  *
  * The calls are counted per key first (a hash table over the period's
  * calls, in parallel workers where the server has them), then ROLLUP adds
@@ -370,7 +371,7 @@ const char SQL_PRUNE_CALLS[] =
     "  FROM (" SQL_REPORT_CALLS(from) ") c GROUP BY 1, 2) g" \
     " GROUP BY ROLLUP ((kt, kx))" \
     " ORDER BY grouping(kt, kx), CASE WHEN $4::text IN ('extension', 'destination', 'trunk')" \
-    "  THEN -sum(n) END, 1"
+    "  THEN -sum(n) END, 1 LIMIT $5::int8"
 /* Calls per local day of week (ISO: 1 Monday) and hour: the heat map. */
 #define REPORT_HEATMAP(from) \
     "SELECT extract(isodow FROM start_local)::int, extract(hour FROM start_local)::int," \
