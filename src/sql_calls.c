@@ -204,8 +204,9 @@ const char SQL_MIGRATION_CALLS[] = SQL_CALL_ACCOUNTING;
  * a file's transaction records the first and last call_time of its rows
  * (first_call, last_call) and sets calls_pending when it added any. The
  * legs of a call lie within a day of its start (cdr_calls' window), so a
- * file's rows change only the calls that start from the UTC day before
- * its first row to the day after its last. cdr_calls_refresh() merges
+ * file's rows change only the calls that start from a day before its
+ * first row to a day after its last (a new earliest leg moves a call's
+ * start back). cdr_calls_refresh() merges
  * those ranges per source, recomputes their calls, and clears exactly the
  * files it read (their ids are taken first: a file committed meanwhile
  * stays pending for the next refresh). One refresh at a time (an advisory
@@ -247,11 +248,8 @@ const char SQL_MIGRATION_CALL_STORE[] =
     "  SELECT array_agg(id) INTO ids FROM @.cdr_file WHERE calls_pending;"
     "  IF ids IS NULL THEN RETURN 0; END IF;"
     "  FOR r IN"
-    "   WITH f AS (SELECT source,"
-    "     coalesce((date_trunc('day', first_call AT TIME ZONE 'UTC') - interval '1 day')"
-    "      AT TIME ZONE 'UTC', '-infinity') AS lo,"
-    "     coalesce((date_trunc('day', last_call AT TIME ZONE 'UTC') + interval '2 days')"
-    "      AT TIME ZONE 'UTC', 'infinity') AS hi"
+    "   WITH f AS (SELECT source, coalesce(first_call - interval '1 day', '-infinity') AS lo,"
+    "     coalesce(last_call + interval '1 day 1 second', 'infinity') AS hi"
     "    FROM @.cdr_file WHERE id = ANY (ids)),"
     "   g AS (SELECT *, CASE WHEN lo <= max(hi) OVER (PARTITION BY source ORDER BY lo, hi"
     "     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) THEN 0 ELSE 1 END AS brk FROM f),"
