@@ -140,3 +140,40 @@ def test_a_report_that_cannot_refresh_reads_the_rows(loaded, workdir, dsn, db): 
         with db.cursor() as c:
             c.execute(f'DROP OWNED BY "{role}"')
             c.execute(f'DROP ROLE "{role}"')
+
+
+def test_importers_do_not_wait_for_a_refresh(loaded, workdir, db):  # noqa: F811
+    """A refresh holds its turn (an advisory lock) for its transaction; an
+    import meanwhile goes ahead, and the refresh that gets its turn after
+    it stores its calls. Here the test's session holds that turn."""
+    import subprocess
+    import time
+    from conftest import BIN
+    with db.cursor() as c:
+        c.execute("SELECT pg_advisory_lock(hashtext('cdrimport calls'))")
+    proc = None
+    try:
+        proc = subprocess.Popen([BIN, "-c", loaded, "report", "--from", "2026-10", "--to",
+                                 "2026-11", "--format", "json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while not rows(db, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                           " AND query LIKE '%cdr_calls_refresh%'"):
+            assert time.monotonic() < deadline, "the report never waited for its turn"
+            time.sleep(0.05)
+        late = workdir / "late"
+        late.mkdir()
+        (late / "Master.csv").write_text(kx(
+            "", "0306666666", "201", "DAHDI/5-1", "SIP/201-0000009a", "2026-11-20 15:00:00",
+            "", "2026-11-20 15:00:20", 20, 0, "NO ANSWERED", "1000.99") + "\n")
+        r = run_cli("import", "--source", "office", str(late), config=loaded, timeout=20)
+        assert r.returncode == 0, r.stderr
+        assert proc.poll() is None  # still waiting
+    finally:
+        with db.cursor() as c:
+            c.execute("SELECT pg_advisory_unlock(hashtext('cdrimport calls'))")
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["totals"]["calls"] == 14
+    assert pending(db) == 0
+    assert differences(db) == ([], [])
