@@ -6,6 +6,7 @@
 #   make unit         unit tests only (no database needed)
 #   make fuzz         every libFuzzer target (tests/fuzz, clang) for
 #                     FUZZ_SECONDS (60) each, into build-fuzz/
+#   make fuzz-merge   what make fuzz found, merged into the committed seeds
 #   make fuzz-smoke   each target over its committed corpus plus FUZZ_RUNS
 #                     (20000) runs: a crash fails (part of make check)
 #   make e2e          end-to-end tests against a throwaway PostgreSQL
@@ -72,7 +73,8 @@ SHARED_DIR := $(shell scripts/shared-dir)
 CDRIMPORT_VERSION := $(shell sed -n 's/^\#define CDRIMPORT_VERSION "\(.*\)"/\1/p' include/cdrimport.h)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all check unit e2e sanitize install clean bench man deb fuzz fuzz-build fuzz-smoke
+.PHONY: all check unit e2e sanitize install clean bench man deb fuzz fuzz-build fuzz-smoke \
+        fuzz-merge
 
 all: $(BUILD)/cdrimport
 
@@ -204,6 +206,19 @@ fuzz: $(FUZZ_BIN)
 	    $(FUZZ_BUILD)/fuzz_$$t $(FUZZ_OPTS) -max_total_time=$(FUZZ_SECONDS) \
 	        -dict=tests/fuzz/$$t.dict -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- \
 	        $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t; \
+	done
+
+# What `make fuzz` learnt, into the committed seed corpus: libFuzzer's merge
+# keeps only the inputs that reach coverage the seeds do not (review and
+# commit tests/fuzz/corpus/ afterwards; fuzz-smoke replays all of it).
+fuzz-merge: $(FUZZ_BIN)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    [ -d $(FUZZ_BUILD)/corpus/$$t ] || continue; \
+	    before=$$(ls tests/fuzz/corpus/$$t | wc -l); \
+	    $(FUZZ_BUILD)/fuzz_$$t $(FUZZ_OPTS) -merge=1 tests/fuzz/corpus/$$t \
+	        $(FUZZ_BUILD)/corpus/$$t 2>$(FUZZ_BUILD)/merge-$$t.log \
+	        || { tail -n 30 $(FUZZ_BUILD)/merge-$$t.log; exit 1; }; \
+	    echo "fuzz_$$t: $$before seeds, now $$(ls tests/fuzz/corpus/$$t | wc -l)"; \
 	done
 
 # CI: each target over its committed corpus, then FUZZ_RUNS mutations from a
