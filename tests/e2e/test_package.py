@@ -59,8 +59,8 @@ def deb(tmp_path_factory):
     if reason:
         pytest.skip(reason)
     src = tmp_path_factory.mktemp("pkg") / "cdrimport"
-    ignore = shutil.ignore_patterns("build", "build-san", "build-deb", ".pg", "__pycache__",
-                                    ".git", "inbox", "processed", "failed")
+    ignore = shutil.ignore_patterns("build", "build-san", "build-deb", "build-fuzz", "build-win64",
+                                    ".pg", "__pycache__", ".git", "inbox", "processed", "failed")
     shutil.copytree(REPO_ROOT, src, ignore=ignore, symlinks=True)
     shutil.rmtree(src / "debian" / "cdrimport", ignore_errors=True)
     sh("make", "-C", str(src), "deb", timeout=900)
