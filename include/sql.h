@@ -63,6 +63,11 @@ extern const char SQL_PRUNE_PARTITIONS[];
 extern const char SQL_PRUNE_PARTITION_ROWS[];
 extern const char SQL_PRUNE_PARTITION_DROP[];
 extern const char SQL_PRUNE_DELETE[];
+/* Retention's bounded delete, the same for the rows and the stored calls:
+ * at most $2 rows of `table` whose `column` is before $1. */
+#define SQL_DELETE_BEFORE(table, column) \
+    "DELETE FROM @." table " WHERE ctid = ANY (ARRAY(SELECT ctid FROM @." table \
+    " WHERE " column " < $1::timestamptz LIMIT $2::int))"
 
 /* Call accounting (sql_calls.c): its migrations, cdr_source (trunks.c),
  * the stored calls (report.c, prune.c) and the report's queries, each

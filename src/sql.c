@@ -394,6 +394,4 @@ const char SQL_PRUNE_PARTITIONS[] =
 const char SQL_PRUNE_PARTITION_ROWS[] = "SELECT count(*) FROM @.";
 const char SQL_PRUNE_PARTITION_DROP[] = "DROP TABLE @.";
 /* Unpartitioned: the old rows go a bounded batch per transaction. */
-const char SQL_PRUNE_DELETE[] =
-    "DELETE FROM @.cdr_row WHERE ctid = ANY (ARRAY(SELECT ctid FROM @.cdr_row"
-    " WHERE call_time < $1::timestamptz LIMIT $2::int))";
+const char SQL_PRUNE_DELETE[] = SQL_DELETE_BEFORE("cdr_row", "call_time");

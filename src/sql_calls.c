@@ -313,9 +313,7 @@ const char SQL_CALLS_REFRESH[] = "SELECT @.cdr_calls_refresh(false)";
  * on a replica or without the right to write, reads the rows instead). */
 const char SQL_CALLS_PENDING[] = "SELECT count(*) FROM @.cdr_file WHERE calls_pending";
 /* Retention: the stored calls before the cutoff, a bounded batch a time. */
-const char SQL_PRUNE_CALLS[] =
-    "DELETE FROM @.cdr_call_store WHERE ctid = ANY (ARRAY(SELECT ctid FROM @.cdr_call_store"
-    " WHERE start_time < $1::timestamptz LIMIT $2::int))";
+const char SQL_PRUNE_CALLS[] = SQL_DELETE_BEFORE("cdr_call_store", "start_time");
 
 /* The calls of a report: $1 source (NULL: all), $2 and $3 the first and
  * last local day. From the store, or from the rows (cdr_calls, which reads
