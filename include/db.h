@@ -78,6 +78,13 @@ enum load_status db_cmds(struct db *db, char *err, size_t errlen, const char *tm
 /* A query (rows into *out) from a template. */
 enum load_status db_query(struct db *db, PGresult **out, char *err, size_t errlen,
                           const char *tmpl, int n, const char *const *params);
+/* A query whose rows are handed to fn one at a time as they arrive (libpq's
+ * single-row mode): memory stays that of one row however many the query
+ * returns. res is fn's to read, not to keep. */
+typedef void db_row_fn(void *ctx, const PGresult *res);
+enum load_status db_query_each(struct db *db, const char *tmpl, int n,
+                               const char *const *params, db_row_fn *fn, void *ctx,
+                               char *err, size_t errlen);
 /* Roll back the open transaction on a failure path: its result does not
  * matter (on a broken connection the transaction is gone anyway). */
 void db_rollback(struct db *db);

@@ -46,7 +46,7 @@ struct report_row {
 
 struct report_summary {
     struct report_row *rows; /* the keys, then the totals row last */
-    size_t n;
+    size_t n, cap;
 };
 
 /* ---- pure pieces (unit tests) -------------------------------------------- */
@@ -93,8 +93,14 @@ double report_scale(long long v, long long max, double len);
 
 /* ---- the database -------------------------------------------------------- */
 
-/* The summary of o's period by `by`; frees with report_summary_free. top > 0:
- * only the first top keys, and no totals row. */
+/* The summary of o's period by `by`, a row at a time to fn as the server
+ * sends it (r and its key are fn's to read during the call only), or all
+ * of it in *s (report_summary_query; frees with report_summary_free).
+ * top > 0: only the first top keys, and no totals row. */
+typedef void report_row_fn(void *ctx, const struct report_row *r);
+enum load_status report_summary_each(struct db *db, const struct report_opts *o,
+                                     enum report_by by, int top, report_row_fn *fn, void *ctx,
+                                     char *err, size_t errlen);
 enum load_status report_summary_query(struct db *db, const struct report_opts *o,
                                       enum report_by by, int top, struct report_summary *s,
                                       char *err, size_t errlen);

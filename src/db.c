@@ -125,6 +125,39 @@ enum load_status db_query(struct db *db, PGresult **out, char *err, size_t errle
     return st;
 }
 
+enum load_status db_query_each(struct db *db, const char *tmpl, int n,
+                               const char *const *params, db_row_fn *fn, void *ctx,
+                               char *err, size_t errlen)
+{
+    char *sql = db_sql(db, tmpl);
+    int sent = PQsendQueryParams(db->conn, sql, n, NULL, params, NULL, NULL, 0);
+    free(sql);
+    if (!sent || !PQsetSingleRowMode(db->conn)) {
+        cdr_seterr(err, errlen, "%s", PQerrorMessage(db->conn));
+        enum load_status st = db_classify(db, NULL);
+        /* Collect whatever was sent: the connection must be idle again. */
+        PGresult *res;
+        while ((res = PQgetResult(db->conn)) != NULL)
+            PQclear(res);
+        return st;
+    }
+    /* Every result is read, also after a failure, so that the connection
+     * is left idle; the first failure decides. */
+    enum load_status st = LOAD_OK;
+    PGresult *res;
+    while ((res = PQgetResult(db->conn)) != NULL) {
+        ExecStatusType rs = PQresultStatus(res);
+        if (rs == PGRES_SINGLE_TUPLE && st == LOAD_OK)
+            fn(ctx, res);
+        else if (rs != PGRES_SINGLE_TUPLE && rs != PGRES_TUPLES_OK && st == LOAD_OK) {
+            st = db_classify(db, res);
+            cdr_seterr(err, errlen, "%s", PQresultErrorMessage(res));
+        }
+        PQclear(res);
+    }
+    return st;
+}
+
 void db_rollback(struct db *db)
 {
     PQclear(PQexec(db->conn, SQL_ROLLBACK));

@@ -218,34 +218,58 @@ enum report_format report_resolve_format(enum report_format f, const char *outpu
 
 /* ---- the summary --------------------------------------------------------- */
 
-enum load_status report_summary_query(struct db *db, const struct report_opts *o,
-                                      enum report_by by, int top, struct report_summary *s,
-                                      char *err, size_t errlen)
+/* The query's rows one at a time (db_query_each): a year by destination is
+ * millions of rows, which CSV and JSON write as they come. */
+struct each {
+    report_row_fn *fn;
+    void *ctx;
+};
+
+static void each_row(void *ctx, const PGresult *res)
+{
+    const struct each *e = ctx;
+    struct report_row r = {0};
+    char total[] = "total";
+    r.total = atoi(PQgetvalue(res, 0, 11)) != 0;
+    r.key = r.total ? total : PQgetvalue(res, 0, 0);
+    long long *f[] = {&r.calls, &r.in, &r.out, &r.internal, &r.answered,
+                      &r.missed, &r.busy, &r.failed, &r.talk_s, &r.ring_s};
+    for (int j = 0; j < 10; j++)
+        *f[j] = strtoll(PQgetvalue(res, 0, j + 1), NULL, 10);
+    e->fn(e->ctx, &r);
+}
+
+enum load_status report_summary_each(struct db *db, const struct report_opts *o,
+                                     enum report_by by, int top, report_row_fn *fn, void *ctx,
+                                     char *err, size_t errlen)
 {
     char from[16], to[16], limit[16];
     report_format_date(&o->from, from, sizeof from);
     report_format_date(&o->to, to, sizeof to);
     snprintf(limit, sizeof limit, "%d", top);
     const char *params[5] = {o->source, from, to, by_names[by], top > 0 ? limit : NULL};
-    PGresult *res = NULL;
-    *s = (struct report_summary){0};
-    enum load_status st = db_query(db, &res, err, errlen, SQL_REPORT_SUMMARY[o->calls_from], 5,
-                                  params);
-    if (st != LOAD_OK)
-        return st;
-    int n = PQntuples(res);
-    s->rows = xcalloc((size_t)n + 1, sizeof *s->rows);
-    for (int i = 0; i < n; i++) {
-        struct report_row *r = &s->rows[s->n++];
-        r->total = atoi(PQgetvalue(res, i, 11)) != 0;
-        r->key = xstrdup(r->total ? "total" : PQgetvalue(res, i, 0));
-        long long *f[] = {&r->calls, &r->in, &r->out, &r->internal, &r->answered,
-                          &r->missed, &r->busy, &r->failed, &r->talk_s, &r->ring_s};
-        for (int j = 0; j < 10; j++)
-            *f[j] = strtoll(PQgetvalue(res, i, j + 1), NULL, 10);
+    struct each e = {fn, ctx};
+    return db_query_each(db, SQL_REPORT_SUMMARY[o->calls_from], 5, params, each_row, &e, err,
+                         errlen);
+}
+
+static void keep_row(void *ctx, const struct report_row *r)
+{
+    struct report_summary *s = ctx;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 64;
+        s->rows = xrealloc(s->rows, s->cap * sizeof *s->rows);
     }
-    PQclear(res);
-    return LOAD_OK;
+    s->rows[s->n] = *r;
+    s->rows[s->n++].key = xstrdup(r->key);
+}
+
+enum load_status report_summary_query(struct db *db, const struct report_opts *o,
+                                      enum report_by by, int top, struct report_summary *s,
+                                      char *err, size_t errlen)
+{
+    *s = (struct report_summary){0};
+    return report_summary_each(db, o, by, top, keep_row, s, err, errlen);
 }
 
 void report_summary_free(struct report_summary *s)
@@ -346,21 +370,24 @@ static void csv_field(FILE *f, const char *s)
 }
 
 /* CSV for scripts: the keys' rows only, no totals row that a sum would
- * count twice. */
-static void write_csv(FILE *f, const struct report_opts *o, const struct report_summary *s)
+ * count twice. Written as the rows come. */
+static void csv_head(FILE *f, const struct report_opts *o)
 {
     fprintf(f, "%s,calls,incoming,outgoing,internal,answered,missed,busy,failed,talk,"
                "avg_ring\n", by_names[o->by]);
+}
+
+static void csv_row(void *ctx, const struct report_row *r)
+{
+    FILE *f = ctx;
+    if (r->total)
+        return;
     char c[NCOLS][64];
-    for (size_t i = 0; i < s->n; i++) {
-        if (s->rows[i].total)
-            continue;
-        cells(&s->rows[i], c);
-        csv_field(f, s->rows[i].key);
-        for (int j = 1; j < NCOLS - 1; j++)
-            fprintf(f, ",%s", c[j]);
-        fprintf(f, ",%s\n", s->rows[i].ring_s < 0 ? "" : c[NCOLS - 1]);
-    }
+    cells(r, c);
+    csv_field(f, r->key);
+    for (int j = 1; j < NCOLS - 1; j++)
+        fprintf(f, ",%s", c[j]);
+    fprintf(f, ",%s\n", r->ring_s < 0 ? "" : c[NCOLS - 1]);
 }
 
 static void json_string(FILE *f, const char *s)
@@ -401,7 +428,15 @@ static void json_row(FILE *f, const struct report_row *r, bool with_key)
         fprintf(f, "\"avg_ring\": \"%s\", \"avg_ring_s\": %lld}", ring, r->ring_s);
 }
 
-static void write_json(FILE *f, const struct report_opts *o, const struct report_summary *s)
+/* JSON, the keys' rows as they come and the totals (the last row) after
+ * them. */
+struct json_out {
+    FILE *f;
+    bool first, have_total;
+    struct report_row total;
+};
+
+static void json_head(FILE *f, const struct report_opts *o)
 {
     char from[16], to[16];
     report_format_date(&o->from, from, sizeof from);
@@ -413,23 +448,29 @@ static void write_json(FILE *f, const struct report_opts *o, const struct report
         fputs("null", f);
     fprintf(f, ", \"from\": \"%s\", \"to\": \"%s\", \"by\": \"%s\",\n \"rows\": [", from, to,
             by_names[o->by]);
-    bool first = true;
-    const struct report_row *total = NULL;
-    for (size_t i = 0; i < s->n; i++) {
-        if (s->rows[i].total) {
-            total = &s->rows[i];
-            continue;
-        }
-        fputs(first ? "\n  " : ",\n  ", f);
-        first = false;
-        json_row(f, &s->rows[i], true);
+}
+
+static void json_each(void *ctx, const struct report_row *r)
+{
+    struct json_out *j = ctx;
+    if (r->total) {
+        j->total = *r;
+        j->have_total = true;
+        return;
     }
-    fputs(first ? "],\n \"totals\": " : "\n ],\n \"totals\": ", f);
-    if (total)
-        json_row(f, total, false);
+    fputs(j->first ? "\n  " : ",\n  ", j->f);
+    j->first = false;
+    json_row(j->f, r, true);
+}
+
+static void json_tail(const struct json_out *j)
+{
+    fputs(j->first ? "],\n \"totals\": " : "\n ],\n \"totals\": ", j->f);
+    if (j->have_total)
+        json_row(j->f, &j->total, false);
     else
-        fputs("null", f);
-    fputs("}\n", f);
+        fputs("null", j->f);
+    fputs("}\n", j->f);
 }
 
 void report_html_text(FILE *f, const char *s)
@@ -524,18 +565,22 @@ int report_run(const struct cdr_config *cfg, const struct report_opts *opts)
     enum load_status st;
     if (o.format == REPORT_FMT_HTML) {
         st = report_html_write(db, &o, f, err, sizeof err);
-    } else {
+    } else if (o.format == REPORT_FMT_TABLE) {
+        /* Aligned columns: every row is needed before the first is written. */
         struct report_summary s;
         st = report_summary_query(db, &o, o.by, 0, &s, err, sizeof err);
-        if (st == LOAD_OK) {
-            if (o.format == REPORT_FMT_TABLE)
-                write_table(f, &o, &s);
-            else if (o.format == REPORT_FMT_JSON)
-                write_json(f, &o, &s);
-            else
-                write_csv(f, &o, &s);
-            report_summary_free(&s);
-        }
+        if (st == LOAD_OK)
+            write_table(f, &o, &s);
+        report_summary_free(&s);
+    } else if (o.format == REPORT_FMT_JSON) {
+        struct json_out j = {.f = f, .first = true};
+        json_head(f, &o);
+        st = report_summary_each(db, &o, o.by, 0, json_each, &j, err, sizeof err);
+        if (st == LOAD_OK)
+            json_tail(&j);
+    } else {
+        csv_head(f, &o);
+        st = report_summary_each(db, &o, o.by, 0, csv_row, f, err, sizeof err);
     }
     int status = CDR_EXIT_OK;
     if (st != LOAD_OK) {
