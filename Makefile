@@ -63,7 +63,11 @@ CFLAGS  += -std=c11 $(OPT) $(WARN) $(SANFLAGS) -MMD -MP
 LDFLAGS += $(SANFLAGS)
 LDLIBS  += -pthread -lcsv $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -lyaml -lcrypto -lsystemd -lcurl -larchive)
 
-LIB_SRC  = $(filter-out src/main.c,$(wildcard src/*.c))
+# One system's own files: src/*_win.c are Windows' (plat_win.c, CNG's
+# SHA-256); these are the POSIX side's (libcrypto, inotify).
+WIN_SRC   = $(wildcard src/*_win.c)
+POSIX_SRC = src/plat_posix.c src/checksum.c src/watch_inotify.c
+LIB_SRC  = $(filter-out src/main.c $(WIN_SRC),$(wildcard src/*.c))
 LIB_OBJ  = $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ = $(BUILD)/obj/main.o
 UNIT_SRC = $(wildcard tests/unit/test_*.c)

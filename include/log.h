@@ -6,11 +6,13 @@
 #ifndef CDR_LOG_H
 #define CDR_LOG_H
 
+#include "cdrimport.h" /* CDR_PRINTF */
+
 enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 void log_set_level(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+    CDR_PRINTF(2, 3);
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)

@@ -20,11 +20,11 @@
 #include "trunks.h"
 #include "version.h"
 #include "watch.h"
+#include "plat.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <getopt.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,7 +95,7 @@ static const char usage_text[] =
     "More: man cdrimport, man 5 importer.yaml\n";
 
 /* A usage error: one line on stderr, exit status 2. */
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...) CDR_PRINTF(1, 2);
 static int usage_error(const char *fmt, ...)
 {
     va_list ap;
@@ -141,9 +141,9 @@ static int cmd_import(struct job *run, const char *source_name, char **paths, in
     for (int i = 0; i < npaths; i++) {
         struct stat st;
         /* The ledger keeps absolute paths, whatever the command line said. */
-        char *abs = realpath(paths[i], NULL);
+        char *abs = plat_realpath(paths[i]);
         const char *path = abs ? abs : paths[i];
-        if (stat(path, &st) < 0) {
+        if (plat_stat(path, &st) < 0) {
             log_error("%s: %s", path, strerror(errno));
             status = CDR_EXIT_PARTIAL;
             free(abs);
@@ -209,7 +209,7 @@ static void print_config(const struct cdr_config *cfg)
     for (size_t i = 0; i < cfg->nsources; i++) {
         const struct cdr_source *s = &cfg->sources[i];
         struct stat st;
-        bool there = stat(s->path, &st) == 0 && S_ISDIR(st.st_mode);
+        bool there = plat_stat(s->path, &st) == 0 && S_ISDIR(st.st_mode);
         printf("  source %s: %s (%s, %s, timezone %s)%s\n", s->name, s->path,
                profile_format_name(s->format), s->recursive ? "recursive" : "top level only",
                s->timezone, there ? "" : "  [folder missing]");
@@ -273,7 +273,8 @@ int main(int argc, char **argv)
      * glibc's sliding mmap threshold they come from the heap after the
      * first file and fragment it: an import of six files peaked at 34 MiB
      * against 25 for one. A fixed threshold returns them to the system. */
-    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    plat_tune_malloc();
+    plat_args_utf8(&argc, &argv);
     /* "+": stop at the command; its own options follow it. */
     while ((c = getopt_long(argc, argv, "+c:vqhV", global, NULL)) != -1) {
         switch (c) {
