@@ -174,7 +174,10 @@ void plat_wipe(void *p, size_t n);
 bool plat_fnmatch(const char *pattern, const char *name, bool casefold);
 /* strtod in the C locale, whatever LC_NUMERIC is. */
 double plat_strtod_c(const char *s, char **end);
+/* timegm(3) and gmtime_r(3) over the whole of years 1 to 9999 (Windows'
+ * own stop at year 3000). */
 time_t plat_timegm(struct tm *tm);
+struct tm *plat_gmtime(time_t t, struct tm *tm);
 /* The zoneinfo folder ending in '/', or NULL if the host has none (Windows:
  * zone names are then left to the server to check). */
 const char *plat_zoneinfo_dir(void);
@@ -184,7 +187,7 @@ const char *plat_zoneinfo_dir(void);
  * EILSEQ or EINVAL (a byte the charset does not define) and advances the
  * pointers past what it converted. Windows: the single-byte code pages
  * (latin1 and the other ISO-8859 parts, cp1250..cp1258, cp437, cp850,
- * cp866, koi8-r, koi8-u, cpNNN). */
+ * cp866, koi8-r, koi8-u, cpNNN) and UTF-16LE/BE. */
 struct plat_conv;
 struct plat_conv *plat_conv_open(const char *encoding);
 size_t plat_conv(struct plat_conv *c, char **in, size_t *inleft, char **out, size_t *outleft);

@@ -53,7 +53,7 @@ void copybin_format_local(int64_t secs, char out[20])
 {
     time_t tt = (time_t)secs;
     struct tm tm;
-    gmtime_r(&tt, &tm);
+    plat_gmtime(tt, &tm);
     /* Years 1970-9999 (what profile.c accepts) make exactly 19 characters. */
     char tmp[64];
     snprintf(tmp, sizeof tmp, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900,

@@ -170,7 +170,7 @@ static int move_unique(const char *path, const char *dir, const char *sha256,
     char stamp[32];
     time_t t = time(NULL);
     struct tm tm;
-    gmtime_r(&t, &tm);
+    plat_gmtime(t, &tm);
     strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
     char sha[13];
     snprintf(sha, sizeof sha, "%.12s", sha256 && *sha256 ? sha256 : "nochecksum");
@@ -364,7 +364,7 @@ int finish_failed_notes(const struct cdr_source *src, const char *root, const ch
         char stamp[32];
         time_t t = time(NULL);
         struct tm tm;
-        gmtime_r(&t, &tm);
+        plat_gmtime(t, &tm);
         strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
         /* One line per field, whatever the file's name or the reason hold. */
         char *safe_path = cdr_escape(path, strlen(path));

@@ -8,6 +8,7 @@
  */
 #include "log.h"
 #include "cdrimport.h"
+#include "plat.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,7 +30,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
     char stamp[32];
     time_t now = time(NULL);
     struct tm tm;
-    gmtime_r(&now, &tm);
+    plat_gmtime(now, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
 
     /* One fprintf per line so concurrent writers don't interleave halves. */

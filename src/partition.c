@@ -80,7 +80,7 @@ int32_t partition_month(int64_t pg_usec)
     int64_t secs = pg_usec / 1000000 - (pg_usec % 1000000 < 0) + PG_EPOCH_SECS;
     time_t tt = (time_t)secs;
     struct tm tm;
-    gmtime_r(&tt, &tm);
+    plat_gmtime(tt, &tm);
     return (int32_t)(tm.tm_year + 1900) * 12 + tm.tm_mon;
 }
 

@@ -369,6 +369,11 @@ time_t plat_timegm(struct tm *tm)
     return timegm(tm);
 }
 
+struct tm *plat_gmtime(time_t t, struct tm *tm)
+{
+    return gmtime_r(&t, tm);
+}
+
 const char *plat_zoneinfo_dir(void)
 {
     return "/usr/share/zoneinfo/";

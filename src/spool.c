@@ -33,7 +33,7 @@ void spool_name(char *out, size_t outlen, time_t when, unsigned n)
 {
     struct tm tm;
     char stamp[32];
-    gmtime_r(&when, &tm);
+    plat_gmtime(when, &tm);
     strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
     snprintf(out, outlen, "Master.%s.%u.csv", stamp, n);
 }
