@@ -25,6 +25,7 @@
 #                     mingw-w64 against libraries built from Debian's sources
 #                     (tools/windows/build-deps.sh, cached in build-win64/deps)
 #   make windows-check  the unit tests built for Windows, run under Wine
+#   make windows-e2e  end-to-end tests of cdrimport.exe under Wine
 #   make clean        removes build/, build-san/, build-deb/ and build-fuzz/, or only $(BUILD) if given
 
 .DELETE_ON_ERROR:
@@ -81,7 +82,7 @@ CDRIMPORT_VERSION := $(shell sed -n 's/^\#define CDRIMPORT_VERSION "\(.*\)"/\1/p
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all check unit e2e sanitize install clean bench man deb fuzz fuzz-build fuzz-smoke \
-        windows windows-deps windows-check
+        windows windows-deps windows-check windows-e2e
 
 all: $(BUILD)/cdrimport
 
@@ -298,6 +299,16 @@ $(WIN_ZIP): $(WIN_BUILD)/cdrimport.exe tools/windows/importer.yaml README.md
 
 # Under Wine, in a prefix of the build folder's own (WINEDEBUG quiet).
 WINE_RUN = WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wineprefix WINEDEBUG=-all $(WINE)
+
+# tests/e2e/test_windows.py: cdrimport.exe under Wine against the test
+# PostgreSQL, which also listens on 127.0.0.1 (Wine has no unix sockets);
+# the Linux binary imports the same files for comparison.
+windows-e2e: $(WIN_BUILD)/cdrimport.exe $(BUILD)/cdrimport
+	$(WINE_RUN) $(WIN_BUILD)/cdrimport.exe --version >/dev/null 2>&1  # the prefix, made once
+	CDRIMPORT_EXE=$(CURDIR)/$(WIN_BUILD)/cdrimport.exe WINE=$(WINE) \
+	    WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wineprefix WINEDEBUG=-all CDR_PG_LISTEN=127.0.0.1 \
+	    CDRIMPORT_BIN=$(CURDIR)/$(BUILD)/cdrimport SHARED=$(SHARED_DIR) \
+	    tests/e2e/run.sh -k test_windows.py
 
 windows-check: $(WIN_UNIT_BIN)
 	@set -e; for t in $(WIN_UNIT_BIN); do echo "== $$t"; \

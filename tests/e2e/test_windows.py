@@ -1,0 +1,186 @@
+"""End-to-end tests of the Windows build (cdrimport.exe under Wine) against
+the native test PostgreSQL over 127.0.0.1: import (its rows compared with
+what the Linux binary stores from the same file), scan with move, file and
+row dedup, damaged input, names in other scripts, the database down and
+back, and `watch` with the poll backend.
+
+Run by `make windows-e2e` (CDRIMPORT_EXE set); skipped otherwise. What Wine
+cannot show (the service control manager, network shares) is not here.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import (BIN, EXE, FIXTURES, SHARED, WINE, connect, make_dsn, pg_start, pg_stop,
+                      rows, run_cli, write_config)
+
+pytestmark = pytest.mark.skipif(not EXE, reason="CDRIMPORT_EXE unset (make windows-e2e)")
+
+REAL = SHARED / "fixtures" / "real"
+BUGA = REAL / "BugaDM__TelephonySwitching__var_log_asterisk_cdr-csv_Master.csv"
+KXHTS = FIXTURES / "import" / "kxhts_basic.csv"
+# Every column of the view but the ones that name the file row.
+COLS = ("source, call_id, caller_phone, dialed_phone, flag2, flag3, call_time, answer_time, "
+        "end_time, total_duration_s, call_duration_s, call_type, account_code, src_channel, "
+        "dst_channel, feature, extra, line_no, row_key")
+
+
+def cdr_rows(db):
+    return rows(db, f"SELECT {COLS} FROM cdr ORDER BY line_no, row_key")
+
+
+def linux_import(tmp_path, src):
+    """The rows the Linux binary stores from src, in a database of its own."""
+    name = "t_" + uuid.uuid4().hex[:16]
+    admin = connect()
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+    try:
+        work = tmp_path / "linux"
+        (work / "inbox").mkdir(parents=True)
+        cfg = write_config(work, make_dsn(name))
+        subprocess.run([BIN, "-c", cfg, "import", str(src)], check=True, capture_output=True,
+                       timeout=120)
+        conn = connect(name)
+        try:
+            return cdr_rows(conn)
+        finally:
+            conn.close()
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def ledger(db):
+    return rows(db, "SELECT status, rows_inserted, rows_duplicate, rows_rejected "
+                    "FROM cdr_file ORDER BY id")
+
+
+@pytest.mark.parametrize("src", [BUGA, KXHTS], ids=["asterisk", "kx-hts"])
+def test_import_stores_what_linux_stores(db, dsn, workdir, tmp_path, src):
+    cfg = write_config(workdir, dsn)
+    r = run_cli("import", src, config=cfg, timeout=120)
+    assert r.returncode == 0, r.stderr
+    got = cdr_rows(db)
+    assert got and got == linux_import(tmp_path, src)
+    # The ledger names the file as Windows does (drive Z: is Wine's /).
+    (path,) = rows(db, "SELECT path FROM cdr_file")[0]
+    assert path.endswith(src.name) and path[1:3] == ":/"
+
+
+def test_check_status_and_version(db, dsn, workdir):
+    cfg = write_config(workdir, dsn)
+    r = run_cli("check", config=cfg)
+    assert r.returncode == 0, r.stderr
+    assert run_cli("init-db", config=cfg).returncode == 0
+    r = run_cli("status", config=cfg)
+    assert r.returncode == 0, r.stderr
+    r = run_cli("--version")
+    assert r.returncode == 0 and "libcsv" in r.stdout and "linked statically" in r.stdout
+
+
+def test_scan_moves_then_dedups_the_same_file(db, dsn, workdir):
+    cfg = write_config(workdir, dsn)
+    shutil.copy(BUGA, workdir / "inbox" / "Master.csv")
+    r = run_cli("scan", config=cfg, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert not (workdir / "inbox" / "Master.csv").exists()
+    moved = list((workdir / "processed").iterdir())
+    assert len(moved) == 1 and moved[0].name.startswith("Master.")
+    n = rows(db, "SELECT count(*) FROM cdr")[0][0]
+    assert n > 0
+
+    shutil.copy(BUGA, workdir / "inbox" / "Master.csv")
+    r = run_cli("scan", config=cfg, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert [s for s, *_ in ledger(db)] == ["imported", "duplicate"]
+    assert rows(db, "SELECT count(*) FROM cdr")[0][0] == n
+    assert len(list((workdir / "processed").iterdir())) == 2
+
+
+def test_overlapping_downloads_store_each_row_once(db, dsn, workdir):
+    lines = BUGA.read_bytes().splitlines(keepends=True)
+    half = len(lines) // 2
+    (workdir / "inbox" / "a").mkdir()
+    (workdir / "inbox" / "a" / "Master.csv").write_bytes(b"".join(lines[:half]))
+    cfg = write_config(workdir, dsn)
+    assert run_cli("scan", config=cfg, timeout=120).returncode == 0
+    (workdir / "inbox" / "Master.csv").write_bytes(b"".join(lines))
+    r = run_cli("scan", config=cfg, timeout=120)
+    assert r.returncode == 0, r.stderr
+    (first, second) = ledger(db)
+    assert second[2] >= 1  # the first half again: duplicate rows
+    assert rows(db, "SELECT count(*) FROM cdr")[0][0] == first[1] + second[1]
+
+
+def test_damaged_file_fails_with_a_note(db, dsn, workdir):
+    shutil.copy(FIXTURES / "bad" / "no_valid_record.csv", workdir / "inbox" / "Master.csv")
+    cfg = write_config(workdir, dsn)
+    r = run_cli("scan", config=cfg, timeout=120)
+    assert r.returncode == 1
+    failed = sorted(p.name for p in (workdir / "failed").iterdir())
+    assert any(n.endswith(".error") for n in failed), failed
+    assert ledger(db)[0][0] == "failed"
+    assert rows(db, "SELECT count(*) FROM cdr_reject")[0][0] > 0
+
+
+def test_names_in_other_scripts(db, dsn, workdir):
+    sub = workdir / "inbox" / "Zentrale Müller" / "Журнал 東京"
+    sub.mkdir(parents=True)
+    shutil.copy(KXHTS, sub / "Master é.csv")
+    cfg = write_config(workdir, dsn)
+    r = run_cli("scan", config=cfg, timeout=120)
+    assert r.returncode == 0, r.stderr
+    (path,) = rows(db, "SELECT path FROM cdr_file")[0]
+    assert path.endswith("Zentrale Müller/Журнал 東京/Master é.csv"), path
+    moved = list((workdir / "processed").rglob("Master é.*.csv"))
+    assert len(moved) == 1 and "Журнал 東京" in str(moved[0])
+
+
+def test_database_down_then_back(db, dsn, workdir):
+    shutil.copy(KXHTS, workdir / "inbox" / "Master.csv")
+    cfg = write_config(workdir, dsn)
+    assert run_cli("init-db", config=cfg).returncode == 0
+    pg_stop()
+    r = run_cli("scan", config=cfg, timeout=120)
+    assert r.returncode == 3, r.stderr
+    assert (workdir / "inbox" / "Master.csv").exists()
+    pg_start()
+    r = run_cli("scan", config=cfg, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert not (workdir / "inbox" / "Master.csv").exists()
+    again = connect(db.info.dbname)  # the stop closed the fixture's connection
+    try:
+        assert ledger(again)[0][0] == "imported"
+    finally:
+        again.close()
+
+
+def test_watch_polls_and_imports(db, dsn, workdir):
+    cfg = write_config(workdir, dsn, top_level={
+        "watch": {"backend": "poll", "poll_interval_ms": 200, "settle_ms": 300}})
+    env = dict(os.environ, WINEDEBUG="-all")
+    proc = subprocess.Popen([WINE, EXE, "-c", cfg, "watch"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(3)
+        shutil.copy(KXHTS, workdir / "inbox" / "Master.csv")
+        deadline = time.time() + 60
+        while time.time() < deadline and (workdir / "inbox" / "Master.csv").exists():
+            time.sleep(0.5)
+        assert not (workdir / "inbox" / "Master.csv").exists()
+        assert ledger(db)[0][0] == "imported"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
