@@ -8,6 +8,7 @@
  */
 #define _CRT_RAND_S /* rand_s in stdlib.h */
 #include "plat.h"
+#include "plat_win.h"
 #include "cdrimport.h"
 
 #include <winsock2.h> /* before windows.h, which would bring the old winsock */
@@ -129,6 +130,16 @@ static wchar_t *wpath(const char *path)
     }
     free(tmp);
     return full;
+}
+
+wchar_t *plat_win_path(const char *path)
+{
+    return wpath(path);
+}
+
+char *plat_win_utf8(const wchar_t *w)
+{
+    return utf8(w);
 }
 
 /* Back from the API's "\\?\C:\x" to the program's "C:/x". */

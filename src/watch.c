@@ -31,10 +31,9 @@
 /* One row per enum cdr_watch_backend: a new kind of source is one more
  * row (and one more backend file). */
 static struct watch_backend *(*const backend_create[])(const struct watch_sink *) = {
-    /* Windows has no inotify: until its ReadDirectoryChangesW backend, a
-     * source there is polled whatever it asks for. */
+    /* Windows has no inotify: its own change notifications take the row. */
 #ifdef _WIN32
-    [CDR_WATCH_INOTIFY] = watch_poll_create,
+    [CDR_WATCH_INOTIFY] = watch_rdcw_create,
 #else
     [CDR_WATCH_INOTIFY] = watch_inotify_create,
 #endif

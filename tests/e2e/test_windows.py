@@ -2,7 +2,9 @@
 the native test PostgreSQL over 127.0.0.1: import (its rows compared with
 what the Linux binary stores from the same file), scan with move, file and
 row dedup, damaged input, names in other scripts, the database down and
-back, and `watch` with the poll backend.
+back, paths over MAX_PATH, `watch` with the poll backend (stopped by
+Ctrl-C) and with ReadDirectoryChangesW (copied in, renamed in, a new nested
+folder, a file held open by its writer while it pauses).
 
 Run by `make windows-e2e` (CDRIMPORT_EXE set); skipped otherwise. What Wine
 cannot show (the service control manager, network shares) is not here.
@@ -178,9 +180,89 @@ def test_watch_polls_and_imports(db, dsn, workdir):
         assert not (workdir / "inbox" / "Master.csv").exists()
         assert ledger(db)[0][0] == "imported"
     finally:
+        # Wine turns SIGINT into the console's Ctrl-C event.
         proc.send_signal(signal.SIGINT)
         try:
-            proc.communicate(timeout=20)
+            _, err = proc.communicate(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.communicate()
+            _, err = proc.communicate()
+    assert "INFO stopping: 1 files imported" in err, err
+    assert proc.returncode == 0
+
+
+def start_watch(cfg):
+    env = dict(os.environ, WINEDEBUG="-all")
+    return subprocess.Popen([WINE, EXE, "-c", cfg, "-v", "watch"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def stop_watch(proc):
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    return err
+
+
+def wait_gone(paths, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline and any(p.exists() for p in paths):
+        time.sleep(0.3)
+    return [p for p in paths if p.exists()]
+
+
+def test_watch_read_directory_changes(db, dsn, workdir):
+    # backend: inotify is Windows' ReadDirectoryChangesW there. A long
+    # rescan interval: what is imported here came by notification.
+    cfg = write_config(workdir, dsn, top_level={
+        "watch": {"backend": "inotify", "poll_interval_ms": 200, "settle_ms": 500,
+                  "rescan_interval_s": 3600}})
+    writer = os.environ.get("SLOW_WRITER")
+    proc = start_watch(cfg)
+    left = None
+    try:
+        time.sleep(3)
+        inbox = workdir / "inbox"
+        shutil.copy(KXHTS, inbox / "copied.csv")
+        shutil.copy(BUGA, workdir / "renamed.tmp")
+        os.rename(workdir / "renamed.tmp", inbox / "renamed.csv")
+        (inbox / "new" / "nested").mkdir(parents=True)
+        shutil.copy(FIXTURES / "import" / "asterisk16.csv", inbox / "new" / "nested" / "n.csv")
+        expect = [inbox / "copied.csv", inbox / "renamed.csv", inbox / "new" / "nested" / "n.csv"]
+        slow = None
+        if writer:
+            # Half the file, a pause far longer than settle_ms, the rest.
+            slow = subprocess.Popen([WINE, writer, str(BUGA), str(inbox / "slow.csv"), "4000"],
+                                    env=dict(os.environ, WINEDEBUG="-all"))
+            expect.append(inbox / "slow.csv")
+            time.sleep(1)
+        left = wait_gone(expect, timeout=90)
+        if slow:
+            assert slow.wait(timeout=30) == 0
+    finally:
+        err = stop_watch(proc)
+    assert left == [], err
+    assert "ReadDirectoryChangesW backend" in err, err
+    got = rows(db, "SELECT path, status, rows_read FROM cdr_file ORDER BY id")
+    assert {s for _, s, _ in got} <= {"imported", "duplicate"}, got
+    if writer:
+        lines = len(BUGA.read_bytes().splitlines())
+        slow_rows = [(s, n) for p, s, n in got if p.endswith("/slow.csv")]
+        # Taken once, whole: never the half seen during the pause.
+        assert slow_rows == [("duplicate", 0)] or (len(slow_rows) == 1 and
+                                                   slow_rows[0][1] >= lines - 1), slow_rows
+
+
+def test_path_longer_than_max_path(db, dsn, workdir):
+    deep = workdir / "inbox" / "/".join(["d" * 60] * 5)
+    deep.mkdir(parents=True)
+    shutil.copy(KXHTS, deep / "Master.csv")
+    assert len(str(deep / "Master.csv")) > 300
+    cfg = write_config(workdir, dsn)
+    r = run_cli("scan", config=cfg, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert ledger(db)[0][0] == "imported"
+    assert len(list((workdir / "processed").rglob("Master.*.csv"))) == 1

@@ -1,0 +1,17 @@
+/*
+ * plat_win.h - what plat_win.c lends the other Windows-only files (the
+ * ReadDirectoryChangesW backend): the conversion of the program's UTF-8
+ * paths to the API's wide "\\?\" form and of wide names back to UTF-8.
+ * Only *_win.c files include it.
+ */
+#ifndef CDR_PLAT_WIN_H
+#define CDR_PLAT_WIN_H
+
+#include <wchar.h>
+
+/* The "\\?\" form of path (malloc'd), or NULL and errno. */
+wchar_t *plat_win_path(const char *path);
+/* A wide string as UTF-8 (malloc'd). */
+char *plat_win_utf8(const wchar_t *w);
+
+#endif
