@@ -13,6 +13,10 @@
 # (the versions and options live here), so CI pays the ~15 minutes once.
 # All libraries are static: the exe then imports only system DLLs.
 set -eu
+# Run from `make windows`, the parent make's variables would reach the
+# libraries' own makes: PostgreSQL's, seeing MAKELEVEL > 0, would then skip
+# generating its headers.
+unset MAKELEVEL MAKEFLAGS MFLAGS MAKEOVERRIDES
 
 HOST=x86_64-w64-mingw32
 here=$(cd "$(dirname "$0")" && pwd)
@@ -169,16 +173,41 @@ build_curl() {
     make -C include install
 }
 
+# ---- bzip2 and liblzma (libarchive's .bz2 and .xz) ---------------------------
+# cdrimport decodes every compression in-process (libarchive would run an
+# external program otherwise). libbz2 is a handful of C files, compiled
+# directly; liblzma with xz's own CMake.
+build_bz2() {
+    fetch bzip2
+    cd "$SRC/bzip2"
+    for f in blocksort huffman crctable randtable compress decompress bzlib; do
+        ${HOST}-gcc -O2 -D_FILE_OFFSET_BITS=64 -c -o "$f.o" "$f.c"
+    done
+    ${HOST}-ar rcs "$PREFIX/lib/libbz2.a" blocksort.o huffman.o crctable.o randtable.o \
+        compress.o decompress.o bzlib.o
+    cp bzlib.h "$PREFIX/include/"
+}
+
+build_xz() {
+    fetch xz-utils
+    cmake_build "$SRC/xz-utils" liblzma -DBUILD_SHARED_LIBS=OFF
+    cp "$(find "$SRC/xz-utils/_build" -name 'liblzma.a' | head -n 1)" "$PREFIX/lib/liblzma.a"
+    cp -r "$SRC/xz-utils/src/liblzma/api/lzma.h" "$SRC/xz-utils/src/liblzma/api/lzma" \
+        "$PREFIX/include/"
+}
+
 # ---- libarchive -------------------------------------------------------------
-# zlib only (zip, tar, gzip); bzip2 and xz are not built for Windows yet.
-# ZLIB_WINAPI is a run test CMake cannot run when cross-compiling (3.25
-# crashes on it): its answer for Debian's static zlib (no WINAPI) is given.
+# zlib, bzip2 and xz: zip, tar, gzip, .bz2, .xz. ZLIB_WINAPI is a run test
+# CMake cannot run when cross-compiling (3.25 crashes on it): its answer for
+# Debian's static zlib (no WINAPI) is given.
 build_archive() {
     fetch libarchive
     zlib=$MINGW/lib/libz.a
     cmake_build "$SRC/libarchive" archive_static \
         -DENABLE_OPENSSL=OFF -DENABLE_MBEDTLS=OFF -DENABLE_NETTLE=OFF -DENABLE_LIBB2=OFF \
-        -DENABLE_LZ4=OFF -DENABLE_LZMA=OFF -DENABLE_ZSTD=OFF -DENABLE_BZip2=OFF \
+        -DENABLE_LZ4=OFF -DENABLE_LZMA=ON -DENABLE_ZSTD=OFF -DENABLE_BZip2=ON \
+        -DBZIP2_LIBRARY_RELEASE="$PREFIX/lib/libbz2.a" -DBZIP2_INCLUDE_DIR="$PREFIX/include" \
+        -DLIBLZMA_LIBRARY="$PREFIX/lib/liblzma.a" -DLIBLZMA_INCLUDE_DIR="$PREFIX/include" \
         -DENABLE_LIBXML2=OFF -DENABLE_EXPAT=OFF -DENABLE_PCREPOSIX=OFF -DENABLE_LIBGCC=OFF \
         -DENABLE_CNG=ON -DENABLE_TAR=OFF -DENABLE_CPIO=OFF -DENABLE_CAT=OFF \
         -DENABLE_XATTR=OFF -DENABLE_ACL=OFF -DENABLE_ICONV=OFF -DENABLE_TEST=OFF \
@@ -220,8 +249,8 @@ run() {   # run NAME: one library, its output in a log, its tail on failure
     fi
 }
 JOBS=1
-( run libpq && run yaml && run csv && run jansson ) & lane1=$!
-( run curl && run archive && run cmocka ) & lane2=$!
+( run libpq && run yaml && run csv && run jansson && run cmocka ) & lane1=$!
+( run bz2 && run xz && run curl && run archive ) & lane2=$!
 ok=1
 wait $lane1 || ok=0
 wait $lane2 || ok=0
