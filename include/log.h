@@ -8,9 +8,14 @@
 
 #include "cdrimport.h" /* CDR_PRINTF */
 
+#include <stdio.h>
+
 enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 void log_set_level(enum log_level level);
+/* Log lines go to f from now on instead of stderr (a Windows service has
+ * no console); NULL: stderr again. */
+void log_set_file(FILE *f);
 void log_msg(enum log_level level, const char *fmt, ...)
     CDR_PRINTF(2, 3);
 

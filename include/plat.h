@@ -72,6 +72,11 @@ bool plat_path_is_absolute(const char *path);
  * "/x"; on Windows 3 for "C:/x", the length of "//server/share/" for a
  * share. Only after plat_path_normalize. */
 size_t plat_path_root(const char *path);
+/* p taken from folder base (malloc'd, not normalised): p itself if it is
+ * absolute, else base/p. On Windows a path rooted without a drive
+ * ("/x", "\\x") takes base's drive: the folder of the config, rather
+ * than the drive the process happens to start on (a service's is C:). */
+char *plat_path_join(const char *base, const char *p);
 /* In place: the program's own spelling of a path. Windows: '\' becomes '/'
  * (both work at its API; one spelling keeps comparisons and joins simple).
  * POSIX: nothing. */
@@ -119,8 +124,8 @@ int plat_mkstemps(char *path, int suffixlen);
 /* ---- waking up ----------------------------------------------------------- */
 
 /* A self-pipe: poke from a signal handler or another thread, drain in the
- * loop that waits on it. Both ends are non-blocking (Windows: poke writes
- * only to an empty pipe, drain reads only what is there). */
+ * loop that waits on it. Both ends are non-blocking (Windows: drain reads
+ * only what is there; a poke could block only on a full pipe). */
 int plat_pipe(int fds[2]);
 void plat_pipe_poke(int fd);
 void plat_pipe_drain(int fd);

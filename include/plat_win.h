@@ -13,5 +13,11 @@
 wchar_t *plat_win_path(const char *path);
 /* A wide string as UTF-8 (malloc'd). */
 char *plat_win_utf8(const wchar_t *w);
+/* UTF-8 as a wide string (malloc'd), or NULL for bytes that are not UTF-8. */
+wchar_t *plat_win_wide(const char *s);
+/* The stop that Ctrl-C brings, for the service control manager's STOP:
+ * plat_signals' stop callback, without its overdue timer (the service
+ * keeps its own, within the manager's wait). */
+void plat_win_stop(void);
 
 #endif

@@ -119,10 +119,8 @@ bool keytab_list(struct keytab *kt, const yaml_node_t *node, const char *path,
  * read. */
 char *keytab_path_resolve(const char *base, const char *p)
 {
-    size_t nb = strlen(base);
     /* No "//" from the join: on Windows that starts a share's name. */
-    char *joined = plat_path_is_absolute(p) ? xstrdup(p)
-                   : xasprintf("%s%s%s", base, nb && base[nb - 1] == '/' ? "" : "/", p);
+    char *joined = plat_path_join(base, p);
     plat_path_normalize(joined);
     char *out = xmalloc(strlen(joined) + 2);
     /* The root stays as it is ("/", or "C:/" on Windows), without its last

@@ -16,10 +16,16 @@
 #include <unistd.h>
 
 static enum log_level current = LOG_INFO;
+static FILE *sink; /* NULL: stderr */
 
 void log_set_level(enum log_level level)
 {
     current = level;
+}
+
+void log_set_file(FILE *f)
+{
+    sink = f;
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)
@@ -43,5 +49,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == ' '))
         len--; /* libpq ends its messages with a newline */
     cdr_escape_buf(line, len, safe, sizeof safe);
-    fprintf(stderr, "%s cdrimport[%ld] %s %s\n", stamp, (long)getpid(), names[level], safe);
+    FILE *out = sink ? sink : stderr;
+    fprintf(out, "%s cdrimport[%ld] %s %s\n", stamp, (long)getpid(), names[level], safe);
+    if (sink)
+        fflush(sink); /* a log file is read while the program runs */
 }

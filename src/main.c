@@ -16,6 +16,7 @@
 #include "schema.h"
 #include "profile.h"
 #include "report.h"
+#include "service.h"
 #include "source.h"
 #include "trunks.h"
 #include "version.h"
@@ -298,6 +299,11 @@ int main(int argc, char **argv)
 
     if (strcmp(command, "report") == 0)
         return cmd_report(argc, argv, config_path);
+#ifdef _WIN32
+    /* The service control manager's side of watch (Windows only). */
+    if (strcmp(command, "service") == 0)
+        return service_command(argc, argv, config_path);
+#endif
 
     static const struct option import_opts[] = {
         {"source", required_argument, NULL, 's'}, {"dry-run", no_argument, NULL, 'n'},

@@ -109,6 +109,14 @@ void plat_path_normalize(char *path)
     (void)path;
 }
 
+char *plat_path_join(const char *base, const char *p)
+{
+    size_t nb = strlen(base);
+    if (p[0] == '/')
+        return xstrdup(p);
+    return xasprintf("%s%s%s", base, nb && base[nb - 1] == '/' ? "" : "/", p);
+}
+
 struct plat_dir {
     DIR *d;
 };

@@ -142,6 +142,11 @@ char *plat_win_utf8(const wchar_t *w)
     return utf8(w);
 }
 
+wchar_t *plat_win_wide(const char *s)
+{
+    return wide(s);
+}
+
 /* Back from the API's "\\?\C:\x" to the program's "C:/x". */
 static char *from_wpath(const wchar_t *w)
 {
@@ -175,6 +180,18 @@ size_t plat_path_root(const char *p)
         return c ? (size_t)(c - p) + 1 : strlen(p);
     }
     return p[0] == '/' ? 1 : 0;
+}
+
+char *plat_path_join(const char *base, const char *p)
+{
+    bool sep0 = p[0] == '/' || p[0] == '\\', unc = sep0 && (p[1] == '/' || p[1] == '\\');
+    if (sep0 && !unc && base[0] && base[1] == ':')
+        return xasprintf("%.2s%s", base, p);
+    if (plat_path_is_absolute(p))
+        return xstrdup(p);
+    size_t nb = strlen(base);
+    bool sep = nb && (base[nb - 1] == '/' || base[nb - 1] == '\\');
+    return xasprintf("%s%s%s", base, sep ? "" : "/", p);
 }
 
 void plat_path_normalize(char *path)
@@ -587,13 +604,9 @@ static DWORD pipe_avail(int fd)
 
 void plat_pipe_poke(int fd)
 {
-    /* Only into an empty pipe: a write to a full one would block. The
-     * read end is the same process's, so the check cannot race with
-     * another writer filling it. */
-    DWORD avail = 0;
-    HANDLE h = (HANDLE)_get_osfhandle(fd);
-    if (PeekNamedPipe(h, NULL, 0, NULL, &avail, NULL) && avail > 0)
-        return;
+    /* Anonymous pipes cannot be non-blocking here, but a poke blocks only
+     * on a full pipe: 4096 pokes that no wake-up drained, which the loop
+     * (draining at every wake-up) never lets happen. */
     int n = _write(fd, "x", 1);
     (void)n;
 }
@@ -655,6 +668,12 @@ static BOOL WINAPI on_console(DWORD ev)
             handlers.overdue();
     }
     return TRUE;
+}
+
+void plat_win_stop(void)
+{
+    if (handlers.stop)
+        handlers.stop();
 }
 
 void plat_signals_install(const struct plat_signals *s)

@@ -104,6 +104,17 @@ static bool on_network(const char *path)
     return GetDriveTypeW(root) == DRIVE_REMOTE;
 }
 
+static void hot_note(struct rdcw_backend *rb, size_t k, const char *path, bool dir, double now);
+
+/* A scan of source k's folder: the files it finds need their second look
+ * too, so the folder stays hot (scanned at each look) for a while. */
+static void scan_source(struct rdcw_backend *rb, size_t k)
+{
+    struct rsource *s = &rb->srcs[k];
+    rb->sink.scan(rb->sink.ctx, s->si, s->src->path, true);
+    hot_note(rb, k, s->src->path, true, cdr_monotonic());
+}
+
 /* Watch s's folder, then scan it (after arming: nothing falls between). */
 static bool start(struct rdcw_backend *rb, struct rsource *s)
 {
@@ -121,7 +132,7 @@ static bool start(struct rdcw_backend *rb, struct rsource *s)
         stop(s);
         return false;
     }
-    rb->sink.scan(rb->sink.ctx, s->si, s->src->path, true);
+    scan_source(rb, (size_t)(s - rb->srcs));
     return true;
 }
 
@@ -208,11 +219,12 @@ static void dispatch(struct rdcw_backend *rb, size_t k, DWORD n, double now)
     }
 }
 
-static void overflowed(struct rdcw_backend *rb, struct rsource *s)
+static void overflowed(struct rdcw_backend *rb, size_t k)
 {
+    struct rsource *s = &rb->srcs[k];
     log_warn("source %s: too many changes in %s at once for Windows to list; rescanning it",
              s->src->name, s->src->path);
-    rb->sink.scan(rb->sink.ctx, s->si, s->src->path, true);
+    scan_source(rb, k);
 }
 
 /* What the watch of srcs[k] brought since the last look. */
@@ -225,7 +237,7 @@ static void collect(struct rdcw_backend *rb, size_t k, double now)
         if (e == ERROR_IO_INCOMPLETE)
             return;
         if (e == ERROR_NOTIFY_ENUM_DIR) {
-            overflowed(rb, s);
+            overflowed(rb, k);
         } else {
             log_warn("source %s: watching %s stopped (Windows error %lu); looking for the "
                      "folder every %u ms", s->src->name, s->src->path, (unsigned long)e,
@@ -236,7 +248,7 @@ static void collect(struct rdcw_backend *rb, size_t k, double now)
             return;
         }
     } else if (n == 0) {
-        overflowed(rb, s);
+        overflowed(rb, k);
     } else {
         dispatch(rb, k, n, now);
     }
@@ -368,7 +380,7 @@ static void rescan(struct watch_backend *b)
     struct rdcw_backend *rb = self(b);
     for (size_t k = 0; k < rb->n; k++)
         if (rb->srcs[k].dir)
-            rb->sink.scan(rb->sink.ctx, rb->srcs[k].si, rb->srcs[k].src->path, true);
+            scan_source(rb, k);
     if (rb->poll)
         rb->poll->ops->rescan(rb->poll);
 }

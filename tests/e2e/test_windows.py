@@ -4,17 +4,25 @@ what the Linux binary stores from the same file), scan with move, file and
 row dedup, damaged input, names in other scripts, the database down and
 back, paths over MAX_PATH, `watch` with the poll backend (stopped by
 Ctrl-C) and with ReadDirectoryChangesW (copied in, renamed in, a new nested
-folder, a file held open by its writer while it pauses).
+folder, a file held open by its writer while it pauses), and the service
+(install, start and stop with Wine's sc.exe, uninstall).
+
+Wine ends a prefix's services when its last ordinary program exits: the
+service test keeps a cmd.exe open meanwhile.
 
 Run by `make windows-e2e` (CDRIMPORT_EXE set); skipped otherwise. What Wine
 cannot show (the service control manager, network shares) is not here.
 """
+import gzip
 import os
 import shutil
 import signal
 import subprocess
+import tarfile
+import tempfile
 import time
 import uuid
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -122,6 +130,22 @@ def test_overlapping_downloads_store_each_row_once(db, dsn, workdir):
     assert rows(db, "SELECT count(*) FROM cdr")[0][0] == first[1] + second[1]
 
 
+def test_packed_downloads(db, dsn, workdir):
+    inbox = workdir / "inbox"
+    with zipfile.ZipFile(inbox / "download.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(KXHTS, "export/Master.csv")
+    with tarfile.open(inbox / "download.tar.gz", "w:gz") as t:
+        t.add(BUGA, "Master.csv")
+    (inbox / "Master.csv.gz").write_bytes(gzip.compress(
+        (FIXTURES / "import" / "asterisk16.csv").read_bytes()))
+    cfg = write_config(workdir, dsn)
+    r = run_cli("scan", config=cfg, timeout=120)
+    assert r.returncode == 0, r.stderr
+    got = rows(db, "SELECT member, status FROM cdr_file WHERE member IS NOT NULL ORDER BY member")
+    assert ("export/Master.csv", "imported") in got and ("Master.csv", "imported") in got, got
+    assert sorted(p.name for p in inbox.iterdir()) == []
+
+
 def test_damaged_file_fails_with_a_note(db, dsn, workdir):
     shutil.copy(FIXTURES / "bad" / "no_valid_record.csv", workdir / "inbox" / "Master.csv")
     cfg = write_config(workdir, dsn)
@@ -165,32 +189,6 @@ def test_database_down_then_back(db, dsn, workdir):
         again.close()
 
 
-def test_watch_polls_and_imports(db, dsn, workdir):
-    cfg = write_config(workdir, dsn, top_level={
-        "watch": {"backend": "poll", "poll_interval_ms": 200, "settle_ms": 300}})
-    env = dict(os.environ, WINEDEBUG="-all")
-    proc = subprocess.Popen([WINE, EXE, "-c", cfg, "watch"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        time.sleep(3)
-        shutil.copy(KXHTS, workdir / "inbox" / "Master.csv")
-        deadline = time.time() + 60
-        while time.time() < deadline and (workdir / "inbox" / "Master.csv").exists():
-            time.sleep(0.5)
-        assert not (workdir / "inbox" / "Master.csv").exists()
-        assert ledger(db)[0][0] == "imported"
-    finally:
-        # Wine turns SIGINT into the console's Ctrl-C event.
-        proc.send_signal(signal.SIGINT)
-        try:
-            _, err = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
-    assert "INFO stopping: 1 files imported" in err, err
-    assert proc.returncode == 0
-
-
 def start_watch(cfg):
     env = dict(os.environ, WINEDEBUG="-all")
     return subprocess.Popen([WINE, EXE, "-c", cfg, "-v", "watch"], env=env,
@@ -214,6 +212,24 @@ def wait_gone(paths, timeout=60):
     return [p for p in paths if p.exists()]
 
 
+def test_watch_polls_and_imports(db, dsn, workdir):
+    cfg = write_config(workdir, dsn, top_level={
+        "watch": {"backend": "poll", "poll_interval_ms": 200, "settle_ms": 300}})
+    proc = start_watch(cfg)
+    left = None
+    try:
+        time.sleep(3)
+        shutil.copy(KXHTS, workdir / "inbox" / "Master.csv")
+        left = wait_gone([workdir / "inbox" / "Master.csv"])
+    finally:
+        # Wine turns SIGINT into the console's Ctrl-C event.
+        err = stop_watch(proc)
+    assert left == [], err
+    assert ledger(db)[0][0] == "imported"
+    assert "INFO stopping: 1 files imported" in err, err
+    assert proc.returncode == 0
+
+
 def test_watch_read_directory_changes(db, dsn, workdir):
     # backend: inotify is Windows' ReadDirectoryChangesW there. A long
     # rescan interval: what is imported here came by notification.
@@ -221,17 +237,20 @@ def test_watch_read_directory_changes(db, dsn, workdir):
         "watch": {"backend": "inotify", "poll_interval_ms": 200, "settle_ms": 500,
                   "rescan_interval_s": 3600}})
     writer = os.environ.get("SLOW_WRITER")
+    inbox = workdir / "inbox"
+    # There before the watch: found by its first scan.
+    shutil.copy(FIXTURES / "import" / "asterisk16.csv", inbox / "before.csv")
     proc = start_watch(cfg)
     left = None
     try:
         time.sleep(3)
-        inbox = workdir / "inbox"
         shutil.copy(KXHTS, inbox / "copied.csv")
         shutil.copy(BUGA, workdir / "renamed.tmp")
         os.rename(workdir / "renamed.tmp", inbox / "renamed.csv")
         (inbox / "new" / "nested").mkdir(parents=True)
         shutil.copy(FIXTURES / "import" / "asterisk16.csv", inbox / "new" / "nested" / "n.csv")
-        expect = [inbox / "copied.csv", inbox / "renamed.csv", inbox / "new" / "nested" / "n.csv"]
+        expect = [inbox / "before.csv", inbox / "copied.csv", inbox / "renamed.csv",
+                  inbox / "new" / "nested" / "n.csv"]
         slow = None
         if writer:
             # Half the file, a pause far longer than settle_ms, the rest.
@@ -266,3 +285,51 @@ def test_path_longer_than_max_path(db, dsn, workdir):
     assert r.returncode == 0, r.stderr
     assert ledger(db)[0][0] == "imported"
     assert len(list((workdir / "processed").rglob("Master.*.csv"))) == 1
+
+
+def sc(*args):
+    """Wine's own sc.exe, talking to Wine's service control manager. Its
+    output goes through a file: the manager it may start inherits a pipe
+    and would hold it open for as long as it runs."""
+    with tempfile.TemporaryFile(mode="w+") as out:
+        r = subprocess.run([WINE, "sc", *args], stdout=out, stderr=subprocess.STDOUT,
+                           stdin=subprocess.DEVNULL, timeout=60,
+                           env=dict(os.environ, WINEDEBUG="-all"))
+        out.seek(0)
+        return subprocess.CompletedProcess(r.args, r.returncode, out.read(), "")
+
+
+def test_service_install_start_stop_uninstall(db, dsn, workdir):
+    cfg = write_config(workdir, dsn, top_level={
+        "watch": {"poll_interval_ms": 200, "settle_ms": 300}})
+    r = run_cli("service", "install", config=cfg)
+    assert r.returncode == 0, r.stderr
+    assert "service cdrimport installed" in r.stdout
+    log = workdir / "cdrimport.log"
+    keeper = subprocess.Popen([WINE, "cmd"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env=dict(os.environ, WINEDEBUG="-all"))
+    try:
+        # Wine's manager may have started it already (start: automatic),
+        # and then sc start fails: what counts is that it runs.
+        sc("start", "cdrimport")
+        deadline = time.time() + 30
+        while time.time() < deadline and "RUNNING" not in sc("query", "cdrimport").stdout:
+            time.sleep(0.5)
+        shutil.copy(KXHTS, workdir / "inbox" / "Master.csv")
+        left = wait_gone([workdir / "inbox" / "Master.csv"], timeout=60)
+        assert left == [], log.read_text() if log.exists() else "no log"
+        r = sc("stop", "cdrimport")
+        assert r.returncode == 0, r.stdout + r.stderr
+        deadline = time.time() + 20
+        while time.time() < deadline and "INFO stopping:" not in log.read_text():
+            time.sleep(0.3)
+        text = log.read_text()
+        assert "started by the service control manager" in text, text
+        assert "INFO stopping: 1 files imported" in text, text
+    finally:
+        r = run_cli("service", "uninstall")
+        keeper.stdin.close()
+        keeper.wait(timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert ledger(db)[0][0] == "imported"
+
