@@ -22,6 +22,11 @@
 #   make STRICT=1     warnings are errors (the project's own builds and CI:
 #                     scripts/test sets it; a user's newer compiler must not
 #                     fail `make` on a warning it has just learnt)
+#   make windows      build-win64/cdrimport.exe and its zip, cross-built with
+#                     mingw-w64 against libraries built from Debian's sources
+#                     (tools/windows/build-deps.sh, cached in build-win64/deps)
+#   make windows-check  the unit tests built for Windows, run under Wine
+#   make windows-e2e  end-to-end tests of cdrimport.exe under Wine
 #   make clean        removes build/, build-san/, build-deb/ and build-fuzz/, or only $(BUILD) if given
 
 .DELETE_ON_ERROR:
@@ -64,7 +69,11 @@ CFLAGS  += -std=c11 $(OPT) $(WARN) $(SANFLAGS) -MMD -MP
 LDFLAGS += $(SANFLAGS)
 LDLIBS  += -pthread -lcsv $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -lyaml -lcrypto -lsystemd -lcurl -larchive)
 
-LIB_SRC  = $(filter-out src/main.c,$(wildcard src/*.c))
+# One system's own files: src/*_win.c are Windows' (plat_win.c, CNG's
+# SHA-256); these are the POSIX side's (libcrypto, inotify).
+WIN_SRC   = $(wildcard src/*_win.c)
+POSIX_SRC = src/plat_posix.c src/checksum.c src/watch_inotify.c
+LIB_SRC  = $(filter-out src/main.c $(WIN_SRC),$(wildcard src/*.c))
 LIB_OBJ  = $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ = $(BUILD)/obj/main.o
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
@@ -74,7 +83,7 @@ CDRIMPORT_VERSION := $(shell sed -n 's/^\#define CDRIMPORT_VERSION "\(.*\)"/\1/p
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all check unit e2e sanitize install clean bench man deb fuzz fuzz-build fuzz-smoke \
-        fuzz-merge
+        fuzz-merge windows windows-deps windows-check windows-e2e
 
 all: $(BUILD)/cdrimport
 
@@ -236,6 +245,99 @@ fuzz-smoke: $(FUZZ_BIN)
 	    grep -h '^stat::number_of_executed_units\|^Done' $(FUZZ_BUILD)/smoke/$$t.log || true; \
 	done
 
+# ---- Windows (README "On Windows") -----------------------------------------
+# Cross-built with Debian's mingw-w64 (win32 threads; winpthreads for the
+# program's own threads) against static libraries built once from Debian's
+# source packages into $(WIN_DEPS) by tools/windows/build-deps.sh. Linked
+# statically: the exe imports only DLLs that come with Windows.
+WIN_BUILD ?= build-win64
+WIN_DEPS  ?= $(WIN_BUILD)/deps
+WIN_HOST   = x86_64-w64-mingw32
+WIN_CC     = $(WIN_HOST)-gcc
+WIN_AR     = $(WIN_HOST)-ar
+WINE      ?= /usr/lib/wine/wine64
+# -isystem: the libraries' headers are system headers, as on Linux (their
+# own warnings are not ours). _POSIX_C_SOURCE: mingw's localtime_r;
+# __USE_MINGW_ANSI_STDIO: C99 printf (%zu, %lld) rather than msvcrt's;
+# _FILE_OFFSET_BITS: 64-bit off_t. Windows 7 is the oldest API level used
+# (GetFinalPathNameByHandleW).
+WIN_CPPFLAGS = -Iinclude -isystem $(WIN_DEPS)/include -D_POSIX_C_SOURCE=200809L -D_FILE_OFFSET_BITS=64 \
+               -D__USE_MINGW_ANSI_STDIO=1 -D_WIN32_WINNT=0x0601 -DWINVER=0x0601 \
+               -DLIBARCHIVE_STATIC -DYAML_DECLARE_STATIC -DCURL_STATICLIB
+WIN_CFLAGS   = -std=c11 $(OPT) $(WARN) -MMD -MP
+WIN_LDFLAGS  = -static -L$(WIN_DEPS)/lib
+WIN_LDLIBS   = -lpq -lpgcommon_shlib -lpgport_shlib -lcurl -larchive -llzma -lbz2 -lyaml -lcsv -lz \
+               -lpthread -lbcrypt -lsecur32 -lcrypt32 -lshell32 -lws2_32 -ladvapi32
+WIN_LIB_SRC  = $(filter-out src/main.c $(POSIX_SRC),$(wildcard src/*.c))
+WIN_LIB_OBJ  = $(WIN_LIB_SRC:src/%.c=$(WIN_BUILD)/obj/%.o)
+# The unit tests that stay Linux's: they build POSIX scenes (symbolic
+# links, FIFOs, flock, mkdtemp, setenv, open_memstream, sub-second st_mtim,
+# POSIX regex as an oracle)
+# or archives with Python; what they cover on Windows is left to
+# tests/e2e/test_windows.py.
+WIN_UNIT_SKIP ?= test_config test_finish test_input test_input_archive test_keydoc test_pending \
+                 test_report_html test_source test_spool test_trunks
+WIN_UNIT_BIN = $(filter-out $(WIN_UNIT_SKIP:%=$(WIN_BUILD)/tests/%.exe), \
+                 $(UNIT_SRC:tests/unit/%.c=$(WIN_BUILD)/tests/%.exe))
+WIN_ZIP = $(WIN_BUILD)/cdrimport-$(CDRIMPORT_VERSION)-win64.zip
+
+windows: $(WIN_BUILD)/cdrimport.exe $(WIN_ZIP)
+
+windows-deps: $(WIN_DEPS)/.stamp
+
+$(WIN_DEPS)/.stamp: tools/windows/build-deps.sh
+	nice -n 10 tools/windows/build-deps.sh $(WIN_DEPS)
+
+$(WIN_BUILD)/obj/%.o: src/%.c | $(WIN_DEPS)/.stamp
+	@mkdir -p $(@D)
+	$(WIN_CC) $(WIN_CPPFLAGS) $(WIN_CFLAGS) -c -o $@ $<
+
+$(WIN_BUILD)/libcdr.a: $(WIN_LIB_OBJ)
+	$(WIN_AR) rcs $@ $^
+
+$(WIN_BUILD)/cdrimport.exe: $(WIN_BUILD)/obj/main.o $(WIN_BUILD)/libcdr.a
+	$(WIN_CC) $(WIN_LDFLAGS) -o $@ $^ $(WIN_LDLIBS)
+
+# -Wno-format: cmocka.h declares its printf checks with the "printf"
+# archetype, msvcrt's under mingw, which the tests' C99 formats do not fit.
+$(WIN_BUILD)/tests/%.exe: tests/unit/%.c $(WIN_BUILD)/libcdr.a
+	@mkdir -p $(@D)
+	$(WIN_CC) $(WIN_CPPFLAGS) $(WIN_CFLAGS) -Wno-format $(WIN_LDFLAGS) -o $@ $< $(WIN_BUILD)/libcdr.a \
+	    -lcmocka -ljansson $(WIN_LDLIBS)
+
+$(WIN_ZIP): $(WIN_BUILD)/cdrimport.exe tools/windows/importer.yaml README.md
+	rm -rf $(WIN_BUILD)/zip $@
+	mkdir -p $(WIN_BUILD)/zip/cdrimport
+	cp $(WIN_BUILD)/cdrimport.exe $(WIN_BUILD)/zip/cdrimport/
+	$(WIN_HOST)-strip $(WIN_BUILD)/zip/cdrimport/cdrimport.exe
+	sed 's/$$/\r/' tools/windows/importer.yaml > $(WIN_BUILD)/zip/cdrimport/importer.yaml
+	cp README.md $(WIN_BUILD)/zip/cdrimport/README.md
+	cd $(WIN_BUILD)/zip && zip -q -r ../$(@F) cdrimport
+	@ls -l $@
+
+# Under Wine, in a prefix of the build folder's own (WINEDEBUG quiet).
+WINE_RUN = WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wineprefix WINEDEBUG=-all $(WINE)
+
+# tests/e2e/test_windows.py: cdrimport.exe under Wine against the test
+# PostgreSQL, which also listens on 127.0.0.1 (Wine has no unix sockets);
+# the Linux binary imports the same files for comparison.
+windows-e2e: $(WIN_BUILD)/cdrimport.exe $(BUILD)/cdrimport $(WIN_BUILD)/tests/slow_writer.exe
+	$(WINE_RUN) $(WIN_BUILD)/cdrimport.exe --version >/dev/null 2>&1  # the prefix, made once
+	CDRIMPORT_EXE=$(CURDIR)/$(WIN_BUILD)/cdrimport.exe WINE=$(WINE) \
+	    SLOW_WRITER=$(CURDIR)/$(WIN_BUILD)/tests/slow_writer.exe \
+	    WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wineprefix WINEDEBUG=-all CDR_PG_LISTEN=127.0.0.1 \
+	    CDRIMPORT_BIN=$(CURDIR)/$(BUILD)/cdrimport SHARED=$(SHARED_DIR) \
+	    tests/e2e/run.sh -k test_windows.py
+
+# A writer that holds its file open between two halves (test_windows.py).
+$(WIN_BUILD)/tests/slow_writer.exe: tests/windows/slow_writer.c
+	@mkdir -p $(@D)
+	$(WIN_CC) -O2 -Wall -o $@ $< -static
+
+windows-check: $(WIN_UNIT_BIN)
+	@set -e; for t in $(WIN_UNIT_BIN); do echo "== $$t"; \
+	    CDR_FIXTURES=$(CURDIR)/fixtures SHARED=$(SHARED_DIR) $(WINE_RUN) $$t; done
+
 # The same set of files as the Debian package (which runs this with
 # PREFIX=/usr). An importer.yaml already in place is never replaced. The
 # user cdrimport and the ownership of the folders are the package's
@@ -279,4 +381,4 @@ else
 endif
 
 -include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d $(BUILD)/tools/*.d $(FUZZ_BUILD)/obj/*.d \
-                    $(FUZZ_BUILD)/*.d)
+                    $(FUZZ_BUILD)/*.d $(WIN_BUILD)/obj/*.d $(WIN_BUILD)/tests/*.d)

@@ -26,6 +26,15 @@ enum cdr_exit {
 #define CDR_DEFAULT_MAX_REJECT_RATIO 0.5
 #define CDR_DEFAULT_MAX_MEMBER_BYTES (4ull * 1024 * 1024 * 1024)
 
+/* printf-like functions are checked by the compiler. On mingw the "printf"
+ * archetype is msvcrt's; the Windows build uses C99's printf
+ * (__USE_MINGW_ANSI_STDIO), which is "gnu_printf" there. */
+#ifdef __MINGW32__
+#define CDR_PRINTF(fmt, args) __attribute__((format(gnu_printf, fmt, args)))
+#else
+#define CDR_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#endif
+
 /* Size of an error message buffer that low-level modules fill. */
 #define CDR_ERRLEN 512
 
@@ -38,16 +47,16 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* Print "cdrimport: <message>" on stderr and abort: for what can only be a
  * bug or an exhausted machine, where no caller could do better. */
-void cdr_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void cdr_fatal(const char *fmt, ...) CDR_PRINTF(1, 2) __attribute__((noreturn));
 /* printf into a caller's error buffer (err may be NULL or errlen 0: then
  * nothing), without the trailing newlines and spaces libpq's messages end
  * with: the one way low-level modules report why. */
 void cdr_seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    CDR_PRINTF(3, 4);
 /* cdr_seterr, then false: `return cdr_fail(err, errlen, ...)` in a check. */
-bool cdr_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+bool cdr_fail(char *err, size_t errlen, const char *fmt, ...) CDR_PRINTF(3, 4);
 /* snprintf into a fresh heap string. */
-char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xasprintf(const char *fmt, ...) CDR_PRINTF(1, 2);
 
 /* Seconds on the monotonic clock: durations and deadlines, never dates. */
 double cdr_monotonic(void);

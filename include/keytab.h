@@ -119,7 +119,7 @@ bool keytab_load_mapping(struct keytab *kt, const struct keytab_table *t, void *
 /* "file:line:col: path: message" (without a node "file: path: message").
  * Always false, so that callers can `return keytab_fail(...)`. */
 bool keytab_fail(struct keytab *kt, const yaml_node_t *node, const char *path,
-                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                 const char *fmt, ...) CDR_PRINTF(4, 5);
 /* "expected <expected>, got 'x'" (or a mapping, a list, null). False. */
 bool keytab_wrong_type(struct keytab *kt, const yaml_node_t *node, const char *path,
                        const char *expected);

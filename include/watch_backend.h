@@ -75,6 +75,9 @@ struct watch_backend {
  * inotify instance that cannot be made is reported when a source is added). */
 struct watch_backend *watch_inotify_create(const struct watch_sink *sink);
 struct watch_backend *watch_poll_create(const struct watch_sink *sink);
+/* Windows only (watch_rdcw_win.c): ReadDirectoryChangesW, what a source
+ * with `backend: inotify` gets there. */
+struct watch_backend *watch_rdcw_create(const struct watch_sink *sink);
 /* The sources with a `fetch:` block (CDR_WATCH_FETCH): polls their PBXs
  * over HTTP(S) in a thread of its own (fetch.h) and notes each spooled
  * response as PENDING_CLOSED. */

@@ -8,6 +8,8 @@
 #
 # Layout: DIR/data (cluster), DIR/run (unix socket), DIR/log/postgresql.log.
 # Unix socket only (listen_addresses=''), trust auth, superuser `cdr`.
+# CDR_PG_LISTEN=127.0.0.1 also listens on TCP there (the Windows build under
+# Wine has no unix sockets; initdb's trust lines cover 127.0.0.1).
 # PostgreSQL refuses to run as root, so as root the server tools run as the
 # `postgres` user (runuser) and DIR is chowned to it. Default PORT 54329; a
 # running cluster keeps the port it was started with.
@@ -126,7 +128,7 @@ do_start() {
         echo "$port" | as_owner tee "$DIR/port" >/dev/null
         # -o goes through /bin/sh: RUN is single-quoted (no ' allowed in DIR).
         if ! as_owner "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 -s \
-            -o "-p $port -k '$RUN' -c listen_addresses=''" start; then
+            -o "-p $port -k '$RUN' -c listen_addresses='${CDR_PG_LISTEN:-}'" start; then
             tail -n 30 "$LOG" >&2 || true
             die "server did not start (log: $LOG)"
         fi

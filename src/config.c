@@ -13,6 +13,7 @@
 #include "config_fetch.h"
 #include "keytab.h"
 #include "trunks.h"
+#include "plat.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -78,10 +79,13 @@ static bool zone_exists(const char *name)
 {
     if (!zone_name_ok(name))
         return false;
-    char file[sizeof ZONEINFO_DIR + 256];
-    snprintf(file, sizeof file, "%s%s", ZONEINFO_DIR, name);
+    const char *dir = plat_zoneinfo_dir();
+    if (!dir) /* no zone files on this host: the server will say */
+        return true;
+    char file[256 + 256];
+    snprintf(file, sizeof file, "%s%s", dir, name);
     struct stat st;
-    return stat(file, &st) == 0 && S_ISREG(st.st_mode);
+    return plat_stat(file, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 
@@ -468,10 +472,10 @@ const struct keytab_table config_table = KEYTAB_TABLE(top_keys, NULL);
 /* cfg->file and cfg->base_dir, absolute, for resolving relative paths. */
 static bool set_file_paths(struct cdr_config *cfg, const char *path, char *err, size_t errlen)
 {
-    if (path[0] == '/') {
+    if (plat_path_is_absolute(path)) {
         cfg->file = keytab_path_resolve("/", path);
     } else {
-        char *cwd = getcwd(NULL, 0);
+        char *cwd = plat_getcwd();
         if (!cwd) {
             if (err && errlen)
                 snprintf(err, errlen, "%s: cannot determine the current folder: %s", path,
@@ -590,7 +594,7 @@ char *config_host_timezone(void)
             return xstrdup(tz);
     }
 
-    FILE *f = fopen("/etc/timezone", "r");
+    FILE *f = plat_fopen("/etc/timezone", "r");
     if (f) {
         char line[256];
         bool got = fgets(line, sizeof line, f) != NULL;
@@ -602,19 +606,17 @@ char *config_host_timezone(void)
         }
     }
 
-    char link[PATH_MAX];
-    ssize_t n = readlink("/etc/localtime", link, sizeof link - 1);
-    if (n > 0) {
-        link[n] = '\0';
-        const char *z = strstr(link, "zoneinfo/");
-        if (z) {
-            z += strlen("zoneinfo/");
-            if (!strncmp(z, "posix/", 6))
-                z += 6;
-            if (zone_name_ok(z))
-                return xstrdup(z);
-        }
+    char *link = plat_readlink("/etc/localtime");
+    const char *z = link ? strstr(link, "zoneinfo/") : NULL;
+    char *zone = NULL;
+    if (z) {
+        z += strlen("zoneinfo/");
+        if (!strncmp(z, "posix/", 6))
+            z += 6;
+        if (zone_name_ok(z))
+            zone = xstrdup(z);
     }
-    return xstrdup("UTC");
+    free(link);
+    return zone ? zone : xstrdup("UTC");
 }
 

@@ -7,8 +7,8 @@
  * at most, and the warning about its permissions is logged at each start.
  */
 #include "config_fetch.h"
+#include "plat.h"
 
-#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -99,7 +99,7 @@ bool config_fetch_set(struct keytab *kt, const struct keytab_key *k, void *obj, 
      * candidates, or a spooled response would wait there for ever. */
     bool seen = false;
     for (size_t i = 0; i < src->npatterns && !seen; i++)
-        seen = fnmatch(src->patterns[i], CONFIG_FETCH_SAMPLE_NAME, FNM_CASEFOLD) == 0;
+        seen = plat_fnmatch(src->patterns[i], CONFIG_FETCH_SAMPLE_NAME, true);
     if (!seen)
         return keytab_fail(kt, n, path,
                            "the source's pattern does not match the spooled responses' names "

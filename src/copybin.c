@@ -4,6 +4,7 @@
  * order, so a million rows cost a few hundred calendar conversions.
  */
 #include "copybin.h"
+#include "plat.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -41,7 +42,7 @@ int64_t copybin_local_seconds(struct copybin_dates *c, const char *t)
         tm.tm_year = two(t) * 100 + two(t + 2) - 1900;
         tm.tm_mon = two(t + 5) - 1;
         tm.tm_mday = two(t + 8);
-        c->day_secs = (int64_t)timegm(&tm);
+        c->day_secs = (int64_t)plat_timegm(&tm);
         memcpy(c->date, t, 10);
         c->valid = true;
     }
@@ -52,7 +53,7 @@ void copybin_format_local(int64_t secs, char out[20])
 {
     time_t tt = (time_t)secs;
     struct tm tm;
-    gmtime_r(&tt, &tm);
+    plat_gmtime(tt, &tm);
     /* Years 1970-9999 (what profile.c accepts) make exactly 19 characters. */
     char tmp[64];
     snprintf(tmp, sizeof tmp, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900,

@@ -14,6 +14,7 @@
 #include "dedup.h"
 #include "copybin.h"
 #include "sql.h"
+#include "plat.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,7 +198,7 @@ static const char *format_instant(int64_t t, char out[32])
 {
     time_t secs = (time_t)(t / 1000000 + (t % 1000000 > 0) + COPYBIN_PG_EPOCH);
     struct tm tm;
-    gmtime_r(&secs, &tm);
+    plat_gmtime(secs, &tm);
     strftime(out, 32, "%Y-%m-%d %H:%M:%S+00", &tm);
     return out;
 }

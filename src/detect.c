@@ -11,6 +11,7 @@
 #include "input.h"
 #include "parse.h"
 #include "value.h"
+#include "plat.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -181,7 +182,7 @@ void detect_text(const char *head, size_t len, bool complete, size_t max_line_by
     struct parse_cb cb = {on_record, on_reject, &t};
     if (!complete) {
         /* Leave out a last line the head may have cut. */
-        const char *nl = len ? memrchr(head, '\n', len) : NULL;
+        const char *nl = len ? plat_memrchr(head, '\n', len) : NULL;
         len = nl ? (size_t)(nl - head) + 1 : 0;
     }
     struct parser *p = parse_create(max_line_bytes, &cb);

@@ -10,11 +10,11 @@
 #include "log.h"
 #include "spool.h"
 #include "transfer.h"
+#include "plat.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -86,7 +86,7 @@ struct fetch_poller *fetch_poller_create(bool once)
     p->once = once;
     p->pipe[0] = p->pipe[1] = -1;
     p->multi = curl_multi_init();
-    if (!p->multi || pipe2(p->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+    if (!p->multi || plat_pipe(p->pipe) < 0)
         cdr_fatal("cannot set up the HTTP poller: %s", strerror(errno));
     pthread_mutex_init(&p->mu, NULL);
     return p;
@@ -139,9 +139,7 @@ int fetch_poller_fd(const struct fetch_poller *p)
 
 size_t fetch_poller_take(struct fetch_poller *p, struct fetch_outcome **out)
 {
-    char buf[64];
-    while (read(p->pipe[0], buf, sizeof buf) > 0)
-        ;
+    plat_pipe_drain(p->pipe[0]);
     pthread_mutex_lock(&p->mu);
     size_t n = p->nouts;
     *out = p->outs;
@@ -169,8 +167,7 @@ static void emit(struct fetch_poller *p, const struct transfer_conf *c,
     }
     p->outs[p->nouts++] = o;
     pthread_mutex_unlock(&p->mu);
-    ssize_t k = write(p->pipe[1], "x", 1);
-    (void)k; /* a full pipe already says "come and take" */
+    plat_pipe_poke(p->pipe[1]); /* "come and take" */
 }
 
 /* One log line per outcome, or one per lasting problem (fetch_sched.h). */
@@ -426,11 +423,7 @@ static void *poller_main(void *arg)
 bool fetch_poller_start(struct fetch_poller *p)
 {
     /* Signals go to the owner's thread (the daemon's self-pipe). */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&p->thread, NULL, poller_main, p);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int rc = plat_thread_start(&p->thread, poller_main, p);
     if (rc != 0) {
         log_error("cannot start the HTTP poller: %s", strerror(rc));
         return false;

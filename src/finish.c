@@ -10,6 +10,7 @@
  */
 #include "finish.h"
 #include "log.h"
+#include "plat.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,11 +26,10 @@
 /* Whether path names the file that was read (no id: assumed). */
 static bool same_file(const char *path, const struct finish_id *id)
 {
-    struct stat st;
+    struct plat_file_id now;
     if (!id)
         return true;
-    return lstat(path, &st) == 0 && (uint64_t)st.st_dev == id->dev &&
-           (uint64_t)st.st_ino == id->ino;
+    return plat_path_id(path, false, &now) == 0 && now.dev == id->dev && now.ino == id->ino;
 }
 
 static void replaced(const char *path)
@@ -46,7 +46,7 @@ static int mkdir_p(const char *dir, char *err, size_t errlen)
         if (*p == '/' || *p == '\0') {
             char c = *p;
             *p = '\0';
-            if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
+            if (plat_mkdir(tmp, 0755) < 0 && errno != EEXIST) {
                 snprintf(err, errlen, "cannot create folder %s: %s", tmp, strerror(errno));
                 rc = -1;
                 break;
@@ -66,12 +66,9 @@ static int mkdir_p(const char *dir, char *err, size_t errlen)
  * sign of a failing disk and must not go unsaid. */
 static void fsync_dir(const char *dir)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) < 0)
+    if (plat_fsync_dir(dir) < 0)
         log_warn("cannot sync folder %s: %s; the file moved there may be back where it was "
                  "after a crash", dir, strerror(errno));
-    if (fd >= 0)
-        close(fd);
 }
 
 /* Copy src to dst (which must not exist), fsync'd. 3: src is not the file
@@ -79,7 +76,7 @@ static void fsync_dir(const char *dir)
 static int copy_file(const char *src, const char *dst, const struct finish_id *id, char *err,
                      size_t errlen)
 {
-    int in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int in = plat_open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
     if (in < 0) {
         if (errno == ENOENT)
             return 1;
@@ -87,12 +84,13 @@ static int copy_file(const char *src, const char *dst, const struct finish_id *i
         return -1;
     }
     struct stat st;
-    if (id && (fstat(in, &st) < 0 || (uint64_t)st.st_dev != id->dev ||
-               (uint64_t)st.st_ino != id->ino)) {
+    struct plat_file_id now;
+    if (id && (fstat(in, &st) < 0 || plat_fd_id(in, &st, &now) < 0 || now.dev != id->dev ||
+               now.ino != id->ino)) {
         close(in);
         return 3;
     }
-    int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int out = plat_open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (out < 0) {
         int e = errno;
         close(in);
@@ -113,7 +111,7 @@ static int copy_file(const char *src, const char *dst, const struct finish_id *i
             off += w;
         }
     }
-    if (n < 0 || fsync(out) < 0) {
+    if (n < 0 || plat_fsync(out) < 0) {
         snprintf(err, errlen, "cannot copy %s: %s", src, strerror(errno));
         rc = -1;
     }
@@ -124,7 +122,7 @@ out:
         rc = -1;
     }
     if (rc < 0)
-        unlink(dst);
+        plat_unlink(dst);
     return rc;
 }
 
@@ -148,7 +146,7 @@ static int move_unique(const char *path, const char *dir, const char *sha256,
                        const struct finish_id *id, char **dest, char *err, size_t errlen)
 {
     if (!same_file(path, id)) {
-        if (access(path, F_OK) == 0)
+        if (plat_access(path, F_OK) == 0)
             replaced(path);
         return 1;
     }
@@ -172,7 +170,7 @@ static int move_unique(const char *path, const char *dir, const char *sha256,
     char stamp[32];
     time_t t = time(NULL);
     struct tm tm;
-    gmtime_r(&t, &tm);
+    plat_gmtime(t, &tm);
     strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
     char sha[13];
     snprintf(sha, sizeof sha, "%.12s", sha256 && *sha256 ? sha256 : "nochecksum");
@@ -182,11 +180,11 @@ static int move_unique(const char *path, const char *dir, const char *sha256,
         char *target = n == 1
             ? xasprintf("%s/%.*s.%s.%s%s", dir, (int)stem, base, stamp, sha, ext)
             : xasprintf("%s/%.*s.%s.%s-%d%s", dir, (int)stem, base, stamp, sha, n, ext);
-        if (renameat2(AT_FDCWD, path, AT_FDCWD, target, RENAME_NOREPLACE) == 0) {
+        if (plat_rename_noreplace(path, target) == 0) {
             if (!same_file(target, id)) {
                 /* A new file took the name just before the rename: put it
                  * back, unread as it is. */
-                if (renameat2(AT_FDCWD, target, AT_FDCWD, path, RENAME_NOREPLACE) == 0) {
+                if (plat_rename_noreplace(target, path) == 0) {
                     replaced(path);
                     rc = 1;
                 } else {
@@ -206,7 +204,7 @@ static int move_unique(const char *path, const char *dir, const char *sha256,
             free(target);
             continue;
         }
-        if (e == ENOENT && access(path, F_OK) < 0) {
+        if (e == ENOENT && plat_access(path, F_OK) < 0) {
             free(target);
             rc = 1;
             break;
@@ -232,7 +230,7 @@ static int move_unique(const char *path, const char *dir, const char *sha256,
                 rc = 0;
                 break;
             }
-            if (c == 0 && unlink(path) < 0 && errno != ENOENT) {
+            if (c == 0 && plat_unlink(path) < 0 && errno != ENOENT) {
                 snprintf(err, errlen, "copied to %s but cannot remove %s: %s", target, path,
                          strerror(errno));
                 free(target);
@@ -267,7 +265,7 @@ static int delete_checked(const char *path, const struct finish_id *id, char *er
                           size_t errlen)
 {
     if (!same_file(path, id)) {
-        if (access(path, F_OK) < 0)
+        if (plat_access(path, F_OK) < 0)
             return 1;
         replaced(path);
         return 1;
@@ -281,7 +279,7 @@ static int delete_checked(const char *path, const struct finish_id *id, char *er
                              (long)getpid());
     free(copy);
     int rc = 0;
-    int moved = id ? renameat2(AT_FDCWD, path, AT_FDCWD, hidden, RENAME_NOREPLACE) : -1;
+    int moved = id ? plat_rename_noreplace(path, hidden) : -1;
     if (moved < 0 && id && errno != EINVAL && errno != ENOSYS) {
         if (errno == ENOENT) {
             rc = 1;
@@ -291,13 +289,13 @@ static int delete_checked(const char *path, const struct finish_id *id, char *er
         }
     } else if (moved < 0) {
         /* No id to check, or no RENAME_NOREPLACE here: by name, as checked. */
-        if (unlink(path) < 0) {
+        if (plat_unlink(path) < 0) {
             rc = errno == ENOENT ? 1 : -1;
             if (rc < 0)
                 snprintf(err, errlen, "cannot delete %s: %s", path, strerror(errno));
         }
     } else if (!same_file(hidden, id)) {
-        if (renameat2(AT_FDCWD, hidden, AT_FDCWD, path, RENAME_NOREPLACE) == 0) {
+        if (plat_rename_noreplace(hidden, path) == 0) {
             replaced(path);
             rc = 1;
         } else {
@@ -305,10 +303,10 @@ static int delete_checked(const char *path, const struct finish_id *id, char *er
                      "(%s); rename it back to import it", path, hidden, strerror(errno));
             rc = -1;
         }
-    } else if (unlink(hidden) < 0) {
+    } else if (plat_unlink(hidden) < 0) {
         int e = errno;
         snprintf(err, errlen, "cannot delete %s: %s", path, strerror(e));
-        if (renameat2(AT_FDCWD, hidden, AT_FDCWD, path, RENAME_NOREPLACE) < 0)
+        if (plat_rename_noreplace(hidden, path) < 0)
             snprintf(err, errlen, "cannot delete %s (now %s): %s", path, hidden,
                      strerror(errno));
         rc = -1;
@@ -361,12 +359,12 @@ int finish_failed_notes(const struct cdr_source *src, const char *root, const ch
     if (rc != 0)
         return rc;
     char *note = xasprintf("%s.error", *dest);
-    FILE *f = fopen(note, "we");
+    FILE *f = plat_fopen(note, "we");
     if (f) {
         char stamp[32];
         time_t t = time(NULL);
         struct tm tm;
-        gmtime_r(&t, &tm);
+        plat_gmtime(t, &tm);
         strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
         /* One line per field, whatever the file's name or the reason hold. */
         char *safe_path = cdr_escape(path, strlen(path));

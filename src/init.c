@@ -8,6 +8,7 @@
 #include "init.h"
 #include "config.h"
 #include "log.h"
+#include "plat.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -115,7 +116,7 @@ char *init_text(const char *dsn, const char *timezone)
 
 static bool write_file(const char *path, const char *text, bool force)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL), 0644);
+    int fd = plat_open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL), 0644);
     if (fd < 0) {
         if (errno == EEXIST)
             log_error("%s exists: not replaced (cdrimport init --force replaces it)", path);
@@ -163,7 +164,7 @@ int init_run(const char *path, bool force)
         return CDR_EXIT_USAGE;
     }
     const char *inbox = cfg->sources[0].path;
-    if (mkdir(inbox, 0755) < 0 && errno != EEXIST)
+    if (plat_mkdir(inbox, 0755) < 0 && errno != EEXIST)
         log_warn("cannot create %s: %s", inbox, strerror(errno));
     printf("wrote %s: source pbx on %s, format auto, time zone %s, %s\n", cfg->file, inbox, tz,
            dsn ? "dsn from the PG* environment" : "no dsn (libpq reads PG* at each run)");

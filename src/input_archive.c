@@ -10,11 +10,11 @@
  * pass that must read a member twice.
  */
 #include "input_archive.h"
+#include "plat.h"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
-#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +39,7 @@ struct input_archive {
     /* Names are converted by libarchive to the current locale's charset; in
      * the C locale a UTF-8 name (zip's flag 11) would not convert. Our own
      * thread reads them as UTF-8 (uselocale), leaving the process alone. */
-    locale_t utf8;
+    struct plat_locale *utf8;
     unsigned char *buf;
 };
 
@@ -137,7 +137,7 @@ struct input_archive *input_archive_open(struct input *file, uint64_t max_member
     ar->file = file;
     ar->max_bytes = max_member_bytes;
     ar->buf = xmalloc(RAW_CHUNK);
-    ar->utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    ar->utf8 = plat_utf8_locale_new();
     if (reopen(ar, why, whylen) < 0) {
         input_archive_close(ar);
         return NULL;
@@ -152,7 +152,7 @@ void input_archive_close(struct input_archive *ar)
     if (ar->a)
         archive_read_free(ar->a);
     if (ar->utf8)
-        freelocale(ar->utf8);
+        plat_utf8_locale_free(ar->utf8);
     free(ar->name);
     free(ar->buf);
     free(ar);
@@ -207,13 +207,12 @@ static char *single_name(const char *archive)
 /* The current entry's name, read as UTF-8 where the archive says so. */
 static char *entry_name(struct input_archive *ar)
 {
-    locale_t old = ar->utf8 ? uselocale(ar->utf8) : (locale_t)0;
+    void *old = plat_locale_use(ar->utf8);
     const char *n = archive_entry_pathname(ar->entry);
     if (!n)
         n = archive_entry_pathname_utf8(ar->entry);
     char *name = n && *n ? xstrdup(n) : xasprintf("(entry %zu: no readable name)", ar->index + 1);
-    if (ar->utf8)
-        uselocale(old);
+    plat_locale_restore(ar->utf8, old);
     return name;
 }
 
@@ -224,10 +223,9 @@ int input_archive_next(struct input_archive *ar, struct input_archive_entry *e, 
         snprintf(why, whylen, "%s", ar->broken);
         return -1;
     }
-    locale_t old = ar->utf8 ? uselocale(ar->utf8) : (locale_t)0;
+    void *old = plat_locale_use(ar->utf8);
     int r = archive_read_next_header(ar->a, &ar->entry);
-    if (ar->utf8)
-        uselocale(old);
+    plat_locale_restore(ar->utf8, old);
     if (r == ARCHIVE_EOF)
         return 0;
     /* ARCHIVE_WARN (a name that does not convert, say) still gives the

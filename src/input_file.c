@@ -5,13 +5,13 @@
  * importers on one host never read the same file at once.
  */
 #include "input.h"
+#include "plat.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -57,7 +57,7 @@ static int open_regular(const char *path, bool follow_links, struct stat *st,
                         enum input_claim *res, char *why, size_t whylen)
 {
     /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (follow_links ? 0 : O_NOFOLLOW));
+    int fd = plat_open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (follow_links ? 0 : O_NOFOLLOW), 0);
     if (fd < 0) {
         /* Only a link (ELOOP) is the file's own doing; EACCES, EIO, EMFILE
          * and the like pass, and the file is read again later. */
@@ -75,7 +75,7 @@ static int open_regular(const char *path, bool follow_links, struct stat *st,
         snprintf(why, whylen, "cannot stat: %s", strerror(errno));
     } else if (!S_ISREG(st->st_mode)) {
         snprintf(why, whylen, "not a regular file (%s)", kind_of(st->st_mode));
-    } else if (fcntl(fd, F_SETFL, 0) < 0) { /* regular file: back to blocking reads */
+    } else if (plat_set_blocking(fd) < 0) { /* regular file: back to blocking reads */
         *res = INPUT_IO_ERROR;
         snprintf(why, whylen, "fcntl: %s", strerror(errno));
     } else {
@@ -88,7 +88,8 @@ static int open_regular(const char *path, bool follow_links, struct stat *st,
 enum input_claim input_file_claim(const char *path, bool follow_links, bool lock,
                                   struct input **out, char *why, size_t whylen)
 {
-    struct stat st, now;
+    struct stat st;
+    struct plat_file_id id, now;
     enum input_claim res;
     *out = NULL;
     int fd = open_regular(path, follow_links, &st, &res, why, whylen);
@@ -96,10 +97,11 @@ enum input_claim input_file_claim(const char *path, bool follow_links, bool lock
         return res;
     /* Two overlapping scans (or watchers) on one host never read the same
      * file at once; across hosts the database's key still holds. */
-    if (lock && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    if (lock && plat_lock(fd) < 0) {
         snprintf(why, whylen, "being imported by another process");
         res = INPUT_BUSY;
-    } else if (stat(path, &now) < 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev) {
+    } else if (plat_fd_id(fd, &st, &id) < 0 || plat_path_id(path, true, &now) < 0 ||
+               now.ino != id.ino || now.dev != id.dev) {
         /* Another importer may have moved it away between open and lock. */
         snprintf(why, whylen, "moved away by another importer");
         res = INPUT_MOVED;
@@ -107,7 +109,7 @@ enum input_claim input_file_claim(const char *path, bool follow_links, bool lock
         struct plain *p = xmalloc(sizeof *p);
         p->fd = fd;
         *out = input_new(path, (int64_t)st.st_size, &plain_ops, p);
-        input_set_file_id(*out, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+        input_set_file_id(*out, id.dev, id.ino);
         return INPUT_CLAIMED;
     }
     close(fd);

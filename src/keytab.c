@@ -7,6 +7,7 @@
  * No logging: a failure is one message in the caller's buffer.
  */
 #include "keytab.h"
+#include "plat.h"
 
 #include <errno.h>
 #include <locale.h>
@@ -19,7 +20,7 @@
 
 /* ---- messages ------------------------------------------------------------ */
 
-static void set_err(struct keytab *kt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_err(struct keytab *kt, const char *fmt, ...) CDR_PRINTF(2, 3);
 static void set_err(struct keytab *kt, const char *fmt, ...)
 {
     if (!kt->err || !kt->errlen)
@@ -118,17 +119,23 @@ bool keytab_list(struct keytab *kt, const yaml_node_t *node, const char *path,
  * read. */
 char *keytab_path_resolve(const char *base, const char *p)
 {
-    char *joined = p[0] == '/' ? xstrdup(p) : xasprintf("%s/%s", base, p);
+    /* No "//" from the join: on Windows that starts a share's name. */
+    char *joined = plat_path_join(base, p);
+    plat_path_normalize(joined);
     char *out = xmalloc(strlen(joined) + 2);
-    size_t n = 0;
+    /* The root stays as it is ("/", or "C:/" on Windows), without its last
+     * '/', which each component brings; ".." never climbs above it. */
+    size_t root = plat_path_root(joined);
+    size_t top = root ? root - 1 : 0, n = top;
+    memcpy(out, joined, top);
     char *save = NULL;
-    for (char *c = strtok_r(joined, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+    for (char *c = strtok_r(joined + top, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
         if (!strcmp(c, "."))
             continue;
         if (!strcmp(c, "..")) {
-            while (n > 0 && out[n - 1] != '/')
+            while (n > top && out[n - 1] != '/')
                 n--;
-            if (n > 0)
+            if (n > top)
                 n--;
             continue;
         }
@@ -137,7 +144,7 @@ char *keytab_path_resolve(const char *base, const char *p)
         memcpy(out + n, c, len);
         n += len;
     }
-    if (n == 0)
+    if (n == top)
         out[n++] = '/';
     out[n] = '\0';
     free(joined);
@@ -247,12 +254,8 @@ static bool parse_double(struct keytab *kt, const struct keytab_key *k, const ya
         return false;
     if (!*s || strspn(s, "0123456789+-.eE") != strlen(s))
         return keytab_wrong_type(kt, n, path, "a number");
-    locale_t c = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-    if (c == (locale_t)0)
-        return keytab_fail(kt, n, path, "cannot create the C locale: %s", strerror(errno));
     char *end;
-    double v = strtod_l(s, &end, c);
-    freelocale(c);
+    double v = plat_strtod_c(s, &end);
     if (end == s || *end)
         return keytab_wrong_type(kt, n, path, "a number");
     if (!(v >= k->dmin && v <= k->dmax))
@@ -406,7 +409,7 @@ bool keytab_load_mapping(struct keytab *kt, const struct keytab_table *t, void *
 char *keytab_read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
     struct keytab kt = {.err = err, .errlen = errlen};
-    FILE *f = fopen(path, "rb");
+    FILE *f = plat_fopen(path, "rb");
     if (!f) {
         set_err(&kt, "cannot read %s: %s", path, strerror(errno));
         return NULL;

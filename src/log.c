@@ -8,6 +8,7 @@
  */
 #include "log.h"
 #include "cdrimport.h"
+#include "plat.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,10 +16,16 @@
 #include <unistd.h>
 
 static enum log_level current = LOG_INFO;
+static FILE *sink; /* NULL: stderr */
 
 void log_set_level(enum log_level level)
 {
     current = level;
+}
+
+void log_set_file(FILE *f)
+{
+    sink = f;
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)
@@ -29,7 +36,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
     char stamp[32];
     time_t now = time(NULL);
     struct tm tm;
-    gmtime_r(&now, &tm);
+    plat_gmtime(now, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
 
     /* One fprintf per line so concurrent writers don't interleave halves. */
@@ -42,5 +49,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == ' '))
         len--; /* libpq ends its messages with a newline */
     cdr_escape_buf(line, len, safe, sizeof safe);
-    fprintf(stderr, "%s cdrimport[%ld] %s %s\n", stamp, (long)getpid(), names[level], safe);
+    FILE *out = sink ? sink : stderr;
+    fprintf(out, "%s cdrimport[%ld] %s %s\n", stamp, (long)getpid(), names[level], safe);
+    if (sink)
+        fflush(sink); /* a log file is read while the program runs */
 }

@@ -16,15 +16,16 @@
 #include "schema.h"
 #include "profile.h"
 #include "report.h"
+#include "service.h"
 #include "source.h"
 #include "trunks.h"
 #include "version.h"
 #include "watch.h"
+#include "plat.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <getopt.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,7 +96,7 @@ static const char usage_text[] =
     "More: man cdrimport, man 5 importer.yaml\n";
 
 /* A usage error: one line on stderr, exit status 2. */
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...) CDR_PRINTF(1, 2);
 static int usage_error(const char *fmt, ...)
 {
     va_list ap;
@@ -141,9 +142,9 @@ static int cmd_import(struct job *run, const char *source_name, char **paths, in
     for (int i = 0; i < npaths; i++) {
         struct stat st;
         /* The ledger keeps absolute paths, whatever the command line said. */
-        char *abs = realpath(paths[i], NULL);
+        char *abs = plat_realpath(paths[i]);
         const char *path = abs ? abs : paths[i];
-        if (stat(path, &st) < 0) {
+        if (plat_stat(path, &st) < 0) {
             log_error("%s: %s", path, strerror(errno));
             status = CDR_EXIT_PARTIAL;
             free(abs);
@@ -209,7 +210,7 @@ static void print_config(const struct cdr_config *cfg)
     for (size_t i = 0; i < cfg->nsources; i++) {
         const struct cdr_source *s = &cfg->sources[i];
         struct stat st;
-        bool there = stat(s->path, &st) == 0 && S_ISDIR(st.st_mode);
+        bool there = plat_stat(s->path, &st) == 0 && S_ISDIR(st.st_mode);
         printf("  source %s: %s (%s, %s, timezone %s)%s\n", s->name, s->path,
                profile_format_name(s->format), s->recursive ? "recursive" : "top level only",
                s->timezone, there ? "" : "  [folder missing]");
@@ -273,7 +274,8 @@ int main(int argc, char **argv)
      * glibc's sliding mmap threshold they come from the heap after the
      * first file and fragment it: an import of six files peaked at 34 MiB
      * against 25 for one. A fixed threshold returns them to the system. */
-    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    plat_tune_malloc();
+    plat_args_utf8(&argc, &argv);
     /* "+": stop at the command; its own options follow it. */
     while ((c = getopt_long(argc, argv, "+c:vqhV", global, NULL)) != -1) {
         switch (c) {
@@ -297,6 +299,11 @@ int main(int argc, char **argv)
 
     if (strcmp(command, "report") == 0)
         return cmd_report(argc, argv, config_path);
+#ifdef _WIN32
+    /* The service control manager's side of watch (Windows only). */
+    if (strcmp(command, "service") == 0)
+        return service_command(argc, argv, config_path);
+#endif
 
     static const struct option import_opts[] = {
         {"source", required_argument, NULL, 's'}, {"dry-run", no_argument, NULL, 'n'},

@@ -6,6 +6,7 @@
 #include "partition.h"
 #include "log.h"
 #include "sql.h"
+#include "plat.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,7 +71,7 @@ static int64_t month_start_usec(int32_t m)
     tm.tm_year = m / 12 - 1900;
     tm.tm_mon = m % 12;
     tm.tm_mday = 1;
-    return ((int64_t)timegm(&tm) - PG_EPOCH_SECS) * 1000000;
+    return ((int64_t)plat_timegm(&tm) - PG_EPOCH_SECS) * 1000000;
 }
 
 int32_t partition_month(int64_t pg_usec)
@@ -79,7 +80,7 @@ int32_t partition_month(int64_t pg_usec)
     int64_t secs = pg_usec / 1000000 - (pg_usec % 1000000 < 0) + PG_EPOCH_SECS;
     time_t tt = (time_t)secs;
     struct tm tm;
-    gmtime_r(&tt, &tm);
+    plat_gmtime(tt, &tm);
     return (int32_t)(tm.tm_year + 1900) * 12 + tm.tm_mon;
 }
 

@@ -7,6 +7,7 @@
  * order of import is source.c's source_order, pure too).
  */
 #include "pending.h"
+#include "plat.h"
 #include "source.h"
 
 #include <math.h>
@@ -71,7 +72,8 @@ static struct pending_file *find(struct pending_table *t, const char *path)
 
 static bool changed(const struct pending_file *p, const struct stat *st)
 {
-    return st->st_size != p->size || cdr_timespec_cmp(&st->st_mtim, &p->mtime) != 0;
+    struct timespec mtime = plat_mtime(st);
+    return st->st_size != p->size || cdr_timespec_cmp(&mtime, &p->mtime) != 0;
 }
 
 /* Keeps the order: import_ready walks the table sorted oldest first and
@@ -110,13 +112,13 @@ bool pending_note(struct pending_table *t, size_t si, const char *path, enum pen
         p->si = si;
         p->rule = *rule;
         p->size = st->st_size;
-        p->mtime = st->st_mtim;
+        p->mtime = plat_mtime(st);
         p->changed_at = now;
     }
     p->gen = t->gen;
     if (changed(p, st)) {
         p->size = st->st_size;
-        p->mtime = st->st_mtim;
+        p->mtime = plat_mtime(st);
         p->changed_at = now;
         p->stable = 0;
         p->done = false;

@@ -6,7 +6,8 @@
  */
 #include "pump.h"
 
-#include <poll.h>
+#include "plat.h"
+
 #include <stdlib.h>
 
 #define SEND_CHUNK (64u * 1024u) /* larger chunks measured slower (issue 4) */
@@ -23,8 +24,7 @@ static int flush_some(PGconn *c, bool block)
 {
     int r;
     while ((r = PQflush(c)) == 1 && block) {
-        struct pollfd p = {.fd = PQsocket(c), .events = POLLOUT};
-        poll(&p, 1, 1000);
+        plat_wait_writable_socket(PQsocket(c), 1000);
     }
     return r;
 }

@@ -10,6 +10,7 @@
 #include "job.h"
 #include "log.h"
 #include "sql.h"
+#include "plat.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -554,7 +555,7 @@ int report_run(const struct cdr_config *cfg, const struct report_opts *opts)
     char *tmp = NULL;
     if (o.output) {
         tmp = xasprintf("%s.tmp", o.output);
-        f = fopen(tmp, "w");
+        f = plat_fopen(tmp, "w");
         if (!f) {
             log_error("%s: %s", tmp, strerror(errno));
             free(tmp);
@@ -596,12 +597,12 @@ int report_run(const struct cdr_config *cfg, const struct report_opts *opts)
             log_error("%s: %s", tmp, strerror(errno));
             status = CDR_EXIT_PARTIAL;
         }
-        if (status == CDR_EXIT_OK && rename(tmp, o.output) != 0) {
+        if (status == CDR_EXIT_OK && plat_rename(tmp, o.output) != 0) {
             log_error("%s: %s", o.output, strerror(errno));
             status = CDR_EXIT_PARTIAL;
         }
         if (status != CDR_EXIT_OK)
-            unlink(tmp);
+            plat_unlink(tmp);
         free(tmp);
     }
     db_close(db);

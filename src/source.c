@@ -7,10 +7,9 @@
  */
 #include "source.h"
 #include "log.h"
+#include "plat.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fnmatch.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +37,7 @@ bool source_name_matches(const struct cdr_source *src, const char *name)
     if (source_name_ignored(name))
         return false;
     for (size_t i = 0; i < src->npatterns; i++)
-        if (fnmatch(src->patterns[i], name, FNM_CASEFOLD) == 0)
+        if (plat_fnmatch(src->patterns[i], name, true))
             return true;
     return false;
 }
@@ -52,7 +51,7 @@ bool source_member_matches(const struct cdr_source *src, const char *member)
         if (*c == '/' || *c == '\\')
             base = c + 1;
     for (size_t i = 0; i < src->nmembers; i++)
-        if (fnmatch(src->members[i], base, FNM_CASEFOLD) == 0)
+        if (plat_fnmatch(src->members[i], base, true))
             return true;
     return false;
 }
@@ -65,17 +64,19 @@ void source_list_add(struct source_list *l, const char *path, const struct stat 
     }
     struct source_file *f = &l->files[l->n++];
     f->path = xstrdup(path);
-    f->mtime = st->st_mtim;
+    f->mtime = plat_mtime(st);
     f->size = st->st_size;
 }
 
 static bool inside(const char *root_real, const char *path)
 {
-    char real[PATH_MAX];
-    if (!realpath(path, real))
+    char *real = plat_realpath(path);
+    if (!real)
         return false;
     size_t k = strlen(root_real);
-    return strncmp(real, root_real, k) == 0 && (real[k] == '/' || real[k] == '\0');
+    bool in = strncmp(real, root_real, k) == 0 && (real[k] == '/' || real[k] == '\0');
+    free(real);
+    return in;
 }
 
 bool source_dir_excluded(const struct cdr_source *src, const char *path, const char *name)
@@ -89,38 +90,36 @@ bool source_dir_excluded(const struct cdr_source *src, const char *path, const c
 static void walk(const struct cdr_source *src, const char *root_real, const char *dir,
                  bool recursive, int depth, struct source_list *list)
 {
-    DIR *d = opendir(dir);
+    struct plat_dir *d = plat_opendir(dir);
     if (!d) {
         log_warn("cannot read folder %s: %s", dir, strerror(errno));
         return;
     }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char *path = xasprintf("%s/%s", dir, e->d_name);
+    const char *name;
+    while ((name = plat_readdir(d)) != NULL) {
+        char *path = xasprintf("%s/%s", dir, name);
         struct stat st;
-        if (lstat(path, &st) < 0) {
+        if (plat_lstat(path, &st) < 0) {
             if (errno != ENOENT)
                 log_warn("%s: %s", path, strerror(errno));
             free(path);
             continue;
         }
         if (S_ISDIR(st.st_mode)) {
-            if (recursive && depth < 64 && !source_dir_excluded(src, path, e->d_name))
+            if (recursive && depth < 64 && !source_dir_excluded(src, path, name))
                 walk(src, root_real, path, recursive, depth + 1, list);
-            else if (!recursive && source_name_matches(src, e->d_name))
+            else if (!recursive && source_name_matches(src, name))
                 log_warn("%s: a folder, not a file (recursive is off): skipped", path);
             free(path);
             continue;
         }
-        if (!source_name_matches(src, e->d_name)) {
+        if (!source_name_matches(src, name)) {
             free(path);
             continue;
         }
         if (S_ISLNK(st.st_mode)) {
             struct stat target;
-            if (!inside(root_real, path) || stat(path, &target) < 0 || !S_ISREG(target.st_mode)) {
+            if (!inside(root_real, path) || plat_stat(path, &target) < 0 || !S_ISREG(target.st_mode)) {
                 log_warn("%s: symbolic link to outside the source folder (or to no file); "
                          "not followed", path);
                 free(path);
@@ -133,20 +132,21 @@ static void walk(const struct cdr_source *src, const char *root_real, const char
         source_list_add(list, path, &st);
         free(path);
     }
-    closedir(d);
+    plat_closedir(d);
 }
 
 int source_walk(const struct cdr_source *src, const char *dir, bool recursive,
                 struct source_list *list, char *err, size_t errlen)
 {
-    char root_real[PATH_MAX];
+    char *root_real = NULL;
     struct stat st;
-    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || !realpath(dir, root_real)) {
+    if (plat_stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || !(root_real = plat_realpath(dir))) {
         snprintf(err, errlen, "cannot read folder %s: %s", dir,
                  errno ? strerror(errno) : "not a folder");
         return -1;
     }
     walk(src, root_real, dir, recursive, 0, list);
+    free(root_real);
     source_list_sort(list);
     return 0;
 }

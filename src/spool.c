@@ -5,17 +5,15 @@
  * for the next start, a failed write keeps what was written.
  */
 #include "spool.h"
+#include "plat.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define TEMP_PREFIX ".Master."
@@ -35,7 +33,7 @@ void spool_name(char *out, size_t outlen, time_t when, unsigned n)
 {
     struct tm tm;
     char stamp[32];
-    gmtime_r(&when, &tm);
+    plat_gmtime(when, &tm);
     strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
     snprintf(out, outlen, "Master.%s.%u.csv", stamp, n);
 }
@@ -44,7 +42,7 @@ bool spool_open(const char *dir, struct spool_file *f, char *err, size_t errlen)
 {
     *f = (struct spool_file){.fd = -1};
     char *path = xasprintf("%s/" TEMP_PREFIX "XXXXXX" TEMP_SUFFIX, dir);
-    int fd = mkostemps(path, (int)strlen(TEMP_SUFFIX), O_CLOEXEC);
+    int fd = plat_mkstemps(path, (int)strlen(TEMP_SUFFIX));
     if (fd < 0) {
         cdr_seterr(err, errlen, "cannot create a spool file in %s: %s", dir, strerror(errno));
         free(path);
@@ -52,10 +50,10 @@ bool spool_open(const char *dir, struct spool_file *f, char *err, size_t errlen)
     }
     /* Held until the file is renamed: spool_promote of another process
      * leaves a file alone while its writer lives. */
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    if (plat_lock(fd) < 0) {
         cdr_seterr(err, errlen, "cannot lock %s: %s", path, strerror(errno));
         close(fd);
-        unlink(path); /* empty: nothing is lost */
+        plat_unlink(path); /* empty: nothing is lost */
         free(path);
         return false;
     }
@@ -85,14 +83,10 @@ bool spool_write(struct spool_file *f, const void *p, size_t n)
 
 static bool fsync_dir(const char *dir, char *err, size_t errlen)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) < 0) {
+    if (plat_fsync_dir(dir) < 0) {
         cdr_seterr(err, errlen, "cannot sync folder %s: %s", dir, strerror(errno));
-        if (fd >= 0)
-            close(fd);
         return false;
     }
-    close(fd);
     return true;
 }
 
@@ -106,11 +100,11 @@ static bool rename_unique(const char *dir, const char *tmp, time_t when, char **
         char name[64];
         spool_name(name, sizeof name, when, n);
         char *path = xasprintf("%s/%s", dir, name);
-        int rc = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
+        int rc = plat_rename_noreplace(tmp, path);
         if (rc < 0 && (errno == EINVAL || errno == ENOSYS)) {
-            rc = link(tmp, path);
+            rc = plat_link(tmp, path);
             if (rc == 0)
-                unlink(tmp);
+                plat_unlink(tmp);
         }
         if (rc == 0) {
             *final = path;
@@ -142,11 +136,11 @@ bool spool_commit(struct spool_file *f, time_t when, char **final, char *err, si
     bool ok = false;
     *final = NULL;
     if (f->bytes == 0) {
-        unlink(f->tmp_path);
+        plat_unlink(f->tmp_path);
         ok = true;
         goto out;
     }
-    if (fsync(f->fd) < 0) {
+    if (plat_fsync(f->fd) < 0) {
         /* The page cache may still hold the bytes: renaming them into view
          * keeps the best copy there is; the caller reports the error. */
         cdr_seterr(err, errlen, "fsync of %s failed: %s", f->tmp_path, strerror(errno));
@@ -168,22 +162,22 @@ bool spool_promote(const char *dir, char ***paths, size_t *n, char *err, size_t 
     *n = 0;
     if (err && errlen)
         err[0] = '\0';
-    DIR *d = opendir(dir);
+    struct plat_dir *d = plat_opendir(dir);
     if (!d) {
         cdr_seterr(err, errlen, "cannot read spool folder %s: %s", dir, strerror(errno));
         return false;
     }
     size_t cap = 0;
-    struct dirent *e;
+    const char *name;
     bool moved = false;
-    while ((e = readdir(d)) != NULL) {
-        if (!spool_is_temp(e->d_name))
+    while ((name = plat_readdir(d)) != NULL) {
+        if (!spool_is_temp(name))
             continue;
-        char *tmp = xasprintf("%s/%s", dir, e->d_name);
-        int fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        char *tmp = xasprintf("%s/%s", dir, name);
+        int fd = plat_open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
         struct stat st;
         if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-            flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            plat_lock(fd) < 0) {
             /* Being written by a living process, or not ours: leave it. */
             if (fd >= 0)
                 close(fd);
@@ -193,8 +187,8 @@ bool spool_promote(const char *dir, char ***paths, size_t *n, char *err, size_t 
         char why[CDR_ERRLEN];
         char *final = NULL;
         if (st.st_size == 0) {
-            unlink(tmp);
-        } else if (rename_unique(dir, tmp, st.st_mtim.tv_sec, &final, why, sizeof why)) {
+            plat_unlink(tmp);
+        } else if (rename_unique(dir, tmp, plat_mtime(&st).tv_sec, &final, why, sizeof why)) {
             if (*n == cap) {
                 cap = cap ? 2 * cap : 8;
                 *paths = xrealloc(*paths, cap * sizeof **paths);
@@ -207,7 +201,7 @@ bool spool_promote(const char *dir, char ***paths, size_t *n, char *err, size_t 
         close(fd);
         free(tmp);
     }
-    closedir(d);
+    plat_closedir(d);
     if (moved) {
         char why[CDR_ERRLEN];
         if (!fsync_dir(dir, why, sizeof why))
@@ -219,8 +213,9 @@ bool spool_promote(const char *dir, char ***paths, size_t *n, char *err, size_t 
 bool spool_room(const char *dir, uint64_t min_free, char *err, size_t errlen)
 {
     struct stat st;
-    struct statvfs vfs;
-    if (stat(dir, &st) < 0) {
+    uint64_t avail;
+    bool readonly;
+    if (plat_stat(dir, &st) < 0) {
         cdr_seterr(err, errlen, "spool folder %s: %s", dir, strerror(errno));
         return false;
     }
@@ -228,19 +223,18 @@ bool spool_room(const char *dir, uint64_t min_free, char *err, size_t errlen)
         cdr_seterr(err, errlen, "spool folder %s is not a folder", dir);
         return false;
     }
-    if (access(dir, W_OK | X_OK) < 0) {
+    if (plat_access(dir, W_OK | X_OK) < 0) {
         cdr_seterr(err, errlen, "spool folder %s is not writable: %s", dir, strerror(errno));
         return false;
     }
-    if (statvfs(dir, &vfs) < 0) {
+    if (plat_free_bytes(dir, &avail, &readonly) < 0) {
         cdr_seterr(err, errlen, "spool folder %s: %s", dir, strerror(errno));
         return false;
     }
-    if (vfs.f_flag & ST_RDONLY) {
+    if (readonly) {
         cdr_seterr(err, errlen, "spool folder %s is on a read-only file system", dir);
         return false;
     }
-    uint64_t avail = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
     if (avail < min_free) {
         cdr_seterr(err, errlen, "spool folder %s has %llu bytes free, min_free_bytes is %llu", dir,
                (unsigned long long)avail, (unsigned long long)min_free);
@@ -254,14 +248,14 @@ int spool_lock(const char *dir, char *err, size_t errlen)
     if (err && errlen)
         err[0] = '\0';
     char *path = xasprintf("%s/" LOCK_NAME, dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int fd = plat_open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         cdr_seterr(err, errlen, "cannot open %s: %s", path, strerror(errno));
         free(path);
         return -1;
     }
     free(path);
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    if (plat_lock(fd) < 0) {
         if (errno != EWOULDBLOCK)
             cdr_seterr(err, errlen, "cannot lock %s/" LOCK_NAME ": %s", dir, strerror(errno));
         close(fd);

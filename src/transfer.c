@@ -7,6 +7,7 @@
  */
 #include "transfer.h"
 #include "spool.h"
+#include "plat.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -72,7 +73,7 @@ static char *url_part(CURLU *u, CURLUPart part, unsigned flags)
 static void wipe_free(char *s)
 {
     if (s) {
-        explicit_bzero(s, strlen(s));
+        plat_wipe(s, strlen(s));
         free(s);
     }
 }
@@ -99,13 +100,13 @@ static char *read_password_file(const char *path, char *warn, size_t warnlen, ch
                                 size_t errlen)
 {
     char *pw = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = plat_open(path, O_RDONLY | O_CLOEXEC, 0);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0) {
         cdr_seterr(err, errlen, "password_file %s: %s", path, strerror(errno));
         goto out;
     }
-    if (st.st_mode & (S_IRWXG | S_IRWXO))
+    if (plat_readable_by_others(&st))
         cdr_seterr(warn, warnlen, "password_file %s can be read by group or others (mode %04o): "
                "chmod 600 it", path, (unsigned)(st.st_mode & 07777));
     char buf[MAX_PASSWORD + 2];
@@ -128,7 +129,7 @@ static char *read_password_file(const char *path, char *warn, size_t warnlen, ch
     } else {
         pw = xstrndup(buf, len);
     }
-    explicit_bzero(buf, sizeof buf);
+    plat_wipe(buf, sizeof buf);
 out:
     if (fd >= 0)
         close(fd);

@@ -7,8 +7,8 @@
  */
 #include "trunks.h"
 #include "sql.h"
+#include "plat.h"
 
-#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +48,14 @@ static bool re_special(char c)
     return strchr(".^$*+?()[]{}|\\", c) != NULL;
 }
 
+/* stpcpy(3), which mingw's C library lacks. */
+static char *put(char *o, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(o, s, n + 1);
+    return o + n;
+}
+
 char *trunks_regex(char *const *globs, size_t n)
 {
     if (n == 0)
@@ -56,13 +64,13 @@ char *trunks_regex(char *const *globs, size_t n)
     for (size_t i = 0; i < n; i++)
         cap += 2 * strlen(globs[i]) + 4; /* each char at most doubled, '*' -> ".*" */
     char *re = xmalloc(cap), *o = re;
-    o = stpcpy(o, "^(?:");
+    o = put(o, "^(?:");
     for (size_t i = 0; i < n; i++) {
         if (i)
             *o++ = '|';
         for (const char *c = globs[i]; *c; c++) {
             if (*c == '*') {
-                o = stpcpy(o, ".*");
+                o = put(o, ".*");
             } else if (*c == '?') {
                 *o++ = '.';
             } else if (*c == '[') {
@@ -100,14 +108,14 @@ char *trunks_regex(char *const *globs, size_t n)
             }
         }
     }
-    o = stpcpy(o, ")$");
+    o = put(o, ")$");
     return re;
 }
 
 bool trunks_match(const struct cdr_source *src, const char *channel)
 {
     for (size_t i = 0; i < src->ntrunks; i++)
-        if (fnmatch(src->trunks[i], channel, 0) == 0)
+        if (plat_fnmatch(src->trunks[i], channel, false))
             return true;
     return false;
 }
@@ -184,7 +192,7 @@ enum load_status trunks_publish(struct db *db, const struct cdr_config *cfg, cha
         for (size_t j = 0; j < s->ntrunks; j++) {
             if (j)
                 *o++ = '\n';
-            o = stpcpy(o, s->trunks[j]);
+            o = put(o, s->trunks[j]);
         }
         char *re = trunks_regex(s->trunks, s->ntrunks);
         const char *params[4] = {s->name, s->timezone, lines, re};

@@ -186,7 +186,7 @@ char *cdr_escape(const char *s, size_t n)
 }
 
 static void seterr_v(char *err, size_t errlen, const char *fmt, va_list ap)
-    __attribute__((format(printf, 3, 0)));
+    CDR_PRINTF(3, 0);
 static void seterr_v(char *err, size_t errlen, const char *fmt, va_list ap)
 {
     if (!err || !errlen)

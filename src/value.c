@@ -6,9 +6,9 @@
  * charset. Shared by every layout in profile.c; knows no columns.
  */
 #include "value.h"
+#include "plat.h"
 
 #include <errno.h>
-#include <iconv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,7 +162,7 @@ void value_buf_put(struct value_buf *b, const void *s, size_t n)
 
 struct value_decoder {
     bool utf8;
-    iconv_t cd; /* with !utf8 */
+    struct plat_conv *cd; /* with !utf8 */
 };
 
 static const char REPLACEMENT[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
@@ -175,11 +175,10 @@ static bool is_utf8_name(const char *enc)
 struct value_decoder *value_decoder_open(const char *encoding, char *err, size_t errlen)
 {
     struct value_decoder *d = xcalloc(1, sizeof *d);
-    d->cd = (iconv_t)-1;
     d->utf8 = !encoding || is_utf8_name(encoding);
     if (!d->utf8) {
-        d->cd = iconv_open("UTF-8", encoding);
-        if (d->cd == (iconv_t)-1) {
+        d->cd = plat_conv_open(encoding);
+        if (!d->cd) {
             snprintf(err, errlen, "unknown encoding '%s' (iconv: %s)", encoding, strerror(errno));
             free(d);
             return NULL;
@@ -192,8 +191,7 @@ void value_decoder_close(struct value_decoder *d)
 {
     if (!d)
         return;
-    if (d->cd != (iconv_t)-1)
-        iconv_close(d->cd);
+    plat_conv_close(d->cd);
     free(d);
 }
 
@@ -220,18 +218,18 @@ static void repair_utf8(const char *s, size_t len, struct value_buf *out, bool *
     value_buf_put(out, s + run, len - run);
 }
 
-static void convert(iconv_t cd, const char *s, size_t len, struct value_buf *out,
+static void convert(struct plat_conv *cd, const char *s, size_t len, struct value_buf *out,
                     bool *repaired)
 {
     char *in = (char *)s;
     size_t inleft = len;
-    iconv(cd, NULL, NULL, NULL, NULL);
+    plat_conv_reset(cd);
     while (inleft > 0) {
         value_buf_reserve(out, inleft * 4 + 16);
         char *w = out->data + out->len;
         size_t outleft = out->cap - out->len;
         size_t before = outleft;
-        size_t r = iconv(cd, &in, &inleft, &w, &outleft);
+        size_t r = plat_conv(cd, &in, &inleft, &w, &outleft);
         out->len += before - outleft;
         if (r == (size_t)-1) {
             if (errno == E2BIG)

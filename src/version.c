@@ -8,34 +8,18 @@
  */
 #include "version.h"
 #include "cdrimport.h"
+#include "plat.h"
 
 #include <archive.h>
 #include <csv.h>
-#include <limits.h>
-#include <link.h>
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
 #include <libpq-fe.h>
 #include <yaml.h>
 
-/* dl_iterate_phdr's callback: the file of the libcsv loaded, links
- * resolved, into data (PATH_MAX bytes). */
-static int find_libcsv(struct dl_phdr_info *info, size_t size, void *data)
-{
-    (void)size;
-    const char *name = info->dlpi_name;
-    const char *base = name ? strrchr(name, '/') : NULL;
-    if (!base || strncmp(base, "/libcsv.so", 10) != 0)
-        return 0;
-    if (!realpath(name, data))
-        snprintf(data, PATH_MAX, "%s", name);
-    return 1;
-}
-
 void version_print(FILE *out)
 {
-    char csv[PATH_MAX] = "";
     int pq = PQlibVersion(); /* 150013 is 15.13; before 10, 90624 was 9.6.24 */
     const curl_version_info_data *curl = curl_version_info(CURLVERSION_NOW);
     fprintf(out, "cdrimport %s\n", CDRIMPORT_VERSION);
@@ -43,9 +27,10 @@ void version_print(FILE *out)
         fprintf(out, "libpq %d.%d\n", pq / 10000, pq % 10000);
     else
         fprintf(out, "libpq %d.%d.%d\n", pq / 10000, pq / 100 % 100, pq % 100);
-    dl_iterate_phdr(find_libcsv, csv);
+    char *csv = plat_loaded_library("libcsv.so");
     fprintf(out, "libcsv %d.%d.%d (headers; loaded: %s)\n", CSV_MAJOR, CSV_MINOR, CSV_RELEASE,
-            *csv ? csv : "linked statically");
+            csv ? csv : "linked statically");
+    free(csv);
     fprintf(out, "libyaml %s\n", yaml_get_version_string());
     fprintf(out, "libcurl %s (%s)\n", curl->version,
             curl->ssl_version ? curl->ssl_version : "no TLS");

@@ -17,22 +17,26 @@
 #include "source.h"
 #include "trunks.h"
 #include "watch_backend.h"
+#include "plat.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
+#include <signal.h> /* sig_atomic_t */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 /* One row per enum cdr_watch_backend: a new kind of source is one more
  * row (and one more backend file). */
 static struct watch_backend *(*const backend_create[])(const struct watch_sink *) = {
+    /* Windows has no inotify: its own change notifications take the row. */
+#ifdef _WIN32
+    [CDR_WATCH_INOTIFY] = watch_rdcw_create,
+#else
     [CDR_WATCH_INOTIFY] = watch_inotify_create,
+#endif
     [CDR_WATCH_POLL] = watch_poll_create,
     [CDR_WATCH_FETCH] = watch_fetch_create,
 };
@@ -66,9 +70,8 @@ static int sigpipe[2] = {-1, -1};
  * server that does not answer (a connect waits up to connect_timeout, a
  * query for ever). Leave now, as kill -9 would, which is safe at any
  * moment: the server rolls back the file in progress, which stays put. */
-static void on_alarm(int sig)
+static void on_overdue(void)
 {
-    (void)sig;
     /* Made at compile time: nothing but write() is safe in a handler. */
     static const char msg[] = "cdrimport: still busy " STR(STOP_GRACE_S) " s after the stop "
                               "signal (database not answering); exiting now\n";
@@ -77,19 +80,18 @@ static void on_alarm(int sig)
     _exit(CDR_EXIT_OK);
 }
 
-static void on_signal(int sig)
+/* Both run in a signal handler (or Windows' console-control thread):
+ * a flag and a byte into the self-pipe, nothing else. */
+static void on_stop(void)
 {
-    int saved = errno;
-    if (sig == SIGHUP) {
-        reload_flag = 1;
-    } else {
-        if (!stop_flag)
-            alarm(STOP_GRACE_S);
-        stop_flag = 1;
-    }
-    ssize_t n = write(sigpipe[1], "x", 1);
-    (void)n;
-    errno = saved;
+    stop_flag = 1;
+    plat_pipe_poke(sigpipe[1]);
+}
+
+static void on_reload(void)
+{
+    reload_flag = 1;
+    plat_pipe_poke(sigpipe[1]);
 }
 
 /* ---- the sink: what the backends report ------------------------------------ */
@@ -98,7 +100,7 @@ static void note(void *ctx, size_t si, const char *path, enum pending_kind kind)
 {
     struct watcher *w = ctx;
     struct stat st;
-    bool there = kind != PENDING_GONE && lstat(path, &st) == 0;
+    bool there = kind != PENDING_GONE && plat_lstat(path, &st) == 0;
     if (pending_note(&w->pend, si, path, kind, there ? &st : NULL, &w->rules[si],
                      cdr_monotonic()))
         log_debug("new candidate %s", path);
@@ -140,7 +142,7 @@ static void db_lost(struct watcher *w, struct dbstate *d, const char *why)
     if (!d->reported_down) {
         log_error("database unreachable%s%s; files stay where they are, retrying with backoff "
                   "up to 60 s", why ? ": " : "", why ? why : "");
-        sd_notify(0, "STATUS=database unreachable, retrying");
+        plat_notify("STATUS=database unreachable, retrying");
         d->reported_down = true;
     }
     d->backoff = d->backoff < 1 ? 1 : (d->backoff * 2 > 60 ? 60 : d->backoff * 2);
@@ -176,10 +178,13 @@ static void db_try(struct watcher *w, struct dbstate *d)
 static void notify_status(const struct watcher *w)
 {
     const struct job_totals *t = &w->job.totals;
-    sd_notifyf(0, "STATUS=watching %zu source%s; %u files imported, %u duplicate, %u failed; "
-               "%llu rows new", w->cfg->nsources, w->cfg->nsources == 1 ? "" : "s",
-               t->files_imported, t->files_duplicate, t->files_failed,
-               (unsigned long long)t->rows_new);
+    char status[256];
+    snprintf(status, sizeof status,
+             "STATUS=watching %zu source%s; %u files imported, %u duplicate, %u failed; "
+             "%llu rows new", w->cfg->nsources, w->cfg->nsources == 1 ? "" : "s",
+             t->files_imported, t->files_duplicate, t->files_failed,
+             (unsigned long long)t->rows_new);
+    plat_notify(status);
 }
 
 /* Import every pending file that is complete, oldest first. */
@@ -197,7 +202,7 @@ static void import_ready(struct watcher *w, struct dbstate *d)
         }
         /* One last look: changed since we last saw it? Then wait again. */
         struct stat st;
-        bool there = lstat(p->path, &st) == 0;
+        bool there = plat_lstat(p->path, &st) == 0;
         enum pending_check c = pending_recheck(&w->pend, i, there ? &st : NULL, cdr_monotonic());
         if (c == PENDING_VANISHED)
             continue;
@@ -215,7 +220,7 @@ static void import_ready(struct watcher *w, struct dbstate *d)
             db_lost(w, d, NULL);
             return;
         }
-        if (access(p->path, F_OK) < 0) {
+        if (plat_access(p->path, F_OK) < 0) {
             pending_drop(&w->pend, i);
         } else if (fs == FILE_SKIPPED || fs == FILE_IO_ERROR) {
             pending_retry_later(p, cdr_monotonic());
@@ -329,9 +334,9 @@ static bool wait_and_run(struct watcher *w, const struct dbstate *d)
 {
     double now = cdr_monotonic();
     int timeout = timeout_until(pending_next_due(&w->pend), now, MAX_SLEEP_MS);
-    struct pollfd fds[1 + NBACKENDS];
+    struct plat_waitfd fds[1 + NBACKENDS];
     size_t nfds = 1;
-    fds[0] = (struct pollfd){.fd = sigpipe[0], .events = POLLIN};
+    fds[0] = (struct plat_waitfd){.fd = sigpipe[0]};
     int slot[NBACKENDS]; /* the backend's entry in fds, 0 if none */
     for (size_t k = 0; k < NBACKENDS; k++) {
         struct watch_backend *b = w->backend[k];
@@ -341,21 +346,18 @@ static bool wait_and_run(struct watcher *w, const struct dbstate *d)
         timeout = timeout_until(b->ops->deadline(b), now, timeout);
         if (b->ops->fd(b) >= 0) {
             slot[k] = (int)nfds;
-            fds[nfds++] = (struct pollfd){.fd = b->ops->fd(b), .events = POLLIN};
+            fds[nfds++] = (struct plat_waitfd){.fd = b->ops->fd(b)};
         }
     }
     if (!w->job.db)
         timeout = timeout_until(d->next_try, now, timeout);
-    int n = poll(fds, nfds, timeout);
-    if (n < 0 && errno != EINTR) {
+    int n = plat_wait_readable(fds, nfds, timeout);
+    if (n < 0) {
         log_error("poll: %s", strerror(errno));
         return false;
     }
-    if (n > 0 && (fds[0].revents & POLLIN)) {
-        char buf[64];
-        while (read(sigpipe[0], buf, sizeof buf) > 0)
-            ;
-    }
+    if (n > 0 && fds[0].ready)
+        plat_pipe_drain(sigpipe[0]);
     if (stop_flag)
         return true;
     now = cdr_monotonic();
@@ -363,7 +365,7 @@ static bool wait_and_run(struct watcher *w, const struct dbstate *d)
         struct watch_backend *b = w->backend[k];
         if (!b)
             continue;
-        bool readable = n > 0 && slot[k] && (fds[slot[k]].revents & POLLIN);
+        bool readable = n > 0 && slot[k] && fds[slot[k]].ready;
         if (readable || now >= b->ops->deadline(b))
             b->ops->run(b, now);
     }
@@ -376,19 +378,12 @@ int watch_run(struct cdr_config *cfg, const char *config_path)
     struct dbstate d = {0};
     int status = CDR_EXIT_OK;
 
-    if (pipe2(sigpipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+    if (plat_pipe(sigpipe) < 0) {
         log_error("pipe: %s", strerror(errno));
         return CDR_EXIT_USAGE;
     }
-    struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    struct sigaction sa_alarm = {.sa_handler = on_alarm};
-    sigemptyset(&sa_alarm.sa_mask);
-    sigaction(SIGALRM, &sa_alarm, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    plat_signals_install(&(struct plat_signals){
+        .stop = on_stop, .reload = on_reload, .overdue = on_overdue, .grace_s = STOP_GRACE_S});
 
     w.job.cancel = &stop_flag;
     if (!job_init(&w.job, cfg)) {
@@ -399,7 +394,7 @@ int watch_run(struct cdr_config *cfg, const char *config_path)
      * server that is down or slow to answer at start delays neither (down
      * at start is not fatal: files wait until it is back). */
     start_all(&w);
-    sd_notify(0, "READY=1");
+    plat_notify("READY=1");
     notify_status(&w);
 
     double last_rescan = cdr_monotonic(), next_prune = 0;
@@ -428,7 +423,7 @@ int watch_run(struct cdr_config *cfg, const char *config_path)
         retention(&w, &next_prune);
     }
 
-    sd_notify(0, "STOPPING=1");
+    plat_notify("STOPPING=1");
     const struct job_totals *t = &w.job.totals; /* since the start, across reloads */
     log_info("stopping: %u files imported, %u duplicate, %u failed; rows: %llu read, %llu new, "
              "%llu duplicate, %llu rejected; %.1f MB read",

@@ -8,6 +8,7 @@
  */
 #include "watch_backend.h"
 #include "log.h"
+#include "plat.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -49,7 +50,7 @@ static void poll_source(struct poll_backend *pb, struct psource *s, double now)
 {
     s->last_poll = now;
     struct stat st;
-    bool there = stat(s->src->path, &st) == 0 && S_ISDIR(st.st_mode);
+    bool there = plat_stat(s->src->path, &st) == 0 && S_ISDIR(st.st_mode);
     if (!there) {
         if (!s->missing)
             log_warn("source %s: folder %s is missing; polling for it to appear", s->src->name,

@@ -26,6 +26,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("SHARED") or REPO_ROOT.parent / "shared")
 FIXTURES = REPO_ROOT / "fixtures"
 BIN = os.environ.get("CDRIMPORT_BIN", str(REPO_ROOT / "build" / "cdrimport"))
+# The Windows build under Wine (`make windows-e2e`): CDRIMPORT_EXE names
+# cdrimport.exe, which run_cli starts with $WINE. Wine has no unix sockets
+# for it: the dsn fixture then points at the server's TCP port on
+# 127.0.0.1 (scripts/pg.sh listens there with CDR_PG_LISTEN).
+EXE = os.environ.get("CDRIMPORT_EXE")
+WINE = os.environ.get("WINE", "/usr/lib/wine/wine64")
 
 _pg_stopped = False
 
@@ -132,7 +138,10 @@ def run_cli(*args, config=None, timeout=60, env=None, cwd=None, input=None):
     """Run cdrimport [-c config] args...; return the CompletedProcess (text,
     stdout/stderr captured). env entries are added to the environment (a
     value of None removes the variable)."""
-    if not os.access(BIN, os.X_OK):
+    if EXE:
+        if not os.path.exists(EXE):
+            pytest.fail(f"cdrimport.exe not found: {EXE} (run `make windows`)")
+    elif not os.access(BIN, os.X_OK):
         pytest.fail(f"cdrimport binary not found: {BIN} (run `make`)")
     full_env = os.environ.copy()
     for key, value in (env or {}).items():
@@ -140,7 +149,7 @@ def run_cli(*args, config=None, timeout=60, env=None, cwd=None, input=None):
             full_env.pop(key, None)
         else:
             full_env[key] = str(value)
-    cmd = [BIN]
+    cmd = [WINE, EXE] if EXE else [BIN]
     if config is not None:
         cmd += ["-c", str(config)]
     cmd += [str(a) for a in args]
@@ -179,7 +188,12 @@ def db():
 
 @pytest.fixture
 def dsn(db):
-    """libpq keyword string for the test's database."""
+    """libpq keyword string for the test's database (over TCP on 127.0.0.1
+    for the Windows build under Wine)."""
+    if EXE:
+        return psycopg2.extensions.make_dsn(
+            host="127.0.0.1", port=os.environ.get("PGPORT", "5432"),
+            user=os.environ.get("PGUSER", "cdr"), dbname=db.info.dbname)
     return make_dsn(db.info.dbname)
 
 

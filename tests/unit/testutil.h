@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cdrimport.h"
+#include "plat.h"
 
 /* A whole file into memory (NUL bytes and all); fails the test if it
  * cannot be opened. The caller frees. */
@@ -96,7 +97,8 @@ static inline void rm_tree(const char *dir)
         return cmocka_run_group_tests(all_, (setup), (teardown));                       \
     } while (0)
 
-/* Seconds since 1970 of a calendar time read as UTC (timegm). */
+/* Seconds since 1970 of a calendar time read as UTC (timegm; plat's for
+ * years past Windows' 3000). */
 static inline int64_t utc_of(int y, int mo, int d, int h, int mi, int s)
 {
     struct tm tm = {0};
@@ -106,7 +108,7 @@ static inline int64_t utc_of(int y, int mo, int d, int h, int mi, int s)
     tm.tm_hour = h;
     tm.tm_min = mi;
     tm.tm_sec = s;
-    return (int64_t)timegm(&tm);
+    return (int64_t)plat_timegm(&tm);
 }
 
 #endif

@@ -1,0 +1,1068 @@
+/*
+ * plat_win.c - plat.h on Windows (mingw-w64). Paths arrive as UTF-8 with
+ * '/' or '\' and go to the wide API as "\\?\" paths, made absolute and
+ * normalised first (the prefix switches the API's own normalising off), so
+ * that names in any language and paths over MAX_PATH work. Errors of the
+ * Windows API are mapped to errno values, which the callers already
+ * understand. Linux has plat_posix.c; the Makefile builds one of the two.
+ */
+#define _CRT_RAND_S /* rand_s in stdlib.h */
+#include "plat.h"
+#include "plat_win.h"
+#include "cdrimport.h"
+
+#include <winsock2.h> /* before windows.h, which would bring the old winsock */
+#include <windows.h>
+#include <shellapi.h>
+#include <errno.h>
+#include <io.h>
+#include <locale.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- names and errors ----------------------------------------------------- */
+
+static int errno_of(DWORD e)
+{
+    switch (e) {
+    case ERROR_FILE_NOT_FOUND:
+    case ERROR_PATH_NOT_FOUND:
+    case ERROR_INVALID_NAME:
+    case ERROR_INVALID_DRIVE:
+    case ERROR_BAD_NETPATH:
+    case ERROR_BAD_NET_NAME:
+        return ENOENT;
+    case ERROR_ACCESS_DENIED:
+    case ERROR_SHARING_VIOLATION:
+    case ERROR_LOCK_VIOLATION:
+    case ERROR_WRITE_PROTECT:
+        return EACCES;
+    case ERROR_FILE_EXISTS:
+    case ERROR_ALREADY_EXISTS:
+        return EEXIST;
+    case ERROR_NOT_SAME_DEVICE:
+        return EXDEV;
+    case ERROR_DISK_FULL:
+    case ERROR_HANDLE_DISK_FULL:
+        return ENOSPC;
+    case ERROR_DIR_NOT_EMPTY:
+        return ENOTEMPTY;
+    case ERROR_NOT_ENOUGH_MEMORY:
+    case ERROR_OUTOFMEMORY:
+        return ENOMEM;
+    case ERROR_TOO_MANY_OPEN_FILES:
+        return EMFILE;
+    case ERROR_DIRECTORY:
+        return ENOTDIR;
+    case ERROR_FILENAME_EXCED_RANGE:
+        return ENAMETOOLONG;
+    case ERROR_NOT_SUPPORTED:
+    case ERROR_INVALID_FUNCTION:
+        return EINVAL;
+    default:
+        return EIO;
+    }
+}
+
+static int fail_win(void)
+{
+    errno = errno_of(GetLastError());
+    return -1;
+}
+
+/* UTF-8 to a malloc'd wide string; NULL and EILSEQ for bytes that are not
+ * UTF-8 (Windows names are UTF-16: such a name cannot exist there). */
+static wchar_t *wide(const char *s)
+{
+    int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0);
+    if (n <= 0) {
+        errno = EILSEQ;
+        return NULL;
+    }
+    wchar_t *w = xmalloc((size_t)n * sizeof *w);
+    MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, w, n);
+    return w;
+}
+
+static char *utf8(const wchar_t *w)
+{
+    int n = WideCharToMultiByte(CP_UTF8, 0, w, -1, NULL, 0, NULL, NULL);
+    if (n <= 0)
+        return xstrdup("?");
+    char *s = xmalloc((size_t)n);
+    WideCharToMultiByte(CP_UTF8, 0, w, -1, s, n, NULL, NULL);
+    return s;
+}
+
+/* The "\\?\" form of path (malloc'd), or NULL and errno. */
+static wchar_t *wpath(const char *path)
+{
+    if (!path || !*path) {
+        errno = ENOENT;
+        return NULL;
+    }
+    wchar_t *w = wide(path);
+    if (!w)
+        return NULL;
+    for (wchar_t *c = w; *c; c++)
+        if (*c == L'/')
+            *c = L'\\';
+    if (!wcsncmp(w, L"\\\\?\\", 4))
+        return w;
+    DWORD n = GetFullPathNameW(w, 0, NULL, NULL);
+    if (n == 0) {
+        free(w);
+        fail_win();
+        return NULL;
+    }
+    wchar_t *full = xmalloc(((size_t)n + 8) * sizeof *full);
+    const wchar_t *unc = L"\\\\?\\UNC\\", *local = L"\\\\?\\";
+    wchar_t *tmp = xmalloc((size_t)n * sizeof *tmp);
+    GetFullPathNameW(w, n, tmp, NULL);
+    free(w);
+    if (tmp[0] == L'\\' && tmp[1] == L'\\') {
+        wcscpy(full, unc);
+        wcscat(full, tmp + 2);
+    } else {
+        wcscpy(full, local);
+        wcscat(full, tmp);
+    }
+    free(tmp);
+    return full;
+}
+
+wchar_t *plat_win_path(const char *path)
+{
+    return wpath(path);
+}
+
+char *plat_win_utf8(const wchar_t *w)
+{
+    return utf8(w);
+}
+
+wchar_t *plat_win_wide(const char *s)
+{
+    return wide(s);
+}
+
+/* Back from the API's "\\?\C:\x" to the program's "C:/x". */
+static char *from_wpath(const wchar_t *w)
+{
+    char *s;
+    if (!wcsncmp(w, L"\\\\?\\UNC\\", 8)) {
+        char *rest = utf8(w + 8);
+        s = xasprintf("//%s", rest);
+        free(rest);
+    } else {
+        s = utf8(!wcsncmp(w, L"\\\\?\\", 4) ? w + 4 : w);
+    }
+    plat_path_normalize(s);
+    return s;
+}
+
+bool plat_path_is_absolute(const char *p)
+{
+    bool sep0 = p[0] == '/' || p[0] == '\\';
+    bool drive = ((p[0] >= 'A' && p[0] <= 'Z') || (p[0] >= 'a' && p[0] <= 'z')) && p[1] == ':' &&
+                 (p[2] == '/' || p[2] == '\\');
+    return sep0 || drive;
+}
+
+size_t plat_path_root(const char *p)
+{
+    if (p[0] && p[1] == ':' && p[2] == '/')
+        return 3;
+    if (p[0] == '/' && p[1] == '/' && p[2] && p[2] != '/' && p[2] != '.') { /* //server/share/ */
+        const char *c = strchr(p + 2, '/');
+        c = c ? strchr(c + 1, '/') : NULL;
+        return c ? (size_t)(c - p) + 1 : strlen(p);
+    }
+    return p[0] == '/' ? 1 : 0;
+}
+
+char *plat_path_join(const char *base, const char *p)
+{
+    bool sep0 = p[0] == '/' || p[0] == '\\', unc = sep0 && (p[1] == '/' || p[1] == '\\');
+    if (sep0 && !unc && base[0] && base[1] == ':')
+        return xasprintf("%.2s%s", base, p);
+    if (plat_path_is_absolute(p))
+        return xstrdup(p);
+    size_t nb = strlen(base);
+    bool sep = nb && (base[nb - 1] == '/' || base[nb - 1] == '\\');
+    return xasprintf("%s%s%s", base, sep ? "" : "/", p);
+}
+
+void plat_path_normalize(char *path)
+{
+    for (char *c = path; *c; c++)
+        if (*c == '\\')
+            *c = '/';
+}
+
+/* ---- files ---------------------------------------------------------------- */
+
+/* Every file is opened sharing read, write and delete: the importer holds a
+ * file open while it moves it away, and must never stop a PBX tool from
+ * writing or deleting its own file. */
+#define SHARE_ALL (FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE)
+
+int plat_open(const char *path, int flags, int mode)
+{
+    (void)mode; /* the folder's ACL decides */
+    wchar_t *w = wpath(path);
+    if (!w)
+        return -1;
+    DWORD access = (flags & O_RDWR) ? GENERIC_READ | GENERIC_WRITE
+                   : (flags & O_WRONLY) ? GENERIC_WRITE
+                                        : GENERIC_READ;
+    DWORD disp = (flags & O_CREAT) && (flags & O_EXCL) ? CREATE_NEW
+                 : (flags & O_CREAT) && (flags & O_TRUNC) ? CREATE_ALWAYS
+                 : (flags & O_CREAT) ? OPEN_ALWAYS
+                 : (flags & O_TRUNC) ? TRUNCATE_EXISTING
+                                     : OPEN_EXISTING;
+    HANDLE h = CreateFileW(w, access, SHARE_ALL, NULL, disp, FILE_ATTRIBUTE_NORMAL, NULL);
+    free(w);
+    if (h == INVALID_HANDLE_VALUE)
+        return fail_win();
+    int fd = _open_osfhandle((intptr_t)h, (flags & (O_WRONLY | O_RDWR | O_APPEND)) | O_BINARY);
+    if (fd < 0)
+        CloseHandle(h);
+    return fd;
+}
+
+FILE *plat_fopen(const char *path, const char *mode)
+{
+    int flags = mode[0] == 'r' ? (strchr(mode, '+') ? O_RDWR : O_RDONLY)
+                : mode[0] == 'w' ? (strchr(mode, '+') ? O_RDWR : O_WRONLY) | O_CREAT | O_TRUNC
+                                 : (strchr(mode, '+') ? O_RDWR : O_WRONLY) | O_CREAT | O_APPEND;
+    int fd = plat_open(path, flags, 0644);
+    if (fd < 0)
+        return NULL;
+    char m[4] = {mode[0], 'b', strchr(mode, '+') ? '+' : '\0', '\0'};
+    FILE *f = _fdopen(fd, m);
+    if (!f)
+        close(fd);
+    return f;
+}
+
+static time_t unix_time(FILETIME ft)
+{
+    uint64_t t = ((uint64_t)ft.dwHighDateTime << 32) | ft.dwLowDateTime;
+    return (time_t)(t / 10000000ULL) - (time_t)11644473600LL;
+}
+
+static void fill_stat(const BY_HANDLE_FILE_INFORMATION *fi, struct stat *st)
+{
+    memset(st, 0, sizeof *st);
+    bool dir = fi->dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY;
+    bool ro = fi->dwFileAttributes & FILE_ATTRIBUTE_READONLY;
+    st->st_mode = (unsigned short)((dir ? S_IFDIR | 0755 : S_IFREG | (ro ? 0444 : 0644)));
+    st->st_size = (off_t)(((uint64_t)fi->nFileSizeHigh << 32) | fi->nFileSizeLow);
+    st->st_mtime = unix_time(fi->ftLastWriteTime);
+    st->st_atime = unix_time(fi->ftLastAccessTime);
+    st->st_ctime = unix_time(fi->ftCreationTime);
+    st->st_nlink = (short)fi->nNumberOfLinks;
+}
+
+static HANDLE open_meta(const char *path, bool follow)
+{
+    wchar_t *w = wpath(path);
+    if (!w)
+        return INVALID_HANDLE_VALUE;
+    /* BACKUP_SEMANTICS: folders too; no access right: metadata only. */
+    DWORD fl = FILE_FLAG_BACKUP_SEMANTICS | (follow ? 0 : FILE_FLAG_OPEN_REPARSE_POINT);
+    HANDLE h = CreateFileW(w, FILE_READ_ATTRIBUTES, SHARE_ALL, NULL, OPEN_EXISTING, fl, NULL);
+    free(w);
+    if (h == INVALID_HANDLE_VALUE)
+        fail_win();
+    return h;
+}
+
+static int stat_of(const char *path, bool follow, struct stat *st, struct plat_file_id *id)
+{
+    HANDLE h = open_meta(path, follow);
+    if (h == INVALID_HANDLE_VALUE)
+        return -1;
+    BY_HANDLE_FILE_INFORMATION fi;
+    BOOL ok = GetFileInformationByHandle(h, &fi);
+    if (!ok)
+        fail_win();
+    CloseHandle(h);
+    if (!ok)
+        return -1;
+    if (st)
+        fill_stat(&fi, st);
+    if (id)
+        *id = (struct plat_file_id){
+            .dev = fi.dwVolumeSerialNumber,
+            .ino = ((uint64_t)fi.nFileIndexHigh << 32) | fi.nFileIndexLow};
+    return 0;
+}
+
+int plat_stat(const char *path, struct stat *st)
+{
+    return stat_of(path, true, st, NULL);
+}
+
+int plat_lstat(const char *path, struct stat *st)
+{
+    return stat_of(path, false, st, NULL);
+}
+
+int plat_unlink(const char *path)
+{
+    wchar_t *w = wpath(path);
+    if (!w)
+        return -1;
+    BOOL ok = DeleteFileW(w);
+    free(w);
+    return ok ? 0 : fail_win();
+}
+
+int plat_mkdir(const char *path, int mode)
+{
+    (void)mode;
+    wchar_t *w = wpath(path);
+    if (!w)
+        return -1;
+    BOOL ok = CreateDirectoryW(w, NULL);
+    free(w);
+    return ok ? 0 : fail_win();
+}
+
+int plat_access(const char *path, int mode)
+{
+    wchar_t *w = wpath(path);
+    if (!w)
+        return -1;
+    DWORD a = GetFileAttributesW(w);
+    free(w);
+    if (a == INVALID_FILE_ATTRIBUTES)
+        return fail_win();
+    if ((mode & W_OK) && (a & FILE_ATTRIBUTE_READONLY) && !(a & FILE_ATTRIBUTE_DIRECTORY)) {
+        errno = EACCES;
+        return -1;
+    }
+    return 0;
+}
+
+static int move(const char *from, const char *to, DWORD flags)
+{
+    wchar_t *wf = wpath(from), *wt = wf ? wpath(to) : NULL;
+    if (!wt) {
+        free(wf);
+        return -1;
+    }
+    BOOL ok = MoveFileExW(wf, wt, flags | MOVEFILE_WRITE_THROUGH);
+    free(wf);
+    free(wt);
+    return ok ? 0 : fail_win();
+}
+
+int plat_rename(const char *from, const char *to)
+{
+    return move(from, to, MOVEFILE_REPLACE_EXISTING);
+}
+
+int plat_rename_noreplace(const char *from, const char *to)
+{
+    /* Without MOVEFILE_REPLACE_EXISTING, Windows refuses an existing
+     * target (ERROR_ALREADY_EXISTS): RENAME_NOREPLACE's meaning. */
+    return move(from, to, 0);
+}
+
+int plat_link(const char *from, const char *to)
+{
+    wchar_t *wf = wpath(from), *wt = wf ? wpath(to) : NULL;
+    if (!wt) {
+        free(wf);
+        return -1;
+    }
+    BOOL ok = CreateHardLinkW(wt, wf, NULL);
+    free(wf);
+    free(wt);
+    return ok ? 0 : fail_win();
+}
+
+char *plat_realpath(const char *path)
+{
+    HANDLE h = open_meta(path, true);
+    if (h == INVALID_HANDLE_VALUE)
+        return NULL;
+    DWORD n = GetFinalPathNameByHandleW(h, NULL, 0, VOLUME_NAME_DOS);
+    wchar_t *w = n ? xmalloc(((size_t)n + 1) * sizeof *w) : NULL;
+    if (!w || GetFinalPathNameByHandleW(h, w, n + 1, VOLUME_NAME_DOS) == 0) {
+        fail_win();
+        CloseHandle(h);
+        free(w);
+        return NULL;
+    }
+    CloseHandle(h);
+    char *s = from_wpath(w);
+    free(w);
+    size_t len = strlen(s);
+    if (len > plat_path_root(s) && s[len - 1] == '/')
+        s[len - 1] = '\0';
+    return s;
+}
+
+char *plat_getcwd(void)
+{
+    DWORD n = GetCurrentDirectoryW(0, NULL);
+    wchar_t *w = xmalloc(((size_t)n + 1) * sizeof *w);
+    if (!GetCurrentDirectoryW(n + 1, w)) {
+        free(w);
+        fail_win();
+        return NULL;
+    }
+    char *s = from_wpath(w);
+    free(w);
+    return s;
+}
+
+char *plat_readlink(const char *path)
+{
+    (void)path;
+    return NULL;
+}
+
+struct plat_dir {
+    HANDLE h;
+    WIN32_FIND_DATAW fd;
+    bool first; /* fd holds an entry not yet returned */
+    char *name;
+};
+
+struct plat_dir *plat_opendir(const char *path)
+{
+    char *pattern = xasprintf("%s/*", path);
+    wchar_t *w = wpath(pattern);
+    free(pattern);
+    if (!w)
+        return NULL;
+    struct plat_dir *d = xcalloc(1, sizeof *d);
+    d->h = FindFirstFileExW(w, FindExInfoBasic, &d->fd, FindExSearchNameMatch, NULL, 0);
+    free(w);
+    if (d->h == INVALID_HANDLE_VALUE) {
+        DWORD e = GetLastError();
+        if (e == ERROR_FILE_NOT_FOUND) { /* an empty drive root: no entries */
+            d->h = NULL;
+            return d;
+        }
+        free(d);
+        errno = errno_of(e);
+        return NULL;
+    }
+    d->first = true;
+    return d;
+}
+
+const char *plat_readdir(struct plat_dir *d)
+{
+    if (!d->h)
+        return NULL;
+    for (;;) {
+        if (!d->first && !FindNextFileW(d->h, &d->fd))
+            return NULL;
+        d->first = false;
+        const wchar_t *n = d->fd.cFileName;
+        if (!wcscmp(n, L".") || !wcscmp(n, L".."))
+            continue;
+        free(d->name);
+        d->name = utf8(n);
+        return d->name;
+    }
+}
+
+void plat_closedir(struct plat_dir *d)
+{
+    if (!d)
+        return;
+    if (d->h && d->h != INVALID_HANDLE_VALUE)
+        FindClose(d->h);
+    free(d->name);
+    free(d);
+}
+
+int plat_fd_id(int fd, const struct stat *st, struct plat_file_id *id)
+{
+    (void)st;
+    BY_HANDLE_FILE_INFORMATION fi;
+    HANDLE h = (HANDLE)_get_osfhandle(fd);
+    if (h == INVALID_HANDLE_VALUE || !GetFileInformationByHandle(h, &fi))
+        return fail_win();
+    *id = (struct plat_file_id){.dev = fi.dwVolumeSerialNumber,
+                                .ino = ((uint64_t)fi.nFileIndexHigh << 32) | fi.nFileIndexLow};
+    return 0;
+}
+
+int plat_path_id(const char *path, bool follow, struct plat_file_id *id)
+{
+    return stat_of(path, follow, NULL, id);
+}
+
+struct timespec plat_mtime(const struct stat *st)
+{
+    /* struct stat has whole seconds here: the settle rule's size check and
+     * its wait cover writes within one second. */
+    return (struct timespec){.tv_sec = st->st_mtime, .tv_nsec = 0};
+}
+
+bool plat_readable_by_others(const struct stat *st)
+{
+    (void)st;
+    return false;
+}
+
+int plat_lock(int fd)
+{
+    HANDLE h = (HANDLE)_get_osfhandle(fd);
+    OVERLAPPED o = {0};
+    /* The last byte of the largest offset: never data, so the lock (which
+     * Windows enforces on reads) only excludes other importers. */
+    o.Offset = 0xFFFFFFFEu;
+    o.OffsetHigh = 0x7FFFFFFFu;
+    if (LockFileEx(h, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &o))
+        return 0;
+    DWORD e = GetLastError();
+    errno = e == ERROR_LOCK_VIOLATION || e == ERROR_IO_PENDING ? EWOULDBLOCK : errno_of(e);
+    return -1;
+}
+
+int plat_set_blocking(int fd)
+{
+    (void)fd;
+    return 0;
+}
+
+int plat_fsync(int fd)
+{
+    return FlushFileBuffers((HANDLE)_get_osfhandle(fd)) ? 0 : fail_win();
+}
+
+int plat_fsync_dir(const char *dir)
+{
+    (void)dir; /* see plat.h */
+    return 0;
+}
+
+int plat_free_bytes(const char *dir, uint64_t *avail, bool *readonly)
+{
+    *readonly = false;
+    wchar_t *w = wpath(dir);
+    if (!w)
+        return -1;
+    ULARGE_INTEGER caller;
+    BOOL ok = GetDiskFreeSpaceExW(w, &caller, NULL, NULL);
+    free(w);
+    if (!ok)
+        return fail_win();
+    *avail = caller.QuadPart;
+    return 0;
+}
+
+int plat_mkstemps(char *path, int suffixlen)
+{
+    static const char digits[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    size_t len = strlen(path);
+    if (len < (size_t)suffixlen + 6) {
+        errno = EINVAL;
+        return -1;
+    }
+    char *x = path + len - (size_t)suffixlen - 6;
+    /* rand_s: the system's random numbers, no seeding to get wrong. */
+    for (int tries = 0; tries < 100; tries++) {
+        for (int i = 0; i < 6; i++) {
+            unsigned r = 0;
+            rand_s(&r);
+            x[i] = digits[r % (sizeof digits - 1)];
+        }
+        int fd = plat_open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
+/* ---- waking up ------------------------------------------------------------ */
+
+int plat_pipe(int fds[2])
+{
+    return _pipe(fds, 4096, O_BINARY | O_NOINHERIT);
+}
+
+static DWORD pipe_avail(int fd)
+{
+    DWORD avail = 0;
+    if (!PeekNamedPipe((HANDLE)_get_osfhandle(fd), NULL, 0, NULL, &avail, NULL))
+        return 0;
+    return avail;
+}
+
+void plat_pipe_poke(int fd)
+{
+    /* Anonymous pipes cannot be non-blocking here, but a poke blocks only
+     * on a full pipe: 4096 pokes that no wake-up drained, which the loop
+     * (draining at every wake-up) never lets happen. */
+    int n = _write(fd, "x", 1);
+    (void)n;
+}
+
+void plat_pipe_drain(int fd)
+{
+    char buf[64];
+    DWORD avail;
+    while ((avail = pipe_avail(fd)) > 0)
+        if (_read(fd, buf, avail < sizeof buf ? (unsigned)avail : sizeof buf) <= 0)
+            break;
+}
+
+int plat_wait_readable(struct plat_waitfd *fds, size_t n, int timeout_ms)
+{
+    ULONGLONG end = timeout_ms < 0 ? 0 : GetTickCount64() + (ULONGLONG)timeout_ms;
+    for (;;) {
+        int ready = 0;
+        for (size_t i = 0; i < n; i++) {
+            fds[i].ready = pipe_avail(fds[i].fd) > 0;
+            ready += fds[i].ready;
+        }
+        if (ready)
+            return ready;
+        ULONGLONG now = GetTickCount64();
+        if (timeout_ms >= 0 && now >= end)
+            return 0;
+        DWORD left = timeout_ms < 0 ? 20 : (DWORD)(end - now);
+        Sleep(left < 20 ? left : 20);
+    }
+}
+
+void plat_wait_writable_socket(int sock, int timeout_ms)
+{
+    fd_set w;
+    FD_ZERO(&w);
+    FD_SET((SOCKET)sock, &w);
+    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = timeout_ms % 1000 * 1000};
+    select(0, NULL, &w, NULL, &tv);
+}
+
+/* ---- the process ---------------------------------------------------------- */
+
+static struct plat_signals handlers;
+
+/* Runs in a thread of its own that Windows starts for the event. */
+static BOOL WINAPI on_console(DWORD ev)
+{
+    static volatile LONG stopping;
+    if (ev != CTRL_C_EVENT && ev != CTRL_BREAK_EVENT && ev != CTRL_CLOSE_EVENT &&
+        ev != CTRL_SHUTDOWN_EVENT && ev != CTRL_LOGOFF_EVENT)
+        return FALSE;
+    bool first = InterlockedExchange(&stopping, 1) == 0;
+    handlers.stop();
+    if (first && handlers.grace_s) {
+        /* This thread is ours to wait in: the overdue timer of SIGALRM. */
+        Sleep(handlers.grace_s * 1000u);
+        if (handlers.overdue)
+            handlers.overdue();
+    }
+    return TRUE;
+}
+
+void plat_win_stop(void)
+{
+    if (handlers.stop)
+        handlers.stop();
+}
+
+void plat_signals_install(const struct plat_signals *s)
+{
+    handlers = *s;
+    SetConsoleCtrlHandler(on_console, TRUE);
+}
+
+void plat_notify(const char *state)
+{
+    (void)state;
+}
+
+int plat_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg)
+{
+    return pthread_create(thread, NULL, fn, arg);
+}
+
+void plat_tune_malloc(void)
+{
+}
+
+void plat_args_utf8(int *argc, char ***argv)
+{
+    int n = 0;
+    wchar_t **w = CommandLineToArgvW(GetCommandLineW(), &n);
+    if (!w)
+        return;
+    char **v = xcalloc((size_t)n + 1, sizeof *v);
+    for (int i = 0; i < n; i++)
+        v[i] = utf8(w[i]);
+    LocalFree(w);
+    *argc = n;
+    *argv = v; /* kept for the life of the process, as argv is */
+    SetConsoleOutputCP(CP_UTF8);
+}
+
+char *plat_loaded_library(const char *prefix)
+{
+    (void)prefix; /* linked statically */
+    return NULL;
+}
+
+/* ---- text ----------------------------------------------------------------- */
+
+void *plat_memrchr(const void *s, int c, size_t n)
+{
+    const unsigned char *p = s;
+    while (n-- > 0)
+        if (p[n] == (unsigned char)c)
+            return (void *)(p + n);
+    return NULL;
+}
+
+void plat_wipe(void *p, size_t n)
+{
+    SecureZeroMemory(p, n);
+}
+
+static int fold(int c, bool casefold)
+{
+    return casefold && c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+/* One bracket expression at p (after '['): whether c is in it; *after is
+ * set past its ']'. A '[' without its ']' is an ordinary character. */
+static bool in_class(const char *p, int c, bool casefold, const char **after)
+{
+    bool neg = *p == '!' || *p == '^';
+    if (neg)
+        p++;
+    bool hit = false;
+    const char *start = p;
+    while (*p && (*p != ']' || p == start)) {
+        int lo = (unsigned char)*p, hi = lo;
+        if (p[1] == '-' && p[2] && p[2] != ']') {
+            hi = (unsigned char)p[2];
+            p += 2;
+        }
+        int fc = fold(c, casefold);
+        if ((fold(lo, casefold) <= fc && fc <= fold(hi, casefold)) || (lo <= c && c <= hi))
+            hit = true;
+        p++;
+    }
+    if (*p != ']') {
+        *after = NULL;
+        return false;
+    }
+    *after = p + 1;
+    return hit != neg;
+}
+
+/* Iterative '*' with one backtrack point: linear for the patterns a
+ * config holds, no recursion on long names. */
+bool plat_fnmatch(const char *pat, const char *name, bool casefold)
+{
+    const char *star = NULL, *resume = NULL;
+    while (*name) {
+        const char *after;
+        if (*pat == '*') {
+            star = ++pat;
+            resume = name;
+            continue;
+        }
+        if (*pat == '?') {
+            pat++;
+            name++;
+            continue;
+        }
+        if (*pat == '[') {
+            bool hit = in_class(pat + 1, (unsigned char)*name, casefold, &after);
+            if (after) {
+                if (hit) {
+                    pat = after;
+                    name++;
+                    continue;
+                }
+                goto backtrack;
+            }
+        }
+        if (*pat == '\\' && pat[1])
+            pat++;
+        if (*pat && fold((unsigned char)*pat, casefold) == fold((unsigned char)*name, casefold)) {
+            pat++;
+            name++;
+            continue;
+        }
+    backtrack:
+        if (!star)
+            return false;
+        pat = star;
+        name = ++resume;
+    }
+    while (*pat == '*')
+        pat++;
+    return *pat == '\0';
+}
+
+double plat_strtod_c(const char *s, char **end)
+{
+    static _locale_t c;
+    if (!c)
+        c = _create_locale(LC_NUMERIC, "C");
+    return _strtod_l(s, end, c);
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back: the
+ * well-known era arithmetic (400-year cycles of 146097 days, years taken
+ * to start in March so that the leap day comes last). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+struct tm *plat_gmtime(time_t t, struct tm *tm)
+{
+    int64_t days = t / 86400, secs = t % 86400;
+    if (secs < 0) {
+        secs += 86400;
+        days--;
+    }
+    int64_t y;
+    int m, d;
+    civil_from_days(days, &y, &m, &d);
+    *tm = (struct tm){.tm_year = (int)(y - 1900), .tm_mon = m - 1, .tm_mday = d,
+                      .tm_hour = (int)(secs / 3600), .tm_min = (int)(secs / 60 % 60),
+                      .tm_sec = (int)(secs % 60),
+                      .tm_wday = (int)(((days + 4) % 7 + 7) % 7),
+                      .tm_yday = (int)(days - days_from_civil(y, 1, 1))};
+    return tm;
+}
+
+time_t plat_timegm(struct tm *tm)
+{
+    /* Out-of-range fields carry over, as timegm(3)'s do. */
+    int64_t mon = tm->tm_mon, y = (int64_t)tm->tm_year + 1900 + mon / 12;
+    mon %= 12;
+    if (mon < 0) {
+        mon += 12;
+        y--;
+    }
+    int64_t t = (days_from_civil(y, (int)mon + 1, 1) + tm->tm_mday - 1) * 86400 +
+                (int64_t)tm->tm_hour * 3600 + (int64_t)tm->tm_min * 60 + tm->tm_sec;
+    plat_gmtime((time_t)t, tm);
+    return (time_t)t;
+}
+
+const char *plat_zoneinfo_dir(void)
+{
+    return NULL;
+}
+
+/* A single-byte code page as a table: byte -> its UTF-8 (up to 3 bytes),
+ * length 0 where the code page defines no character; or UTF-16, which no
+ * code page call converts from bytes. */
+struct plat_conv {
+    int utf16; /* 0: the table; 1: little-endian; 2: big-endian */
+    unsigned char utf8[256][3];
+    unsigned char len[256];
+};
+
+static const struct {
+    const char *name;
+    unsigned cp;
+} code_pages[] = {
+    {"latin1", 28591},     {"iso-8859-1", 28591}, {"iso8859-1", 28591}, {"l1", 28591},
+    {"latin2", 28592},     {"koi8-r", 20866},     {"koi8-u", 21866},    {"ascii", 20127},
+    {"us-ascii", 20127},
+};
+
+static unsigned code_page_of(const char *name)
+{
+    for (size_t i = 0; i < sizeof code_pages / sizeof *code_pages; i++)
+        if (!_stricmp(name, code_pages[i].name))
+            return code_pages[i].cp;
+    char e[32];
+    size_t k = 0;
+    for (; name[k] && k < sizeof e - 1; k++)
+        e[k] = (char)(name[k] >= 'A' && name[k] <= 'Z' ? name[k] - 'A' + 'a' : name[k]);
+    e[k] = '\0';
+    unsigned n;
+    char rest;
+    if (sscanf(e, "iso-8859-%u%c", &n, &rest) == 1 || sscanf(e, "iso8859-%u%c", &n, &rest) == 1)
+        return n >= 1 && n <= 16 ? 28590 + n : 0;
+    if (sscanf(e, "windows-%u%c", &n, &rest) == 1 || sscanf(e, "cp%u%c", &n, &rest) == 1)
+        return n;
+    return 0;
+}
+
+/* Windows maps the holes of its 125x code pages to the C1 controls
+ * (0x81 -> U+0081); iconv calls them undefined, and so does the program:
+ * a C1 control only counts in the ISO-8859 parts, which define them. */
+static bool c1_is_a_hole(unsigned cp)
+{
+    return !(cp >= 28591 && cp <= 28606);
+}
+
+struct plat_conv *plat_conv_open(const char *encoding)
+{
+    if (!_stricmp(encoding, "utf-16le") || !_stricmp(encoding, "utf-16be")) {
+        struct plat_conv *u = xcalloc(1, sizeof *u);
+        u->utf16 = !_stricmp(encoding, "utf-16le") ? 1 : 2;
+        return u;
+    }
+    unsigned cp = code_page_of(encoding);
+    CPINFO info;
+    if (!cp || !GetCPInfo(cp, &info) || info.MaxCharSize != 1) {
+        errno = EINVAL; /* unknown, or a multi-byte code page (not yet) */
+        return NULL;
+    }
+    struct plat_conv *c = xcalloc(1, sizeof *c);
+    for (int b = 0; b < 256; b++) {
+        char in = (char)b;
+        wchar_t w[2];
+        if (MultiByteToWideChar(cp, MB_ERR_INVALID_CHARS, &in, 1, w, 2) != 1)
+            continue;
+        /* A byte the code page maps to its default character is undefined. */
+        if (w[0] == info.DefaultChar[0] && b != info.DefaultChar[0])
+            continue;
+        if (b >= 0x80 && w[0] >= 0x80 && w[0] <= 0x9F && c1_is_a_hole(cp))
+            continue;
+        int k = WideCharToMultiByte(CP_UTF8, 0, w, 1, (char *)c->utf8[b], 3, NULL, NULL);
+        c->len[b] = (unsigned char)(k > 0 ? k : 0);
+    }
+    return c;
+}
+
+/* UTF-16 with iconv's errors: EINVAL for a unit or pair cut at the end,
+ * EILSEQ for a lone surrogate. */
+static size_t conv_utf16(struct plat_conv *c, char **in, size_t *inleft, char **out,
+                         size_t *outleft)
+{
+    while (*inleft > 0) {
+        const unsigned char *p = (const unsigned char *)*in;
+        if (*inleft < 2) {
+            errno = EINVAL;
+            return (size_t)-1;
+        }
+        unsigned u = c->utf16 == 1 ? p[0] | p[1] << 8 : p[0] << 8 | p[1];
+        size_t used = 2;
+        if (u >= 0xDC00 && u <= 0xDFFF) {
+            errno = EILSEQ;
+            return (size_t)-1;
+        }
+        if (u >= 0xD800 && u <= 0xDBFF) {
+            if (*inleft < 4) {
+                errno = EINVAL;
+                return (size_t)-1;
+            }
+            unsigned lo = c->utf16 == 1 ? p[2] | p[3] << 8 : p[2] << 8 | p[3];
+            if (lo < 0xDC00 || lo > 0xDFFF) {
+                errno = EILSEQ;
+                return (size_t)-1;
+            }
+            u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+            used = 4;
+        }
+        unsigned char b[4];
+        size_t k = u < 0x80 ? 1 : u < 0x800 ? 2 : u < 0x10000 ? 3 : 4;
+        if (k == 1) {
+            b[0] = (unsigned char)u;
+        } else {
+            for (size_t i = k - 1; i > 0; i--, u >>= 6)
+                b[i] = (unsigned char)(0x80 | (u & 0x3F));
+            b[0] = (unsigned char)((k == 2 ? 0xC0 : k == 3 ? 0xE0 : 0xF0) | u);
+        }
+        if (*outleft < k) {
+            errno = E2BIG;
+            return (size_t)-1;
+        }
+        memcpy(*out, b, k);
+        *out += k;
+        *outleft -= k;
+        *in += used;
+        *inleft -= used;
+    }
+    return 0;
+}
+
+size_t plat_conv(struct plat_conv *c, char **in, size_t *inleft, char **out, size_t *outleft)
+{
+    if (c->utf16)
+        return conv_utf16(c, in, inleft, out, outleft);
+    while (*inleft > 0) {
+        unsigned char b = (unsigned char)**in;
+        size_t k = c->len[b];
+        if (k == 0) {
+            errno = EILSEQ;
+            return (size_t)-1;
+        }
+        if (*outleft < k) {
+            errno = E2BIG;
+            return (size_t)-1;
+        }
+        memcpy(*out, c->utf8[b], k);
+        *out += k;
+        *outleft -= k;
+        (*in)++;
+        (*inleft)--;
+    }
+    return 0;
+}
+
+void plat_conv_reset(struct plat_conv *c)
+{
+    (void)c; /* stateless */
+}
+
+void plat_conv_close(struct plat_conv *c)
+{
+    free(c);
+}
+
+struct plat_locale *plat_utf8_locale_new(void)
+{
+    return NULL;
+}
+
+void plat_utf8_locale_free(struct plat_locale *l)
+{
+    (void)l;
+}
+
+void *plat_locale_use(struct plat_locale *l)
+{
+    (void)l;
+    return NULL;
+}
+
+void plat_locale_restore(struct plat_locale *l, void *prev)
+{
+    (void)l;
+    (void)prev;
+}
