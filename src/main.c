@@ -83,6 +83,11 @@ static const char usage_text[] =
     "                               default this month so far; FMT: table (default on a\n"
     "                               terminal), csv (default otherwise), json, or html (one\n"
     "                               page with charts; -o x.html implies it)\n"
+#ifdef _WIN32
+    "  service install|uninstall    register watch with the service control manager\n"
+    "                               (started automatically; logs to cdrimport.log beside\n"
+    "                               the configuration), or remove it\n"
+#endif
     "\n"
     "Options:\n"
     "  -c, --config FILE   configuration (default $CDRIMPORT_CONFIG, else ./importer.yaml)\n"
