@@ -1,7 +1,7 @@
 /*
  * plat.h - the operating-system services cdrimport uses beyond C11, behind
  * one small interface with two sides: plat_posix.c (Linux: the calls the
- * program always made, unchanged) and plat_win.c (Windows).
+ * program always made, unchanged) and plat_win.c with plat_text_win.c (Windows).
  *
  * Paths are UTF-8 strings everywhere inside the program; the Windows side
  * converts them to wide "\\?\" paths at the API, so that names in any
