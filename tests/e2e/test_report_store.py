@@ -177,3 +177,46 @@ def test_importers_do_not_wait_for_a_refresh(loaded, workdir, db):  # noqa: F811
     assert json.loads(out)["totals"]["calls"] == 14
     assert pending(db) == 0
     assert differences(db) == ([], [])
+
+
+def test_database_down_and_a_killed_report(loaded, workdir, db):  # noqa: F811
+    """The database down: exit 3, no report file. A report killed (-9)
+    while its refresh waits: the next report is still right."""
+    import signal
+    import subprocess
+    import time
+    from conftest import BIN, pg_start, pg_stop
+    out = workdir / "r.json"
+    dbname = db.info.dbname
+    db.close()
+    pg_stop()
+    r = run_cli("report", "--from", "2026-10", "--to", "2026-11", "-o", str(out), config=loaded)
+    assert r.returncode == 3, r.stderr
+    assert not out.exists() and not (workdir / "r.json.tmp").exists()
+    pg_start()
+    import psycopg2
+    from conftest import make_dsn
+    conn = psycopg2.connect(make_dsn(dbname))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as c:
+            c.execute("SELECT pg_advisory_lock(hashtext('cdrimport calls'))")
+        proc = subprocess.Popen([BIN, "-c", loaded, "report", "--format", "json", "--from",
+                                 "2026-10", "--to", "2026-11"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while not rows(conn, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                             " AND query LIKE '%cdr_calls_refresh%'"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        with conn.cursor() as c:
+            c.execute("SELECT pg_advisory_unlock(hashtext('cdrimport calls'))")
+        doc, _ = report(loaded)
+        assert doc["totals"]["calls"] == 13 and doc["totals"]["missed"] == 3
+        assert pending(conn) == 0
+        assert differences(conn) == ([], [])
+    finally:
+        conn.close()
+
