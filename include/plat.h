@@ -24,20 +24,25 @@
 
 #ifdef _WIN32
 /* Open flags Windows has no use for: its handles are not inherited unless
- * asked, it has no FIFOs to block on, and a link is opened as its target
- * (plat_lstat still tells a reparse point apart). */
+ * asked, and it has no FIFOs to block on. */
 #define O_CLOEXEC 0
-#define O_NOFOLLOW 0
 #define O_DIRECTORY 0
 #define O_NONBLOCK 0
+/* plat_open's own: fail with ELOOP when the name is a symbolic link or a
+ * junction (plat_link_win.c says how that is told), as O_NOFOLLOW does. A
+ * bit no mingw open flag uses; plat_open never hands it on. */
+#define O_NOFOLLOW 0x20000000
 #ifndef S_ISSOCK
 #define S_ISSOCK(m) 0
 #endif
-/* plat_lstat reports a link as what it points to (a reparse point is not
- * a POSIX link: the walk's "link outside the folder" check needs
- * plat_realpath, which resolves it). */
+/* plat_lstat reports a symbolic link or junction as S_IFLNK (a type
+ * Windows' own stat never gives), so that the walk's "link outside the
+ * folder" check is the same code on both systems. */
+#ifndef S_IFLNK
+#define S_IFLNK 0xA000
+#endif
 #ifndef S_ISLNK
-#define S_ISLNK(m) 0
+#define S_ISLNK(m) (((m) & S_IFMT) == S_IFLNK)
 #endif
 #ifndef ELOOP
 #define ELOOP 114

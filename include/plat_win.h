@@ -7,6 +7,7 @@
 #ifndef CDR_PLAT_WIN_H
 #define CDR_PLAT_WIN_H
 
+#include <stdbool.h>
 #include <wchar.h>
 
 /* The "\\?\" form of path (malloc'd), or NULL and errno. */
@@ -19,5 +20,13 @@ wchar_t *plat_win_wide(const char *s);
  * plat_signals' stop callback, without its overdue timer (the service
  * keeps its own, within the manager's wait). */
 void plat_win_stop(void);
+/* Whether h, opened by the "\\?\" path wp, is (or was reached through) a
+ * symbolic link or junction at wp's last name (plat_link_win.c). */
+bool plat_win_handle_is_link(void *h, const wchar_t *wp);
+/* What is at the "\\?\" path wp: 0 no link; 1 a link that Windows' own
+ * calls (MoveFileExW, DeleteFileW) act on as such (its reparse tag says
+ * so); 2 a link seen only by where it leads (Wine's Unix links), which
+ * those calls would follow to the target: moving or deleting it is refused. */
+int plat_win_link_kind(const wchar_t *wp);
 
 #endif

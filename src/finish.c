@@ -60,6 +60,14 @@ static int mkdir_p(const char *dir, char *err, size_t errlen)
     return rc;
 }
 
+/* Why a move or delete failed. ELOOP: Windows (plat_win.c) refuses to
+ * move or delete a link that its own calls would follow to the target;
+ * strerror there has no words for it. */
+static const char *fail_reason(int e)
+{
+    return e == ELOOP ? "it is a symbolic link; left where it is" : strerror(e);
+}
+
 /* Makes the move durable. The file is already in its new place, so a
  * failure is a warning: after a crash the file might be back in the inbox
  * (then found a duplicate and moved again), but an EIO here is the first
@@ -248,7 +256,7 @@ static int move_unique(const char *path, const char *dir, const char *sha256,
             }
             break;
         }
-        snprintf(err, errlen, "cannot move %s to %s: %s", path, target, strerror(e));
+        snprintf(err, errlen, "cannot move %s to %s: %s", path, target, fail_reason(e));
         free(target);
         break;
     }
@@ -292,7 +300,7 @@ static int delete_checked(const char *path, const struct finish_id *id, char *er
         if (plat_unlink(path) < 0) {
             rc = errno == ENOENT ? 1 : -1;
             if (rc < 0)
-                snprintf(err, errlen, "cannot delete %s: %s", path, strerror(errno));
+                snprintf(err, errlen, "cannot delete %s: %s", path, fail_reason(errno));
         }
     } else if (!same_file(hidden, id)) {
         if (plat_rename_noreplace(hidden, path) == 0) {

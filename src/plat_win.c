@@ -4,8 +4,10 @@
  * normalised first (the prefix switches the API's own normalising off), so
  * that names in any language and paths over MAX_PATH work. Errors of the
  * Windows API are mapped to errno values, which the callers already
- * understand. Its text services are plat_text_win.c's. Linux has
- * plat_posix.c; the Makefile builds one side.
+ * understand. The rest is split by concern: text services in
+ * plat_text_win.c, telling links apart in plat_link_win.c, waiting in
+ * plat_wait_win.c, the process in plat_proc_win.c. Linux has plat_posix.c;
+ * the Makefile builds one side.
  */
 #define _CRT_RAND_S /* rand_s in stdlib.h */
 #include "plat.h"
@@ -224,9 +226,19 @@ int plat_open(const char *path, int flags, int mode)
                  : (flags & O_TRUNC) ? TRUNCATE_EXISTING
                                      : OPEN_EXISTING;
     HANDLE h = CreateFileW(w, access, SHARE_ALL, NULL, disp, FILE_ATTRIBUTE_NORMAL, NULL);
-    free(w);
-    if (h == INVALID_HANDLE_VALUE)
+    if (h == INVALID_HANDLE_VALUE) {
+        free(w);
         return fail_win();
+    }
+    /* Opened through the link: what the handle reached is judged, so a
+     * link swapped in after the check cannot slip through. */
+    if ((flags & O_NOFOLLOW) && plat_win_handle_is_link(h, w)) {
+        free(w);
+        CloseHandle(h);
+        errno = ELOOP;
+        return -1;
+    }
+    free(w);
     int fd = _open_osfhandle((intptr_t)h, (flags & (O_WRONLY | O_RDWR | O_APPEND)) | O_BINARY);
     if (fd < 0)
         CloseHandle(h);
@@ -267,7 +279,9 @@ static void fill_stat(const BY_HANDLE_FILE_INFORMATION *fi, struct stat *st)
     st->st_nlink = (short)fi->nNumberOfLinks;
 }
 
-static HANDLE open_meta(const char *path, bool follow)
+/* A metadata handle on path; with link_of, whether its last name is a
+ * link (then checked: plat_link_win.c). */
+static HANDLE open_meta(const char *path, bool follow, bool *link_of)
 {
     wchar_t *w = wpath(path);
     if (!w)
@@ -275,15 +289,18 @@ static HANDLE open_meta(const char *path, bool follow)
     /* BACKUP_SEMANTICS: folders too; no access right: metadata only. */
     DWORD fl = FILE_FLAG_BACKUP_SEMANTICS | (follow ? 0 : FILE_FLAG_OPEN_REPARSE_POINT);
     HANDLE h = CreateFileW(w, FILE_READ_ATTRIBUTES, SHARE_ALL, NULL, OPEN_EXISTING, fl, NULL);
-    free(w);
     if (h == INVALID_HANDLE_VALUE)
         fail_win();
+    else if (link_of)
+        *link_of = plat_win_handle_is_link(h, w);
+    free(w);
     return h;
 }
 
 static int stat_of(const char *path, bool follow, struct stat *st, struct plat_file_id *id)
 {
-    HANDLE h = open_meta(path, follow);
+    bool link = false;
+    HANDLE h = open_meta(path, follow, !follow && st ? &link : NULL);
     if (h == INVALID_HANDLE_VALUE)
         return -1;
     BY_HANDLE_FILE_INFORMATION fi;
@@ -293,8 +310,11 @@ static int stat_of(const char *path, bool follow, struct stat *st, struct plat_f
     CloseHandle(h);
     if (!ok)
         return -1;
-    if (st)
+    if (st) {
         fill_stat(&fi, st);
+        if (link)
+            st->st_mode = (unsigned short)(S_IFLNK | 0777);
+    }
     if (id)
         *id = (struct plat_file_id){
             .dev = fi.dwVolumeSerialNumber,
@@ -312,11 +332,24 @@ int plat_lstat(const char *path, struct stat *st)
     return stat_of(path, false, st, NULL);
 }
 
+/* Moving or deleting never acts through a link: see plat_win_link_kind. */
+static bool acts_through_link(const wchar_t *w)
+{
+    if (plat_win_link_kind(w) != 2)
+        return false;
+    errno = ELOOP;
+    return true;
+}
+
 int plat_unlink(const char *path)
 {
     wchar_t *w = wpath(path);
     if (!w)
         return -1;
+    if (acts_through_link(w)) {
+        free(w);
+        return -1;
+    }
     BOOL ok = DeleteFileW(w);
     free(w);
     return ok ? 0 : fail_win();
@@ -356,6 +389,11 @@ static int move(const char *from, const char *to, DWORD flags)
         free(wf);
         return -1;
     }
+    if (acts_through_link(wf)) {
+        free(wf);
+        free(wt);
+        return -1;
+    }
     BOOL ok = MoveFileExW(wf, wt, flags | MOVEFILE_WRITE_THROUGH);
     free(wf);
     free(wt);
@@ -389,7 +427,7 @@ int plat_link(const char *from, const char *to)
 
 char *plat_realpath(const char *path)
 {
-    HANDLE h = open_meta(path, true);
+    HANDLE h = open_meta(path, true, NULL);
     if (h == INVALID_HANDLE_VALUE)
         return NULL;
     DWORD n = GetFinalPathNameByHandleW(h, NULL, 0, VOLUME_NAME_DOS);
@@ -586,134 +624,4 @@ int plat_mkstemps(char *path, int suffixlen)
     }
     errno = EEXIST;
     return -1;
-}
-
-/* ---- waking up ------------------------------------------------------------ */
-
-int plat_pipe(int fds[2])
-{
-    return _pipe(fds, 4096, O_BINARY | O_NOINHERIT);
-}
-
-static DWORD pipe_avail(int fd)
-{
-    DWORD avail = 0;
-    if (!PeekNamedPipe((HANDLE)_get_osfhandle(fd), NULL, 0, NULL, &avail, NULL))
-        return 0;
-    return avail;
-}
-
-void plat_pipe_poke(int fd)
-{
-    /* Anonymous pipes cannot be non-blocking here, but a poke blocks only
-     * on a full pipe: 4096 pokes that no wake-up drained, which the loop
-     * (draining at every wake-up) never lets happen. */
-    int n = _write(fd, "x", 1);
-    (void)n;
-}
-
-void plat_pipe_drain(int fd)
-{
-    char buf[64];
-    DWORD avail;
-    while ((avail = pipe_avail(fd)) > 0)
-        if (_read(fd, buf, avail < sizeof buf ? (unsigned)avail : sizeof buf) <= 0)
-            break;
-}
-
-int plat_wait_readable(struct plat_waitfd *fds, size_t n, int timeout_ms)
-{
-    ULONGLONG end = timeout_ms < 0 ? 0 : GetTickCount64() + (ULONGLONG)timeout_ms;
-    for (;;) {
-        int ready = 0;
-        for (size_t i = 0; i < n; i++) {
-            fds[i].ready = pipe_avail(fds[i].fd) > 0;
-            ready += fds[i].ready;
-        }
-        if (ready)
-            return ready;
-        ULONGLONG now = GetTickCount64();
-        if (timeout_ms >= 0 && now >= end)
-            return 0;
-        DWORD left = timeout_ms < 0 ? 20 : (DWORD)(end - now);
-        Sleep(left < 20 ? left : 20);
-    }
-}
-
-void plat_wait_writable_socket(int sock, int timeout_ms)
-{
-    fd_set w;
-    FD_ZERO(&w);
-    FD_SET((SOCKET)sock, &w);
-    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = timeout_ms % 1000 * 1000};
-    select(0, NULL, &w, NULL, &tv);
-}
-
-/* ---- the process ---------------------------------------------------------- */
-
-static struct plat_signals handlers;
-
-/* Runs in a thread of its own that Windows starts for the event. */
-static BOOL WINAPI on_console(DWORD ev)
-{
-    static volatile LONG stopping;
-    if (ev != CTRL_C_EVENT && ev != CTRL_BREAK_EVENT && ev != CTRL_CLOSE_EVENT &&
-        ev != CTRL_SHUTDOWN_EVENT && ev != CTRL_LOGOFF_EVENT)
-        return FALSE;
-    bool first = InterlockedExchange(&stopping, 1) == 0;
-    handlers.stop();
-    if (first && handlers.grace_s) {
-        /* This thread is ours to wait in: the overdue timer of SIGALRM. */
-        Sleep(handlers.grace_s * 1000u);
-        if (handlers.overdue)
-            handlers.overdue();
-    }
-    return TRUE;
-}
-
-void plat_win_stop(void)
-{
-    if (handlers.stop)
-        handlers.stop();
-}
-
-void plat_signals_install(const struct plat_signals *s)
-{
-    handlers = *s;
-    SetConsoleCtrlHandler(on_console, TRUE);
-}
-
-void plat_notify(const char *state)
-{
-    (void)state;
-}
-
-int plat_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg)
-{
-    return pthread_create(thread, NULL, fn, arg);
-}
-
-void plat_tune_malloc(void)
-{
-}
-
-void plat_args_utf8(int *argc, char ***argv)
-{
-    int n = 0;
-    wchar_t **w = CommandLineToArgvW(GetCommandLineW(), &n);
-    if (!w)
-        return;
-    char **v = xcalloc((size_t)n + 1, sizeof *v);
-    for (int i = 0; i < n; i++)
-        v[i] = utf8(w[i]);
-    LocalFree(w);
-    *argc = n;
-    *argv = v; /* kept for the life of the process, as argv is */
-    SetConsoleOutputCP(CP_UTF8);
-}
-
-char *plat_loaded_library(const char *prefix)
-{
-    (void)prefix; /* linked statically */
-    return NULL;
 }
