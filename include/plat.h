@@ -197,7 +197,8 @@ const char *plat_zoneinfo_dir(void);
  * EILSEQ or EINVAL (a byte the charset does not define) and advances the
  * pointers past what it converted. Windows: the single-byte code pages
  * (latin1 and the other ISO-8859 parts, cp1250..cp1258, cp437, cp850,
- * cp866, koi8-r, koi8-u, cpNNN) and UTF-16LE/BE. */
+ * cp866, koi8-r, koi8-u, cpNNN), the double-byte ones (shift_jis/cp932,
+ * gbk/gb2312/cp936, big5/cp950, euc-kr/cp949) and UTF-16LE/BE. */
 struct plat_conv;
 struct plat_conv *plat_conv_open(const char *encoding);
 size_t plat_conv(struct plat_conv *c, char **in, size_t *inleft, char **out, size_t *outleft);

@@ -13,6 +13,7 @@
 #include <winsock2.h> /* before windows.h, which would bring the old winsock */
 #include <windows.h>
 #include <errno.h>
+#include <limits.h>
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,21 +186,29 @@ const char *plat_zoneinfo_dir(void)
 }
 
 /* A single-byte code page as a table: byte -> its UTF-8 (up to 3 bytes),
- * length 0 where the code page defines no character; or UTF-16, which no
- * code page call converts from bytes. */
+ * length 0 where the code page defines no character; a double-byte one
+ * (Shift-JIS, GBK, Big5, EUC-KR/UHC) converted by MultiByteToWideChar; or
+ * UTF-16, which no code page call converts from bytes. */
 struct plat_conv {
-    int utf16; /* 0: the table; 1: little-endian; 2: big-endian */
+    int utf16;   /* 0: a code page; 1: little-endian; 2: big-endian */
+    unsigned mb; /* a double-byte code page, or 0: the table */
     unsigned char utf8[256][3];
     unsigned char len[256];
 };
 
+/* iconv's names, for the code pages Windows has. The double-byte ones are
+ * Microsoft's forms, supersets of the standards named (CP932 of Shift-JIS,
+ * CP936 of GB2312, CP949 of EUC-KR), as iconv's CP932, GBK, CP949. */
 static const struct {
     const char *name;
     unsigned cp;
 } code_pages[] = {
-    {"latin1", 28591},     {"iso-8859-1", 28591}, {"iso8859-1", 28591}, {"l1", 28591},
-    {"latin2", 28592},     {"koi8-r", 20866},     {"koi8-u", 21866},    {"ascii", 20127},
-    {"us-ascii", 20127},
+    {"latin1", 28591},     {"iso-8859-1", 28591}, {"iso8859-1", 28591},  {"l1", 28591},
+    {"latin2", 28592},     {"koi8-r", 20866},     {"koi8-u", 21866},     {"ascii", 20127},
+    {"us-ascii", 20127},   {"shift_jis", 932},    {"shift-jis", 932},    {"sjis", 932},
+    {"ms_kanji", 932},     {"windows-31j", 932},  {"gbk", 936},          {"gb2312", 936},
+    {"euc-cn", 936},       {"big5", 950},         {"euc-kr", 949},       {"uhc", 949},
+    {"ks_c_5601-1987", 949},
 };
 
 static unsigned code_page_of(const char *name)
@@ -238,11 +247,15 @@ struct plat_conv *plat_conv_open(const char *encoding)
     }
     unsigned cp = code_page_of(encoding);
     CPINFO info;
-    if (!cp || !GetCPInfo(cp, &info) || info.MaxCharSize != 1) {
-        errno = EINVAL; /* unknown, or a multi-byte code page (not yet) */
+    if (!cp || !GetCPInfo(cp, &info) || info.MaxCharSize > 2) {
+        errno = EINVAL; /* unknown, or a stateful one (ISO-2022, UTF-7) */
         return NULL;
     }
     struct plat_conv *c = xcalloc(1, sizeof *c);
+    if (info.MaxCharSize == 2) {
+        c->mb = cp;
+        return c;
+    }
     for (int b = 0; b < 256; b++) {
         char in = (char)b;
         wchar_t w[2];
@@ -311,10 +324,77 @@ static size_t conv_utf16(struct plat_conv *c, char **in, size_t *inleft, char **
     return 0;
 }
 
+/* A double-byte code page, one character at a time, with iconv's errors:
+ * EILSEQ at a character the code page does not define (a lead byte with a
+ * wrong trail byte included: the caller skips the lead byte only, as after
+ * iconv), EINVAL for a lead byte cut at the end, E2BIG when out is full. */
+static size_t conv_mb_slow(unsigned cp, char **in, size_t *inleft, char **out, size_t *outleft)
+{
+    while (*inleft > 0) {
+        size_t k = IsDBCSLeadByteEx(cp, (BYTE)**in) ? 2 : 1;
+        if (k > *inleft) {
+            errno = EINVAL;
+            return (size_t)-1;
+        }
+        wchar_t w[2];
+        int nw = MultiByteToWideChar(cp, MB_ERR_INVALID_CHARS, *in, (int)k, w, 2);
+        if (nw <= 0) {
+            errno = EILSEQ;
+            return (size_t)-1;
+        }
+        char u[8];
+        int m = WideCharToMultiByte(CP_UTF8, 0, w, nw, u, sizeof u, NULL, NULL);
+        if (m <= 0) {
+            errno = EILSEQ;
+            return (size_t)-1;
+        }
+        if ((size_t)m > *outleft) {
+            errno = E2BIG;
+            return (size_t)-1;
+        }
+        memcpy(*out, u, (size_t)m);
+        *out += m;
+        *outleft -= (size_t)m;
+        *in += k;
+        *inleft -= k;
+    }
+    return 0;
+}
+
+/* A whole field in two calls (bytes to UTF-16 to UTF-8) when it is valid
+ * and fits, which is nearly always; else character by character, to stop
+ * exactly where iconv would. */
+static size_t conv_mb(unsigned cp, char **in, size_t *inleft, char **out, size_t *outleft)
+{
+    if (*inleft == 0)
+        return 0;
+    if (*inleft < INT_MAX / 4 && *outleft < INT_MAX) {
+        int nw = MultiByteToWideChar(cp, MB_ERR_INVALID_CHARS, *in, (int)*inleft, NULL, 0);
+        if (nw > 0) {
+            wchar_t *w = xmalloc((size_t)nw * sizeof *w);
+            MultiByteToWideChar(cp, MB_ERR_INVALID_CHARS, *in, (int)*inleft, w, nw);
+            int m = WideCharToMultiByte(CP_UTF8, 0, w, nw, NULL, 0, NULL, NULL);
+            bool fits = m > 0 && (size_t)m <= *outleft &&
+                        WideCharToMultiByte(CP_UTF8, 0, w, nw, *out, (int)*outleft, NULL, NULL) == m;
+            free(w);
+            if (fits) {
+                *out += m;
+                *outleft -= (size_t)m;
+                *in += *inleft;
+                *inleft = 0;
+                return 0;
+            }
+        }
+    }
+    return conv_mb_slow(cp, in, inleft, out, outleft);
+}
+
 size_t plat_conv(struct plat_conv *c, char **in, size_t *inleft, char **out, size_t *outleft)
 {
     if (c->utf16)
         return conv_utf16(c, in, inleft, out, outleft);
+    if (c->mb)
+        return conv_mb(c->mb, in, inleft, out, outleft);
     while (*inleft > 0) {
         unsigned char b = (unsigned char)**in;
         size_t k = c->len[b];

@@ -185,6 +185,18 @@ static const struct ccase charset_cases[] = {
     {"UTF-16LE", B("h\0\xE9\0"), "h\xC3\xA9", false},
     {"UTF-16LE", B("h\0\xE9"), "h" FFFD, true},         /* a half code unit at the end */
     {"latin1", B(""), "", false},
+    /* Double-byte code pages (Windows: MultiByteToWideChar over the field).
+     * Bytes whose meaning differs between iconv's and Windows' forms of a
+     * charset (Shift-JIS 0x5C, 0x7E) are left out. */
+    {"SHIFT_JIS", B("\x93\xFA\x96\x7B 1"), "\xE6\x97\xA5\xE6\x9C\xAC 1", false}, /* 日本 */
+    {"CP932", B("\xB1\x83\x65"), "\xEF\xBD\xB1\xE3\x83\x86", false},            /* ｱテ */
+    {"CP932", B("a\x81\x20" "b"), "a" FFFD " b", true}, /* a lead byte, then no trail byte */
+    {"SHIFT_JIS", B("a\x93"), "a" FFFD, true},             /* a lead byte cut at the end */
+    {"GBK", B("\xD6\xD0\xCE\xC4"), "\xE4\xB8\xAD\xE6\x96\x87", false},         /* 中文 */
+    {"GBK", B("\xD6\xD0\xD6"), "\xE4\xB8\xAD" FFFD, true},
+    {"BIG5", B("\xA4\xA4\xA4\xE5"), "\xE4\xB8\xAD\xE6\x96\x87", false},        /* 中文 */
+    {"EUC-KR", B("\xC7\xD1\xB1\xB9"), "\xED\x95\x9C\xEA\xB5\xAD", false},      /* 한국 */
+    {"CP949", B("x\xC7\xD1"), "x\xED\x95\x9C", false},
 };
 
 static void test_charsets(void **state)
