@@ -266,8 +266,9 @@ WIN_CPPFLAGS = -Iinclude -isystem $(WIN_DEPS)/include -D_POSIX_C_SOURCE=200809L 
                -DLIBARCHIVE_STATIC -DYAML_DECLARE_STATIC -DCURL_STATICLIB
 WIN_CFLAGS   = -std=c11 $(OPT) $(WARN) -MMD -MP
 WIN_LDFLAGS  = -static -L$(WIN_DEPS)/lib
-WIN_LDLIBS   = -lpq -lpgcommon_shlib -lpgport_shlib -lcurl -larchive -llzma -lbz2 -lyaml -lcsv -lz \
-               -lpthread -lbcrypt -lsecur32 -lcrypt32 -lshell32 -lws2_32 -ladvapi32
+WIN_LDLIBS   = -lpq -lpgcommon_shlib -lpgport_shlib -lssl -lcrypto -lcurl -larchive -llzma -lbz2 \
+               -lyaml -lcsv -lz -lpthread -lbcrypt -lsecur32 -lcrypt32 -lshell32 -lws2_32 -luser32 \
+               -ladvapi32
 WIN_LIB_SRC  = $(filter-out src/main.c $(POSIX_SRC),$(wildcard src/*.c))
 WIN_LIB_OBJ  = $(WIN_LIB_SRC:src/%.c=$(WIN_BUILD)/obj/%.o)
 # The unit tests that stay Linux's: they build POSIX scenes (symbolic

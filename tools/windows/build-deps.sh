@@ -1,6 +1,7 @@
 #!/bin/sh
-# Cross-builds the libraries cdrimport.exe links (libpq 15, libyaml, libcsv,
-# libcurl with Schannel, libarchive with zlib) plus cmocka and jansson for the
+# Cross-builds the libraries cdrimport.exe links (libpq 15 with OpenSSL 3.0,
+# libyaml, libcsv, libcurl with Schannel, libarchive with zlib, bzip2 and xz)
+# plus cmocka and jansson for the
 # Windows unit tests, for x86_64-w64-mingw32, from Debian's own source
 # packages, into a prefix cached in the build folder:
 #
@@ -28,8 +29,10 @@ if [ "$(cat "$PREFIX/.stamp" 2>/dev/null)" = "$STAMP" ]; then
     echo "build-deps: $PREFIX is current ($STAMP)"
     exit 0
 fi
-SRC=$(dirname "$PREFIX")/deps-src
-LOGS=$(dirname "$PREFIX")/deps-logs
+# Beside the prefix and named after it: two prefixes in one folder (a cache
+# and its successor) never share, or delete, each other's sources.
+SRC=$PREFIX-src
+LOGS=$PREFIX-logs
 JOBS=${JOBS:-2}
 MINGW=/usr/$HOST
 
@@ -105,9 +108,25 @@ cmake_build() {   # cmake_build DIR TARGET OPTIONS...
 : > "$PREFIX/versions.txt"
 mkdir -p "$PREFIX/include" "$PREFIX/lib"
 
+# ---- OpenSSL (libpq's TLS) -----------------------------------------------------
+# libpq speaks TLS only through OpenSSL (PostgreSQL 15 has no Schannel side),
+# so sslmode=require needs it. Debian 12's own 3.0.x, static, libraries only:
+# no apps, engines, loadable modules or the legacy provider. libcurl keeps
+# Schannel (Windows' certificate store and updates); this OpenSSL serves
+# libpq alone, which checks the server against the root.crt the dsn names.
+build_openssl() {
+    fetch openssl
+    cd "$SRC/openssl"
+    ./Configure mingw64 --cross-compile-prefix=$HOST- --prefix="$PREFIX" --libdir=lib \
+        --openssldir=C:/cdrimport/ssl no-shared no-tests no-dso no-engine no-module \
+        no-legacy no-comp
+    make -j "$JOBS" build_libs
+    make install_dev
+    rm -rf "$PREFIX/lib/pkgconfig" "$PREFIX/lib/cmake"
+}
+
 # ---- libpq ------------------------------------------------------------------
-# Everything optional off (TLS to PostgreSQL over 127.0.0.1 or a LAN is the
-# server's choice; a later step may add OpenSSL). On mingw, libpq.a is the
+# OpenSSL (above) for sslmode=require; everything else optional off. On mingw, libpq.a is the
 # DLL's import library: the static archive is made from its objects plus
 # pgcommon/pgport. libpq defines its own pthread_mutex_*, pthread_self and
 # pthread_[gs]etspecific on Windows, with another ABI than winpthreads (which
@@ -117,7 +136,9 @@ build_libpq() {
     fetch postgresql-15 15.18-0+deb12u1
     cd "$SRC/postgresql-15"
     ./configure --host=$HOST --prefix="$PREFIX" --without-readline --without-icu \
-        --without-zlib --without-openssl --without-ldap --without-gssapi --disable-nls
+        --without-zlib --with-ssl=openssl --without-ldap --without-gssapi --disable-nls \
+        CPPFLAGS="-I$PREFIX/include" LDFLAGS="-L$PREFIX/lib" \
+        LIBS="-lws2_32 -lcrypt32 -lbcrypt -luser32 -ladvapi32"
     make -C src/interfaces/libpq -j "$JOBS"
     # All of libpq's objects but its DLL's version resource.
     objs=$(ls src/interfaces/libpq/*.o | grep -v '/win32ver\.o$')
@@ -249,8 +270,8 @@ run() {   # run NAME: one library, its output in a log, its tail on failure
     fi
 }
 JOBS=1
-( run libpq && run yaml && run csv && run jansson && run cmocka ) & lane1=$!
-( run bz2 && run xz && run curl && run archive ) & lane2=$!
+( run openssl && run libpq && run csv && run cmocka ) & lane1=$!
+( run bz2 && run xz && run yaml && run jansson && run curl && run archive ) & lane2=$!
 ok=1
 wait $lane1 || ok=0
 wait $lane2 || ok=0
