@@ -45,8 +45,9 @@ def cdr_rows(db):
     return rows(db, f"SELECT {COLS} FROM cdr ORDER BY line_no, row_key")
 
 
-def linux_import(tmp_path, src):
-    """The rows the Linux binary stores from src, in a database of its own."""
+def linux_import(tmp_path, src, **source):
+    """The rows the Linux binary stores from src, in a database of its own
+    (source: keys of the source in its importer.yaml)."""
     name = "t_" + uuid.uuid4().hex[:16]
     admin = connect()
     with admin.cursor() as cur:
@@ -54,7 +55,7 @@ def linux_import(tmp_path, src):
     try:
         work = tmp_path / "linux"
         (work / "inbox").mkdir(parents=True)
-        cfg = write_config(work, make_dsn(name))
+        cfg = write_config(work, make_dsn(name), **source)
         subprocess.run([BIN, "-c", cfg, "import", str(src)], check=True, capture_output=True,
                        timeout=120)
         conn = connect(name)
@@ -83,6 +84,34 @@ def test_import_stores_what_linux_stores(db, dsn, workdir, tmp_path, src):
     # The ledger names the file as Windows does (drive Z: is Wine's /).
     (path,) = rows(db, "SELECT path FROM cdr_file")[0]
     assert path.endswith(src.name) and path[1:3] == ":/"
+
+
+def test_shift_jis_file_stores_what_linux_stores(db, dsn, workdir, tmp_path):
+    # A Japanese site's export in Shift-JIS: names in kanji and half-width
+    # kana, and one damaged character (a lead byte before a space), which
+    # both systems replace by U+FFFD and count as repaired.
+    lines = [
+        '"","201","0312345678","DAHDI/9-1","DAHDI/1-1","","東京本社","営業部 ｱｲｳ",'
+        '"2024-05-06 09:15:00","2024-05-06 09:15:07","2024-05-06 09:17:37","157","150",'
+        '"ANSWERED","1714986900.1"',
+        '"","202","0612345678","DAHDI/9-1","DAHDI/1-1","","大阪支店","経理",'
+        '"2024-05-06 10:15:00","2024-05-06 10:15:07","2024-05-06 10:17:37","157","150",'
+        '"ANSWERED","1714990500.2"',
+    ]
+    data = ("\r\n".join(lines) + "\r\n").encode("cp932")
+    assert b"\\" not in data and b"~" not in data  # where Shift-JIS and CP932 differ
+    data = data.replace("経理".encode("cp932"), b"\x8c\x6f\x81 ")
+    src = tmp_path / "Master-sjis.csv"
+    src.write_bytes(data)
+    cfg = write_config(workdir, dsn, encoding="shift_jis")
+    r = run_cli("import", src, config=cfg, timeout=120)
+    assert r.returncode == 0, r.stderr
+    got = cdr_rows(db)
+    assert got == linux_import(tmp_path, src, encoding="shift_jis")
+    text = " ".join(str(v) for row in got for v in row)
+    assert "東京本社" in text and "営業部 ｱｲｳ" in text and "大阪支店" in text, text
+    assert "\ufffd" in text
+    assert rows(db, "SELECT rows_inserted, rows_repaired FROM cdr_file") == [(2, 1)]
 
 
 def test_check_status_and_version(db, dsn, workdir):
