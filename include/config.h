@@ -120,7 +120,8 @@ const struct cdr_source *config_find_source(const struct cdr_config *cfg, const 
  */
 bool config_parse_jobs(const char *text, unsigned *jobs, char *err, size_t errlen);
 
-/* The host's IANA zone: $TZ, /etc/timezone, the /etc/localtime link, else "UTC". */
+/* The host's IANA zone: $TZ, /etc/timezone, the /etc/localtime link, else "UTC";
+ * NULL on Windows unless $TZ names one (plat_host_zone_name). */
 char *config_host_timezone(void);
 
 #endif

@@ -191,6 +191,11 @@ struct tm *plat_gmtime(time_t t, struct tm *tm);
 /* The zoneinfo folder ending in '/', or NULL if the host has none (Windows:
  * zone names are then left to the server to check). */
 const char *plat_zoneinfo_dir(void);
+/* The host's zone by the system's own name when that is no IANA name
+ * (malloc'd): Windows' key name from GetDynamicTimeZoneInformation, e.g.
+ * "W. Europe Standard Time", which the server does not know. NULL on
+ * POSIX, where /etc/timezone and /etc/localtime give an IANA name. */
+char *plat_host_zone_name(void);
 
 /* A conversion from a named charset to UTF-8 with iconv(3)'s contract:
  * plat_conv returns (size_t)-1 and sets errno to E2BIG (out is full),

@@ -34,6 +34,7 @@ _Static_assert(sizeof(enum cdr_watch_backend) == sizeof(int), "enum cdr_watch_ba
 struct loader {
     struct cdr_config *cfg;  /* being built */
     char *host_tz;           /* the default zone, computed on first use */
+    char *host_tz_foreign;   /* or the host's non-IANA name for it (Windows) */
 };
 
 static struct loader *loader_of(struct keytab *kt)
@@ -289,9 +290,13 @@ static void dflt_timezone(struct keytab *kt, const struct keytab_key *k, void *o
     (void)k;
     struct cdr_source *src = obj;
     struct loader *ld = loader_of(kt);
-    if (!ld->host_tz)
+    if (!ld->host_tz && !ld->host_tz_foreign) {
         ld->host_tz = config_host_timezone();
-    src->timezone = xstrdup(ld->host_tz);
+        if (!ld->host_tz)
+            ld->host_tz_foreign = plat_host_zone_name();
+    }
+    /* With a foreign name, check_source refuses the source. */
+    src->timezone = xstrdup(ld->host_tz ? ld->host_tz : "UTC");
 }
 
 /* processed_dir and failed_dir: <parent of path>/<def_str>. The path row
@@ -328,6 +333,15 @@ static bool check_source(struct keytab *kt, void *obj, yaml_node_t *map, const c
 {
     struct cdr_source *src = obj;
     char kpath[KEYTAB_PATH_MAX];
+    const char *foreign = loader_of(kt)->host_tz_foreign;
+    if (foreign && !keytab_find(kt, map, "timezone")) {
+        /* A silent UTC would shift every call by the zone's offset. */
+        keytab_path_key(kpath, path, "timezone");
+        return keytab_fail(kt, map, kpath,
+                           "required on Windows: this host's zone (\"%.*s\") has no IANA name "
+                           "here; set the PBX clock's zone, e.g. timezone: Europe/Berlin "
+                           "(or TZ=Europe/Berlin)", KEYTAB_QUOTE_MAX, foreign);
+    }
     yaml_node_pair_t *fmt = keytab_find(kt, map, "format");
     yaml_node_pair_t *cols = keytab_find(kt, map, "columns");
 
@@ -506,6 +520,7 @@ struct cdr_config *config_load(const char *path, char *err, size_t errlen)
     }
     free(text);
     free(ld.host_tz);
+    free(ld.host_tz_foreign);
     if (!ok) {
         config_free(cfg);
         return NULL;
@@ -580,7 +595,8 @@ const struct cdr_source *config_find_source(const struct cdr_config *cfg, const 
 /*
  * $TZ only counts when it names an installed zone (it may be a POSIX rule
  * such as "CET-1CEST"). /etc/timezone and the /etc/localtime link are taken
- * by name alone: the database has its own copy of the zone data.
+ * by name alone: the database has its own copy of the zone data. On
+ * Windows, whose zone names are not IANA's, NULL unless $TZ names one.
  */
 char *config_host_timezone(void)
 {
@@ -592,6 +608,11 @@ char *config_host_timezone(void)
             tz += strlen(ZONEINFO_DIR);
         if (zone_exists(tz))
             return xstrdup(tz);
+    }
+    char *foreign = plat_host_zone_name();
+    if (foreign) {
+        free(foreign);
+        return NULL;
     }
 
     FILE *f = plat_fopen("/etc/timezone", "r");

@@ -147,6 +147,14 @@ int init_run(const char *path, bool force)
 {
     char *dsn = init_dsn_from_env();
     char *tz = config_host_timezone();
+    if (!tz) {
+        /* Windows: its zone has no IANA name here. UTC is written, and said. */
+        char *foreign = plat_host_zone_name();
+        log_warn("this host's zone (\"%s\") has no IANA name here: timezone: UTC written; set "
+                 "it to the PBX clock's zone (e.g. Europe/Berlin)", foreign ? foreign : "?");
+        free(foreign);
+        tz = xstrdup("UTC");
+    }
     char *text = init_text(dsn, tz);
     bool ok = write_file(path, text, force);
     free(text);

@@ -387,6 +387,11 @@ const char *plat_zoneinfo_dir(void)
     return "/usr/share/zoneinfo/";
 }
 
+char *plat_host_zone_name(void)
+{
+    return NULL;
+}
+
 struct plat_conv {
     iconv_t cd;
 };

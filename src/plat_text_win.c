@@ -185,6 +185,24 @@ const char *plat_zoneinfo_dir(void)
     return NULL;
 }
 
+/* Mapping Windows' zone names to IANA ones needs CLDR's windowsZones table
+ * (or ICU, which only Windows 10 1903 and later carry): the program does
+ * not keep a copy that would age. It names the zone instead, so that the
+ * admin can write the IANA name (config.c makes timezone: required). */
+char *plat_host_zone_name(void)
+{
+    DYNAMIC_TIME_ZONE_INFORMATION z;
+    if (GetDynamicTimeZoneInformation(&z) == TIME_ZONE_ID_INVALID)
+        return xstrdup("unknown");
+    const wchar_t *w = z.TimeZoneKeyName[0] ? z.TimeZoneKeyName : z.StandardName;
+    int n = WideCharToMultiByte(CP_UTF8, 0, w, -1, NULL, 0, NULL, NULL);
+    if (n <= 1)
+        return xstrdup("unknown");
+    char *s = xmalloc((size_t)n);
+    WideCharToMultiByte(CP_UTF8, 0, w, -1, s, n, NULL, NULL);
+    return s;
+}
+
 /* A single-byte code page as a table: byte -> its UTF-8 (up to 3 bytes),
  * length 0 where the code page defines no character; a double-byte one
  * (Shift-JIS, GBK, Big5, EUC-KR/UHC) converted by MultiByteToWideChar; or

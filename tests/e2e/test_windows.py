@@ -15,6 +15,7 @@ cannot show (the service control manager, network shares) is not here.
 """
 import gzip
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -112,6 +113,20 @@ def test_shift_jis_file_stores_what_linux_stores(db, dsn, workdir, tmp_path):
     assert "東京本社" in text and "営業部 ｱｲｳ" in text and "大阪支店" in text, text
     assert "\ufffd" in text
     assert rows(db, "SELECT rows_inserted, rows_repaired FROM cdr_file") == [(2, 1)]
+
+
+def test_a_source_without_timezone_is_refused_with_the_hosts_zone(db, dsn, workdir):
+    # Windows names its zones its own way ("W. Europe Standard Time"): with
+    # no timezone: and no TZ, the program does not guess UTC in silence.
+    cfg = write_config(workdir, dsn, timezone=None)
+    r = run_cli("check", config=cfg, env={"TZ": None})
+    assert r.returncode == 2, r.stderr
+    assert re.search(r"sources\[0\]\.timezone: required on Windows: this host's zone "
+                     r'\(".+"\) has no IANA name here; set the PBX clock\'s zone', r.stderr), \
+        r.stderr
+    # TZ naming an IANA zone is taken, as on Linux.
+    r = run_cli("check", config=cfg, env={"TZ": "Europe/Berlin"})
+    assert r.returncode == 0, r.stderr
 
 
 def test_check_status_and_version(db, dsn, workdir):
