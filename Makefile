@@ -319,16 +319,18 @@ $(WIN_ZIP): $(WIN_BUILD)/cdrimport.exe tools/windows/importer.yaml README.md
 # Under Wine, in a prefix of the build folder's own (WINEDEBUG quiet).
 WINE_RUN = WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wineprefix WINEDEBUG=-all $(WINE)
 
-# tests/e2e/test_windows.py: cdrimport.exe under Wine against the test
+# tests/e2e/test_windows*.py: cdrimport.exe under Wine against the test
 # PostgreSQL, which also listens on 127.0.0.1 (Wine has no unix sockets);
-# the Linux binary imports the same files for comparison.
+# the Linux binary imports the same files for comparison. pytest's -k
+# selects by module file name.
+WIN_E2E_FILES = $(notdir $(wildcard tests/e2e/test_windows*.py))
 windows-e2e: $(WIN_BUILD)/cdrimport.exe $(BUILD)/cdrimport $(WIN_BUILD)/tests/slow_writer.exe
 	$(WINE_RUN) $(WIN_BUILD)/cdrimport.exe --version >/dev/null 2>&1  # the prefix, made once
 	CDRIMPORT_EXE=$(CURDIR)/$(WIN_BUILD)/cdrimport.exe WINE=$(WINE) \
 	    SLOW_WRITER=$(CURDIR)/$(WIN_BUILD)/tests/slow_writer.exe \
 	    WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wineprefix WINEDEBUG=-all CDR_PG_LISTEN=127.0.0.1 \
 	    CDRIMPORT_BIN=$(CURDIR)/$(BUILD)/cdrimport SHARED=$(SHARED_DIR) \
-	    tests/e2e/run.sh -k test_windows.py
+	    tests/e2e/run.sh -k "$(subst .py ,.py or ,$(WIN_E2E_FILES))"
 
 # A writer that holds its file open between two halves (test_windows.py).
 $(WIN_BUILD)/tests/slow_writer.exe: tests/windows/slow_writer.c
