@@ -16,6 +16,8 @@ wchar_t *plat_win_path(const char *path);
 char *plat_win_utf8(const wchar_t *w);
 /* UTF-8 as a wide string (malloc'd), or NULL for bytes that are not UTF-8. */
 wchar_t *plat_win_wide(const char *s);
+/* errno for a Windows error code (GetLastError). */
+int plat_win_errno(unsigned long e);
 /* The stop that Ctrl-C brings, for the service control manager's STOP:
  * plat_signals' stop callback, without its overdue timer (the service
  * keeps its own, within the manager's wait). */

@@ -5,9 +5,9 @@
  * that names in any language and paths over MAX_PATH work. Errors of the
  * Windows API are mapped to errno values, which the callers already
  * understand. The rest is split by concern: text services in
- * plat_text_win.c, telling links apart in plat_link_win.c, waiting in
- * plat_wait_win.c, the process in plat_proc_win.c. Linux has plat_posix.c;
- * the Makefile builds one side.
+ * plat_text_win.c, telling links apart in plat_link_win.c, folder listing
+ * in plat_dir_win.c, waiting in plat_wait_win.c, the process in
+ * plat_proc_win.c. Linux has plat_posix.c; the Makefile builds one side.
  */
 #define _CRT_RAND_S /* rand_s in stdlib.h */
 #include "plat.h"
@@ -16,10 +16,8 @@
 
 #include <winsock2.h> /* before windows.h, which would bring the old winsock */
 #include <windows.h>
-#include <shellapi.h>
 #include <errno.h>
 #include <io.h>
-#include <locale.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -66,6 +64,11 @@ static int errno_of(DWORD e)
     default:
         return EIO;
     }
+}
+
+int plat_win_errno(unsigned long e)
+{
+    return errno_of((DWORD)e);
 }
 
 static int fail_win(void)
@@ -465,64 +468,6 @@ char *plat_readlink(const char *path)
 {
     (void)path;
     return NULL;
-}
-
-struct plat_dir {
-    HANDLE h;
-    WIN32_FIND_DATAW fd;
-    bool first; /* fd holds an entry not yet returned */
-    char *name;
-};
-
-struct plat_dir *plat_opendir(const char *path)
-{
-    char *pattern = xasprintf("%s/*", path);
-    wchar_t *w = wpath(pattern);
-    free(pattern);
-    if (!w)
-        return NULL;
-    struct plat_dir *d = xcalloc(1, sizeof *d);
-    d->h = FindFirstFileExW(w, FindExInfoBasic, &d->fd, FindExSearchNameMatch, NULL, 0);
-    free(w);
-    if (d->h == INVALID_HANDLE_VALUE) {
-        DWORD e = GetLastError();
-        if (e == ERROR_FILE_NOT_FOUND) { /* an empty drive root: no entries */
-            d->h = NULL;
-            return d;
-        }
-        free(d);
-        errno = errno_of(e);
-        return NULL;
-    }
-    d->first = true;
-    return d;
-}
-
-const char *plat_readdir(struct plat_dir *d)
-{
-    if (!d->h)
-        return NULL;
-    for (;;) {
-        if (!d->first && !FindNextFileW(d->h, &d->fd))
-            return NULL;
-        d->first = false;
-        const wchar_t *n = d->fd.cFileName;
-        if (!wcscmp(n, L".") || !wcscmp(n, L".."))
-            continue;
-        free(d->name);
-        d->name = utf8(n);
-        return d->name;
-    }
-}
-
-void plat_closedir(struct plat_dir *d)
-{
-    if (!d)
-        return;
-    if (d->h && d->h != INVALID_HANDLE_VALUE)
-        FindClose(d->h);
-    free(d->name);
-    free(d);
 }
 
 int plat_fd_id(int fd, const struct stat *st, struct plat_file_id *id)
