@@ -138,8 +138,9 @@ enum load_status load_begin(struct db *db, const char *source, const char *timez
     if (known)
         *known = false;
     long long file_id;
-    struct db_step max = {.tmpl = SQL_STORED_MAX, .want = PGRES_TUPLES_OK, .prepare = true,
-                          .keep = true};
+    const char *max_params[1] = {source};
+    struct db_step max = {.tmpl = SQL_STORED_MAX, .n = 1, .params = max_params,
+                          .want = PGRES_TUPLES_OK, .prepare = true, .keep = true};
     enum load_status st = ledger_begin_file(db, source, timezone, path, member, format, sha256,
                                             size, known, &max, &file_id, err, errlen);
     if (st != LOAD_OK || !file_id)
