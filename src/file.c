@@ -9,8 +9,10 @@
  * A plain file is read twice: a checksum pass (cheap, and a known file stops
  * there), then the parse pass, which hashes again as it reads (input.h) so
  * that a file changed in between is noticed and rolled back rather than
- * half-imported. An input that cannot afford the first pass learns its
- * checksum in the parse pass and rolls back as a duplicate if it is known.
+ * half-imported. An input that cannot afford the first pass, or a large
+ * file no imported file of its source matches in size (it cannot be a
+ * known one), learns its checksum in the parse pass and rolls back as a
+ * duplicate if it is known.
  * A file whose first bytes are an archive's goes to packed.c instead, which
  * brings each of its CDR members back here as an input of its own.
  */
