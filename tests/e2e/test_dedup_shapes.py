@@ -5,7 +5,7 @@ the first already fills. Each batch's probe then meets a call_time range
 fuller than the batch, and must switch from fetching the range's keys to
 the exact lookup of the batch's own (call_time, row_key) pairs (load.c):
 rows are stored exactly once either way. Sizes are chosen so that both
-probes run (a batch is 16384 rows; the range probe takes at most two keys
+probes run (a batch is up to 16384 rows; the range probe takes at most two keys
 per row)."""
 import hashlib
 import random
