@@ -245,18 +245,18 @@ const char *const SQL_MIGRATIONS[] = {
      * second PBX importing hours a first one fills probed every batch (1M
      * rows: 62 probes returning 16k keys each) for rows that could not be
      * there. Each file's commit now raises its source's mark (SQL_FILE_FINISH).
-     * NULL: not known (a source whose rows predate this, if the scan
-     * below did not see it): the whole table's latest call is used, as
-     * before. Only a hint: a row it misses is still refused by the primary
-     * key, and the file retried with a full probe. The one scan of the
-     * rows fills it for the sources already stored (10M rows: a few
-     * seconds); '-infinity' is a source with no rows. */
+     * NULL: not known (a source new to cdr_source whose files the ledger
+     * has, SQL_SOURCE_UPSERT): the whole table's latest call is used, as
+     * before, and the next commit sets the mark to no less than that.
+     * Only a hint: a row it misses is still refused by the primary key,
+     * and the file retried with a full probe. The one scan of the rows
+     * fills it for the sources already stored (10M rows: a few seconds);
+     * '-infinity' is a source with no rows. */
     "ALTER TABLE @.cdr_source ADD COLUMN IF NOT EXISTS last_call timestamptz;"
     "UPDATE @.cdr_source s SET last_call = coalesce(m.t, '-infinity')"
     " FROM @.cdr_source s2 LEFT JOIN (SELECT source, max(call_time) AS t FROM @.cdr_row"
     "  GROUP BY source) m ON m.source = s2.source"
     " WHERE s.source = s2.source AND s.last_call IS NULL;"
-    "ALTER TABLE @.cdr_source ALTER COLUMN last_call SET DEFAULT '-infinity';"
     "COMMENT ON COLUMN @.cdr_source.last_call IS 'the latest call_time of the source''s rows"
     " (raised by each file''s commit; -infinity: none; NULL: not known): where its next"
     " file''s duplicate check may stop';"
@@ -297,11 +297,13 @@ const char SQL_FILE_BEGIN[] =
 #define SQL_SENT_TIME(p) "(timestamptz '2000-01-01 00:00:00+00' + " p "::int8 * interval '1 microsecond')"
 /* $11, $12: the rows' first and last call_time as sent, NULL when the file
  * added no rows: the stored calls to redo (sql_calls.c), and the source's
- * latest call (migration 11; a NULL mark stays NULL: not known). */
+ * latest call (migration 11; a mark not known becomes the whole table's
+ * latest call if that is later: no less than the source's). */
 const char SQL_FILE_FINISH[] =
-    "WITH s AS (UPDATE @.cdr_source SET last_call = " SQL_SENT_TIME("$12")
+    "WITH s AS (UPDATE @.cdr_source SET last_call = greatest(coalesce(last_call,"
+    "   (SELECT max(call_time) FROM @.cdr_row)), " SQL_SENT_TIME("$12") ")"
     "  WHERE source = (SELECT source FROM @.cdr_file WHERE id = $1)"
-    "  AND last_call < " SQL_SENT_TIME("$12") ")"
+    "  AND (last_call IS NULL OR last_call < " SQL_SENT_TIME("$12") "))"
     " UPDATE @.cdr_file SET rows_read = $2, rows_inserted = $3, rows_duplicate = $4,"
     " rows_rejected = $5, rows_repaired = $6, status = $7, error = $8,"
     " sha256 = $9, size_bytes = $10, finished_at = clock_timestamp(),"

@@ -194,3 +194,24 @@ def test_large_file_read_once_and_still_a_duplicate(workdir, dsn, db):
     log = imported(run_cli("import", same_size, config=config))
     assert "new=1 duplicate=29999" in log, log
     assert counts(db) == (30_001, 30_001)
+
+
+def test_a_source_back_in_the_config_starts_not_known(workdir, dsn, db):
+    """A source whose cdr_source row is gone (it left importer.yaml, a DBA
+    cleaned up) but whose files the ledger has comes back with its mark not
+    known (NULL), not 'no rows': its next file probes as before, and that
+    file's commit sets the mark to no less than the whole table's latest
+    call."""
+    config = write_config(workdir, dsn)
+    first = workdir / "first.csv"
+    first.write_text(block(91))
+    imported(run_cli("import", first, config=config))
+    with db.cursor() as cur:
+        cur.execute("DELETE FROM cdr_source")
+    assert run_cli("init-db", config=config).returncode == 0
+    assert marks(db) == {"office": None}
+    again = workdir / "again.csv"
+    again.write_text(block(91) + block(92))
+    log = imported(run_cli("import", again, config=config))
+    assert "new=20000 duplicate=20000" in log, log
+    assert marks(db)["office"] == latest(db, "office")
