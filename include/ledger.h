@@ -24,6 +24,11 @@ struct load_stats {
     int64_t first_call, last_call;
 };
 
+/* Whether a file of this size was already imported for the source: if
+ * not, no file with its checksum was either. */
+enum load_status ledger_size_known(struct db *db, const char *source, uint64_t size,
+                                   bool *known, char *err, size_t errlen);
+
 /* Whether a file with this checksum was already imported for the source. */
 enum load_status ledger_file_known(struct db *db, const char *source, const char *sha256,
                                    bool *known, char *err, size_t errlen);

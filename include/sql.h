@@ -31,6 +31,7 @@ extern const int SQL_NMIGRATIONS;
 
 /* The cdr_file ledger and cdr_reject (ledger.c) */
 extern const char SQL_FILE_KNOWN[];
+extern const char SQL_FILE_SIZE_KNOWN[];
 extern const char SQL_FILE_RECORD[];
 extern const char SQL_FILE_BEGIN[];
 extern const char SQL_FILE_FINISH[];

@@ -35,17 +35,32 @@ static char *text_param(const char *s)
     return s ? cdr_escape(s, strlen(s)) : NULL;
 }
 
+/* Whether the query (source $1, value $2) finds a row. */
+static enum load_status any_row(struct db *db, const char *tmpl, const char *source,
+                                const char *value, bool *found, char *err, size_t errlen)
+{
+    const char *params[2] = {source, value};
+    PGresult *res = NULL;
+    enum load_status st = db_query(db, &res, err, errlen, tmpl, 2, params);
+    if (st != LOAD_OK)
+        return st;
+    *found = PQntuples(res) > 0;
+    PQclear(res);
+    return LOAD_OK;
+}
+
+enum load_status ledger_size_known(struct db *db, const char *source, uint64_t size,
+                                   bool *known, char *err, size_t errlen)
+{
+    char sz[24];
+    snprintf(sz, sizeof sz, "%llu", (unsigned long long)size);
+    return any_row(db, SQL_FILE_SIZE_KNOWN, source, sz, known, err, errlen);
+}
+
 enum load_status ledger_file_known(struct db *db, const char *source, const char *sha256,
                                    bool *known, char *err, size_t errlen)
 {
-    const char *params[2] = {source, sha256};
-    PGresult *res = NULL;
-    enum load_status st = db_query(db, &res, err, errlen, SQL_FILE_KNOWN, 2, params);
-    if (st != LOAD_OK)
-        return st;
-    *known = PQntuples(res) > 0;
-    PQclear(res);
-    return LOAD_OK;
+    return any_row(db, SQL_FILE_KNOWN, source, sha256, known, err, errlen);
 }
 
 enum load_status ledger_record_file(struct db *db, const char *source, const char *path,

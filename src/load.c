@@ -21,6 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A file's first batch holds this many rows, each next one twice as many
+ * up to BATCH_ROWS: the server starts on a large file's rows after 2048
+ * of them are parsed (about 3 ms) rather than 16384 (about 25 ms), and a
+ * file of a few thousand rows is parsed and stored in overlapping halves. */
+#define FIRST_BATCH_ROWS 2048
+
 /* Savepoints a file may use (copy_guarded): well under the 64
  * subtransactions a backend caches (PGPROC_MAX_CACHED_SUBXIDS). */
 #define GUARDED_BATCHES 48
@@ -44,6 +50,7 @@ struct load {
     bool in_use;
     struct batch batches[2];
     int fill;              /* the batch the parser fills */
+    size_t batch_rows;     /* rows that fill it (FIRST_BATCH_ROWS, doubling) */
     struct dedup *dedup;   /* over a batch's keys (loader thread only) */
     struct checksum *ck;   /* row keys (loader thread only) */
     struct pump pump;      /* the COPYs, into err */
@@ -119,6 +126,7 @@ static void loader_reset(struct load *ld, const char *source, const char *timezo
         b->nrows = b->len = b->tlen = b->nrejects = b->rlen = 0;
     }
     ld->fill = 0;
+    ld->batch_rows = FIRST_BATCH_ROWS;
     ld->inserted = ld->duplicate = 0;
     ld->tfirst = INT64_MAX;
     ld->tlast = INT64_MIN;
@@ -138,8 +146,9 @@ enum load_status load_begin(struct db *db, const char *source, const char *timez
     if (known)
         *known = false;
     long long file_id;
-    struct db_step max = {.tmpl = SQL_STORED_MAX, .want = PGRES_TUPLES_OK, .prepare = true,
-                          .keep = true};
+    const char *max_params[1] = {source};
+    struct db_step max = {.tmpl = SQL_STORED_MAX, .n = 1, .params = max_params,
+                          .want = PGRES_TUPLES_OK, .prepare = true, .keep = true};
     enum load_status st = ledger_begin_file(db, source, timezone, path, member, format, sha256,
                                             size, known, &max, &file_id, err, errlen);
     if (st != LOAD_OK || !file_id)
@@ -507,8 +516,12 @@ enum load_status load_row(struct load *ld, const struct cdr_row *row, uint64_t l
     assert((size_t)(w - (b->buf + b->line_off[i])) <= need); /* TUPLE_FIXED is right */
     b->len = (size_t)(w - b->buf);
     b->nrows++;
-    if (b->nrows == BATCH_ROWS || b->len + b->tlen >= BATCH_BYTES || b->rlen >= BATCH_BYTES)
+    if (b->nrows >= ld->batch_rows || b->len + b->tlen >= BATCH_BYTES ||
+        b->rlen >= BATCH_BYTES) {
+        if (ld->batch_rows < BATCH_ROWS)
+            ld->batch_rows *= 2;
         return submit(ld);
+    }
     return LOAD_OK;
 }
 

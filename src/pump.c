@@ -11,7 +11,7 @@
 #include <stdlib.h>
 
 #define SEND_CHUNK (64u * 1024u) /* larger chunks measured slower (issue 4) */
-#define COPY_QUEUE (1u << 20)     /* COPY data left queued in libpq at most */
+#define COPY_QUEUE (4u << 20)     /* COPY data left queued in libpq at most */
 
 void pump_init(struct pump *p, struct db *db, char *err, size_t errlen)
 {

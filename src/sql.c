@@ -239,6 +239,31 @@ const char *const SQL_MIGRATIONS[] = {
     SQL_MIGRATION_CALLS,
     /* 10: the stored calls (sql_calls.c). */
     SQL_MIGRATION_CALL_STORE,
+    /* 11: the latest call each source stored (issue 11). A file's probe
+     * asks only about rows up to the latest call stored (SQL_STORED_MAX);
+     * read over the whole table, that was another PBX's latest call, so a
+     * second PBX importing hours a first one fills probed every batch (1M
+     * rows: 62 probes returning 16k keys each) for rows that could not be
+     * there. Each file's commit now raises its source's mark (SQL_FILE_FINISH).
+     * NULL: not known (a source new to cdr_source whose files the ledger
+     * has, SQL_SOURCE_UPSERT): the whole table's latest call is used, as
+     * before, and the next commit sets the mark to no less than that.
+     * Only a hint: a row it misses is still refused by the primary key,
+     * and the file retried with a full probe. The one scan of the rows
+     * fills it for the sources already stored (10M rows: a few seconds);
+     * '-infinity' is a source with no rows. */
+    "ALTER TABLE @.cdr_source ADD COLUMN IF NOT EXISTS last_call timestamptz;"
+    "UPDATE @.cdr_source s SET last_call = coalesce(m.t, '-infinity')"
+    " FROM @.cdr_source s2 LEFT JOIN (SELECT source, max(call_time) AS t FROM @.cdr_row"
+    "  GROUP BY source) m ON m.source = s2.source"
+    " WHERE s.source = s2.source AND s.last_call IS NULL;"
+    "COMMENT ON COLUMN @.cdr_source.last_call IS 'the latest call_time of the source''s rows"
+    " (raised by each file''s commit; -infinity: none; NULL: not known): where its next"
+    " file''s duplicate check may stop';"
+    /* A large file no imported file of its source matches in size cannot
+     * be a known one: it skips the checksum pass (SQL_FILE_SIZE_KNOWN). */
+    "CREATE INDEX IF NOT EXISTS cdr_file_size ON @.cdr_file (source, size_bytes)"
+    " WHERE status = 'imported';",
 };
 #pragma GCC diagnostic pop
 
@@ -246,6 +271,11 @@ const int SQL_NMIGRATIONS = (int)(sizeof SQL_MIGRATIONS / sizeof SQL_MIGRATIONS[
 
 /* ---- the cdr_file ledger and the rejects ------------------------------- */
 
+/* Whether an imported file of source $1 has $2 bytes (file.c: a large
+ * file that none has needs no checksum pass). */
+const char SQL_FILE_SIZE_KNOWN[] =
+    "SELECT 1 FROM @.cdr_file WHERE source = $1 AND size_bytes = $2::int8"
+    " AND status = 'imported' LIMIT 1";
 const char SQL_FILE_KNOWN[] =
     "SELECT 1 FROM @.cdr_file WHERE source = $1 AND sha256 = $2 AND status = 'imported'"
     " LIMIT 1";
@@ -263,15 +293,21 @@ const char SQL_FILE_BEGIN[] =
     " status, format) SELECT $1::text, $2::text, $3::bytea, $4::text, $5::bytea, $6::text,"
     " $7::int8, 'imported', $8::text WHERE $9::bool OR NOT EXISTS (SELECT 1 FROM @.cdr_file"
     " WHERE source = $1::text AND sha256 = $6::text AND status = 'imported') RETURNING id";
-/* $11, $12: the rows' first and last call_time as sent (microseconds since
- * 2000, UTC), NULL when the file added no rows: the stored calls to redo
- * (sql_calls.c). */
+/* A call_time as sent (microseconds since 2000, UTC) in parameter P. */
+#define SQL_SENT_TIME(p) "(timestamptz '2000-01-01 00:00:00+00' + " p "::int8 * interval '1 microsecond')"
+/* $11, $12: the rows' first and last call_time as sent, NULL when the file
+ * added no rows: the stored calls to redo (sql_calls.c), and the source's
+ * latest call (migration 11; a mark not known becomes the whole table's
+ * latest call if that is later: no less than the source's). */
 const char SQL_FILE_FINISH[] =
-    "UPDATE @.cdr_file SET rows_read = $2, rows_inserted = $3, rows_duplicate = $4,"
+    "WITH s AS (UPDATE @.cdr_source SET last_call = greatest(coalesce(last_call,"
+    "   (SELECT max(call_time) FROM @.cdr_row)), " SQL_SENT_TIME("$12") ")"
+    "  WHERE source = (SELECT source FROM @.cdr_file WHERE id = $1)"
+    "  AND (last_call IS NULL OR last_call < " SQL_SENT_TIME("$12") "))"
+    " UPDATE @.cdr_file SET rows_read = $2, rows_inserted = $3, rows_duplicate = $4,"
     " rows_rejected = $5, rows_repaired = $6, status = $7, error = $8,"
     " sha256 = $9, size_bytes = $10, finished_at = clock_timestamp(),"
-    " first_call = timestamptz '2000-01-01 00:00:00+00' + $11::int8 * interval '1 microsecond',"
-    " last_call = timestamptz '2000-01-01 00:00:00+00' + $12::int8 * interval '1 microsecond',"
+    " first_call = " SQL_SENT_TIME("$11") ", last_call = " SQL_SENT_TIME("$12") ","
     " calls_pending = $3::int8 > 0 WHERE id = $1";
 const char SQL_FILE_STATUS[] =
     "SELECT id, source, status, rows_read, rows_inserted, rows_duplicate, rows_rejected,"
@@ -320,12 +356,15 @@ const char SQL_PROBE_KEYS[] =
 const char SQL_PROBE_PAIRS[] =
     "SELECT u.k FROM unnest($1::timestamptz[], $2::uuid[]) AS u(t, k)"
     " WHERE EXISTS (SELECT 1 FROM @.cdr_row c WHERE c.call_time = u.t AND c.row_key = u.k)";
-/* The latest call_time stored (microseconds since 1970, NULL: none), read
- * as a file's transaction begins: a batch wholly after it and after the
- * file's own earlier batches needs no probe (load.c). One descent of the
- * primary key. */
+/* The latest call_time source $1 stored (microseconds since 1970, NULL:
+ * none), read as a file's transaction begins: a batch wholly after it and
+ * after the file's own earlier batches needs no probe (load.c). The
+ * source's mark (migration 11), or where that is not known the whole
+ * table's latest call: one descent of the primary key. */
 const char SQL_STORED_MAX[] =
-    "SELECT (extract(epoch FROM max(call_time)) * 1000000)::int8 FROM @.cdr_row";
+    "SELECT CASE WHEN isfinite(t) THEN (extract(epoch FROM t) * 1000000)::int8 END"
+    " FROM (SELECT coalesce((SELECT last_call FROM @.cdr_source WHERE source = $1),"
+    "  (SELECT max(call_time) FROM @.cdr_row)) AS t) m";
 /* Wall times to instants in this transaction's TimeZone, in question order. */
 const char SQL_ZONE_INSTANTS[] =
     "SELECT extract(epoch FROM x::timestamptz)::int8"

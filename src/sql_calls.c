@@ -294,9 +294,13 @@ const char SQL_MIGRATION_CALL_STORE[] =
  * when something changed, so that a connect costs no row version (and the
  * trigger above recomputes its stored calls only then). */
 const char SQL_SOURCE_UPSERT[] =
-    "INSERT INTO @.cdr_source AS s (source, timezone, trunks, trunk_regex)"
+    "INSERT INTO @.cdr_source AS s (source, timezone, trunks, trunk_regex, last_call)"
     " VALUES ($1, $2, CASE WHEN $3::text = '' THEN '{}'::text[]"
-    "  ELSE string_to_array($3::text, chr(10)) END, $4)"
+    "  ELSE string_to_array($3::text, chr(10)) END, $4,"
+    /* A new source: no rows ('-infinity') unless the ledger says it
+     * imported some (removed from importer.yaml once, now back): not known. */
+    "  CASE WHEN EXISTS (SELECT 1 FROM @.cdr_file WHERE source = $1 AND status = 'imported'"
+    "   AND rows_inserted > 0) THEN NULL ELSE '-infinity'::timestamptz END)"
     " ON CONFLICT (source) DO UPDATE SET timezone = EXCLUDED.timezone,"
     " trunks = EXCLUDED.trunks, trunk_regex = EXCLUDED.trunk_regex, updated_at = now()"
     " WHERE (s.timezone, s.trunks, s.trunk_regex) IS DISTINCT FROM"

@@ -19,7 +19,7 @@ import pytest
 
 # The schema version a fresh database reaches: the number of migrations in
 # src/sql.c.
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # `make e2e` sets SHARED (scripts/shared-dir); ../shared otherwise.
