@@ -92,7 +92,7 @@ $(BUILD)/cdrimport: $(MAIN_OBJ) $(BUILD)/libcdr.a
 
 $(BUILD)/libcdr.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
@@ -198,7 +198,7 @@ $(FUZZ_BUILD)/obj/fuzz-pipeline.o: tests/fuzz/pipeline.c
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
 
 $(FUZZ_BUILD)/libcdr.a: $(FUZZ_LIB_OBJ) $(FUZZ_BUILD)/obj/fuzz-pipeline.o
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_BUILD)/libcdr.a
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libcdr.a \

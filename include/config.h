@@ -120,6 +120,16 @@ const struct cdr_source *config_find_source(const struct cdr_config *cfg, const 
  */
 bool config_parse_jobs(const char *text, unsigned *jobs, char *err, size_t errlen);
 
+/* Where IANA zone files live on a POSIX host (config_zone.c). */
+#define CONFIG_ZONEINFO_DIR "/usr/share/zoneinfo/"
+
+/* An IANA zone name: letters, digits, '/', '_', '-', '+' (no "..": it
+ * cannot climb out of the zoneinfo folder). */
+bool config_zone_name_ok(const char *name);
+/* A well-formed name this host has a zone file for (true where the host
+ * has no zone files: the server will say). */
+bool config_zone_exists(const char *name);
+
 /* The host's IANA zone: $TZ, /etc/timezone, the /etc/localtime link, else "UTC";
  * NULL on Windows unless $TZ names one (plat_host_zone_name). */
 char *config_host_timezone(void);

@@ -6,7 +6,7 @@
  * what the keys are, and the custom rows and checks add what is particular
  * to cdrimport (patterns, columns, time zones, folders that must not be
  * scanned). No logging: a failure is one message in the caller's buffer.
- * The only I/O: reading the file, and looking up time zones (stat of
+ * The only I/O: reading the file, and looking up time zones (config_zone.c:
  * zoneinfo files, /etc/timezone, the /etc/localtime link).
  */
 #include "config.h"
@@ -23,7 +23,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define ZONEINFO_DIR "/usr/share/zoneinfo/"
 
 /* Enum fields are written through an int pointer by the generic KEYTAB_ENUM. */
 _Static_assert(sizeof(enum cdr_format) == sizeof(int), "enum cdr_format is not int-sized");
@@ -59,36 +58,6 @@ static bool path_within(const char *p, const char *dir)
         return true;
     return strncmp(p, dir, n) == 0 && (p[n] == '\0' || p[n] == '/');
 }
-
-/* An IANA zone name: letters, digits, '/', '_', '-', '+'. '.' is not among
- * them, so no ".." component can climb out of the zoneinfo folder. */
-static bool zone_name_ok(const char *name)
-{
-    size_t len = strlen(name);
-    if (len == 0 || len > 255 || name[0] == '/')
-        return false;
-    for (const char *c = name; *c; c++) {
-        bool alnum = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-                     (*c >= '0' && *c <= '9');
-        if (!alnum && !strchr("/_-+", *c))
-            return false;
-    }
-    return true;
-}
-
-static bool zone_exists(const char *name)
-{
-    if (!zone_name_ok(name))
-        return false;
-    const char *dir = plat_zoneinfo_dir();
-    if (!dir) /* no zone files on this host: the server will say */
-        return true;
-    char file[256 + 256];
-    snprintf(file, sizeof file, "%s%s", dir, name);
-    struct stat st;
-    return plat_stat(file, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 
 /* ---- watch and database -------------------------------------------------- */
 
@@ -274,11 +243,12 @@ static bool set_timezone(struct keytab *kt, const struct keytab_key *k, void *ob
     const char *s = keytab_scalar(kt, n, path, "a time zone name");
     if (!s)
         return false;
-    if (!zone_name_ok(s))
+    if (!config_zone_name_ok(s))
         return keytab_fail(kt, n, path, "invalid time zone name '%.*s'", KEYTAB_QUOTE_MAX, s);
-    if (!zone_exists(s))
-        return keytab_fail(kt, n, path, "unknown time zone '%.*s' (no file " ZONEINFO_DIR "%.*s)",
-                    KEYTAB_QUOTE_MAX, s, KEYTAB_QUOTE_MAX, s);
+    if (!config_zone_exists(s))
+        return keytab_fail(kt, n, path,
+                           "unknown time zone '%.*s' (no file " CONFIG_ZONEINFO_DIR "%.*s)",
+                           KEYTAB_QUOTE_MAX, s, KEYTAB_QUOTE_MAX, s);
     src->timezone = xstrdup(s);
     return true;
 }
@@ -591,53 +561,3 @@ const struct cdr_source *config_find_source(const struct cdr_config *cfg, const 
             return &cfg->sources[i];
     return NULL;
 }
-
-/*
- * $TZ only counts when it names an installed zone (it may be a POSIX rule
- * such as "CET-1CEST"). /etc/timezone and the /etc/localtime link are taken
- * by name alone: the database has its own copy of the zone data. On
- * Windows, whose zone names are not IANA's, NULL unless $TZ names one.
- */
-char *config_host_timezone(void)
-{
-    const char *tz = getenv("TZ");
-    if (tz && *tz) {
-        if (*tz == ':')
-            tz++;
-        if (!strncmp(tz, ZONEINFO_DIR, strlen(ZONEINFO_DIR)))
-            tz += strlen(ZONEINFO_DIR);
-        if (zone_exists(tz))
-            return xstrdup(tz);
-    }
-    char *foreign = plat_host_zone_name();
-    if (foreign) {
-        free(foreign);
-        return NULL;
-    }
-
-    FILE *f = plat_fopen("/etc/timezone", "r");
-    if (f) {
-        char line[256];
-        bool got = fgets(line, sizeof line, f) != NULL;
-        fclose(f);
-        if (got) {
-            line[strcspn(line, " \t\r\n")] = '\0';
-            if (zone_name_ok(line))
-                return xstrdup(line);
-        }
-    }
-
-    char *link = plat_readlink("/etc/localtime");
-    const char *z = link ? strstr(link, "zoneinfo/") : NULL;
-    char *zone = NULL;
-    if (z) {
-        z += strlen("zoneinfo/");
-        if (!strncmp(z, "posix/", 6))
-            z += 6;
-        if (zone_name_ok(z))
-            zone = xstrdup(z);
-    }
-    free(link);
-    return zone ? zone : xstrdup("UTC");
-}
-
