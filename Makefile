@@ -294,7 +294,7 @@ $(WIN_BUILD)/obj/%.o: src/%.c | $(WIN_DEPS)/.stamp
 	$(WIN_CC) $(WIN_CPPFLAGS) $(WIN_CFLAGS) -c -o $@ $<
 
 $(WIN_BUILD)/libcdr.a: $(WIN_LIB_OBJ)
-	$(WIN_AR) rcs $@ $^
+	rm -f $@ && $(WIN_AR) rcs $@ $^
 
 $(WIN_BUILD)/cdrimport.exe: $(WIN_BUILD)/obj/main.o $(WIN_BUILD)/libcdr.a
 	$(WIN_CC) $(WIN_LDFLAGS) -o $@ $^ $(WIN_LDLIBS)
