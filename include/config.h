@@ -90,6 +90,7 @@ struct cdr_config {
     enum cdr_partition partition;   /* default none */
     unsigned retention_months;      /* 0: keep every row (the default) */
     unsigned jobs;            /* parallel imports for scan; default 1 */
+    char *log_file;           /* the Windows service's log; NULL: cdrimport.log beside file */
     struct cdr_watch_config watch;
     struct cdr_source *sources;
     size_t nsources;

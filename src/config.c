@@ -445,6 +445,7 @@ static const struct keytab_key top_keys[] = {
     {.name = "jobs", .type = KEYTAB_UINT, .offset = CONFIG_FIELD(jobs), .def_int = 1, .min = 1,
      .max = CDR_MAX_JOBS},
     {.name = "watch", .type = KEYTAB_MAP, .offset = CONFIG_FIELD(watch), .sub = &watch_table},
+    {.name = "log_file", .type = KEYTAB_PATH, .offset = CONFIG_FIELD(log_file)},
     {.name = "sources", .type = KEYTAB_CUSTOM, .flags = KEYTAB_REQUIRED | KEYTAB_LIST,
      .set = set_sources, .sub = &source_table},
 };
@@ -530,6 +531,7 @@ void config_free(struct cdr_config *cfg)
     free(cfg->base_dir);
     free(cfg->dsn);
     free(cfg->schema);
+    free(cfg->log_file);
     free(cfg);
 }
 

@@ -5,8 +5,8 @@
  * install registers the program with the config's absolute path, started
  * at boot and restarted by the manager when it fails (3 times, 5 s apart;
  * the count resets after a day). run is what the manager starts: the
- * watch loop, its log lines appended to cdrimport.log beside the config (a
- * service has no console). A stop request is the console's Ctrl-C: the
+ * watch loop, its log lines appended to the config's log_file, or
+ * cdrimport.log beside the config (a service has no console). A stop request is the console's Ctrl-C: the
  * file in progress is finished or rolled back; if the database does not
  * answer, the service reports itself stopped and leaves within 5 s, and
  * the server rolls back what was open.
@@ -78,16 +78,44 @@ static DWORD WINAPI on_control(DWORD control, DWORD type, LPVOID data, LPVOID ct
     }
 }
 
-/* The log into cdrimport.log beside the config (kept open: the process
- * ends with it). */
+/* cdrimport.log beside the config. */
+static char *default_log(const char *config)
+{
+    const char *slash = strrchr(config, '/');
+    return xasprintf("%.*s/cdrimport.log", slash ? (int)(slash - config) : 1,
+                     slash ? config : ".");
+}
+
+/* Where the service logs: the config's log_file, else default_log (also
+ * when the config does not load: the watch loop then says why, there). */
+static char *log_path(const char *config)
+{
+    char err[CDR_ERRLEN];
+    struct cdr_config *c = config_load(config, err, sizeof err);
+    char *path = c && c->log_file ? xstrdup(c->log_file) : default_log(config);
+    config_free(c);
+    return path;
+}
+
+/* The log into log_path (kept open: the process ends with it). A
+ * log_file that cannot be opened (a folder not made yet) leaves the log
+ * beside the config, which says why, rather than nowhere. */
 static void log_to_file(void)
 {
-    const char *slash = strrchr(config_file, '/');
-    char *path = xasprintf("%.*s/cdrimport.log", slash ? (int)(slash - config_file) : 1,
-                           slash ? config_file : ".");
+    char *path = log_path(config_file);
     FILE *f = plat_fopen(path, "a");
-    if (f)
+    if (!f) {
+        int e = errno;
+        char *fallback = default_log(config_file);
+        f = plat_fopen(fallback, "a");
+        if (f) {
+            log_set_file(f);
+            log_warn("log_file %s: %s; logging to %s instead", path, strerror(e), fallback);
+        }
+        free(fallback);
+    } else {
         log_set_file(f);
+    }
     free(path);
 }
 
@@ -183,9 +211,11 @@ static int install(const char *config_path)
             !ChangeServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &flag))
             log_warn("service registered, but not its restart on failure: Windows error %lu",
                      (unsigned long)GetLastError());
-        printf("service cdrimport installed (start: automatic; config %s; log %.*s/cdrimport.log)"
+        char *log = log_path(cfg);
+        printf("service cdrimport installed (start: automatic; config %s; log %s)"
                "\nstart it now with: sc start cdrimport\n",
-               cfg, (int)(strrchr(cfg, '/') ? strrchr(cfg, '/') - cfg : 1), cfg);
+               cfg, log);
+        free(log);
         CloseServiceHandle(svc);
     }
     if (scm)

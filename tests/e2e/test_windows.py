@@ -343,13 +343,24 @@ def sc(*args):
         return subprocess.CompletedProcess(r.args, r.returncode, out.read(), "")
 
 
-def test_service_install_start_stop_uninstall(db, dsn, workdir):
-    cfg = write_config(workdir, dsn, top_level={
-        "watch": {"poll_interval_ms": 200, "settle_ms": 300}})
+@pytest.mark.parametrize("log_file,made", [(None, True), ("logs/service.log", True),
+                                           ("logs/service.log", False)],
+                         ids=["beside-config", "log_file", "log_file-folder-missing"])
+def test_service_install_start_stop_uninstall(db, dsn, workdir, log_file, made):
+    """The service logs beside its config, or to the file log_file names
+    (relative to the config's folder); a log_file it cannot open (its
+    folder not made) leaves the log beside the config, saying why."""
+    top = {"watch": {"poll_interval_ms": 200, "settle_ms": 300}}
+    if log_file:
+        if made:
+            (workdir / "logs").mkdir()
+        top["log_file"] = log_file
+    cfg = write_config(workdir, dsn, top_level=top)
     r = run_cli("service", "install", config=cfg)
     assert r.returncode == 0, r.stderr
     assert "service cdrimport installed" in r.stdout
-    log = workdir / "cdrimport.log"
+    assert (log_file or "cdrimport.log") in r.stdout, r.stdout
+    log = workdir / (log_file if made and log_file else "cdrimport.log")
     keeper = subprocess.Popen([WINE, "cmd"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, env=dict(os.environ, WINEDEBUG="-all"))
     try:
@@ -370,6 +381,8 @@ def test_service_install_start_stop_uninstall(db, dsn, workdir):
         text = log.read_text()
         assert "started by the service control manager" in text, text
         assert "INFO stopping: 1 files imported" in text, text
+        if log_file and not made:
+            assert "log_file " in text and "logging to " in text, text
     finally:
         r = run_cli("service", "uninstall")
         keeper.stdin.close()
