@@ -9,6 +9,7 @@
  */
 #include "plat.h"
 #include "cdrimport.h"
+#include "plat_win.h"
 
 #include <winsock2.h> /* before windows.h, which would bring the old winsock */
 #include <windows.h>
@@ -194,13 +195,7 @@ char *plat_host_zone_name(void)
     DYNAMIC_TIME_ZONE_INFORMATION z;
     if (GetDynamicTimeZoneInformation(&z) == TIME_ZONE_ID_INVALID)
         return xstrdup("unknown");
-    const wchar_t *w = z.TimeZoneKeyName[0] ? z.TimeZoneKeyName : z.StandardName;
-    int n = WideCharToMultiByte(CP_UTF8, 0, w, -1, NULL, 0, NULL, NULL);
-    if (n <= 1)
-        return xstrdup("unknown");
-    char *s = xmalloc((size_t)n);
-    WideCharToMultiByte(CP_UTF8, 0, w, -1, s, n, NULL, NULL);
-    return s;
+    return plat_win_utf8(z.TimeZoneKeyName[0] ? z.TimeZoneKeyName : z.StandardName);
 }
 
 /* A single-byte code page as a table: byte -> its UTF-8 (up to 3 bytes),

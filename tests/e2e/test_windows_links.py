@@ -17,13 +17,13 @@ Run by `make windows-e2e` (CDRIMPORT_EXE set); skipped otherwise.
 import os
 import re
 import shutil
-import signal
 import subprocess
 import time
 
 import pytest
 
 from conftest import EXE, FIXTURES, WINE, rows, run_cli, write_config
+from test_windows import stop_watch
 
 pytestmark = pytest.mark.skipif(not EXE, reason="CDRIMPORT_EXE unset (make windows-e2e)")
 
@@ -121,12 +121,7 @@ def test_watch_skips_a_link_out_of_the_tree(db, dsn, workdir):
             time.sleep(0.3)
         time.sleep(2)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            _, err = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
+        err = stop_watch(proc)
     got = sorted(p.rsplit("/", 1)[-1] for (p,) in rows(db, "SELECT path FROM cdr_file"))
     assert got == ["after.csv", "good.csv"], err
     # The link made after the watch began was noted by ReadDirectoryChangesW
