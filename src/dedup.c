@@ -122,6 +122,7 @@ static enum load_status run(const struct dedup *d, struct db *db, const struct d
                             const struct query *q, size_t limit, bool *more, uint64_t *dups,
                             char *err, size_t errlen)
 {
+    *more = false; /* also when the query fails (the server went away) */
     char *sql = db_sql(db, q->tmpl);
     /* Binary results: 16 bytes a key instead of 36 characters. */
     PGresult *res = PQexecParams(db_conn(db), sql, q->n, q->types, q->params, q->lengths,
