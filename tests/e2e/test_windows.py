@@ -356,14 +356,21 @@ def test_service_install_start_stop_uninstall(db, dsn, workdir, log_file, made):
             (workdir / "logs").mkdir()
         top["log_file"] = log_file
     cfg = write_config(workdir, dsn, top_level=top)
-    r = run_cli("service", "install", config=cfg)
-    assert r.returncode == 0, r.stderr
-    assert "service cdrimport installed" in r.stdout
-    assert (log_file or "cdrimport.log") in r.stdout, r.stdout
-    log = workdir / (log_file if made and log_file else "cdrimport.log")
+    # A Wine process kept alive keeps wineserver and its service manager up
+    # for the whole test. The manager starts with wineserver, after it: an
+    # install in the first moment of a fresh prefix met "RPC server
+    # unavailable" (Windows error 1722), which real Windows never shows.
     keeper = subprocess.Popen([WINE, "cmd"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, env=dict(os.environ, WINEDEBUG="-all"))
+    deadline = time.time() + 30
+    while time.time() < deadline and "1722" in sc("query", "cdrimport").stdout:
+        time.sleep(0.5)
+    r = run_cli("service", "install", config=cfg)
     try:
+        assert r.returncode == 0, r.stderr
+        assert "service cdrimport installed" in r.stdout
+        assert (log_file or "cdrimport.log") in r.stdout, r.stdout
+        log = workdir / (log_file if made and log_file else "cdrimport.log")
         # Wine's manager may have started it already (start: automatic),
         # and then sc start fails: what counts is that it runs.
         sc("start", "cdrimport")
