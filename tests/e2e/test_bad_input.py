@@ -672,3 +672,36 @@ def test_kill_9_mid_file_then_rerun_exactly_once(workdir, dsn, db, big_file):
     imported = [led for led in ledger(db) if led["status"] == "imported"]
     assert [(led["rows_inserted"], led["rows_duplicate"]) for led in imported] == \
         [(BIG_ROWS // 3, 0), (BIG_ROWS - BIG_ROWS // 3, BIG_ROWS // 3)]
+
+
+def test_large_file_read_once_keeps_its_bad_lines(workdir, dsn, db):
+    """A file past 4 MiB whose size is new is read once, hashed as it is
+    parsed (file.c): a bad line in it is still rejected verbatim with the
+    rest stored, and when too many lines are bad the file fails with its
+    rejects kept, its rows not, and is read whole again later."""
+    n_rows = 40_000
+    good = [kx_line(i) for i in range(n_rows)]
+    bad_at = {10_001, 30_001}                      # 1-based physical lines
+    lines = [b"this,is,not,a,record" if k + 1 in bad_at else ln for k, ln in enumerate(good)]
+    data = b"".join(ln + b"\n" for ln in lines)
+    assert len(data) >= 4 << 20
+    path = workdir / "inbox" / "Master.csv"
+    path.write_bytes(data)
+
+    strict = write_config(workdir, dsn, max_reject_ratio=0.00001)
+    r = run_cli("import", path, config=strict, timeout=120)
+    assert r.returncode == 1, r.stderr
+    (led,) = ledger(db)
+    assert led["status"] == "failed" and "max_reject_ratio" in (led["error"] or ""), led
+    assert led["sha256"] == hashlib.sha256(data).hexdigest()
+    assert cdr_count(db) == 0
+    assert [(n, raw) for n, raw, _ in rejects(db)] == [(n, lines[n - 1]) for n in sorted(bad_at)]
+
+    r = run_cli("import", path, config=write_config(workdir, dsn), timeout=120)
+    assert r.returncode == 1, r.stderr
+    assert [led["status"] for led in ledger(db)] == ["failed", "imported"]
+    assert ledger(db)[1]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert cdr_count(db) == n_rows - len(bad_at)
+    assert sorted(n for n, _, _ in rejects(db)) == sorted(list(bad_at) * 2)
+    for n in bad_at:
+        assert names_line(r.stderr, path, n, r"fields|columns|\b5\b"), r.stderr
