@@ -71,10 +71,7 @@ def test_second_source_over_a_filled_range(workdir, dsn, db):
     """Source b imports over hours that source a already fills with 60k
     rows: b's rows are all new (its rows differ from a's by source), and a
     re-read of b's file adds nothing."""
-    config = write_config(workdir, dsn)
-    cfg = (workdir / "importer.yaml").read_text()
-    second = cfg.split("sources:\n", 1)[1].replace("name: \"office\"", "name: \"branch\"")
-    (workdir / "importer.yaml").write_text(cfg + second)
+    config = two_sources(workdir, dsn)
     a = workdir / "a.csv"
     a.write_text("".join(block(s) for s in (31, 32, 33)))
     b = workdir / "b.csv"
@@ -96,6 +93,13 @@ def marks(db):
 
 def latest(db, source):
     return rows(db, "SELECT max(call_time) FROM cdr WHERE source = %s", source)[0][0]
+
+
+def import_block(workdir, config, seed, name):
+    """Import block(seed) as workdir/name, which must succeed."""
+    f = workdir / name
+    f.write_text(block(seed))
+    return imported(run_cli("import", f, config=config))
 
 
 def two_sources(workdir, dsn):
@@ -132,9 +136,7 @@ def test_a_wrong_mark_is_only_a_hint(workdir, dsn, db):
     primary key then refuses the stored rows and the file is retried with
     the full probe. Rows stay exactly once."""
     config = write_config(workdir, dsn)
-    first = workdir / "first.csv"
-    first.write_text(block(61))
-    imported(run_cli("import", first, config=config))
+    import_block(workdir, config, 61, "first.csv")
     with db.cursor() as cur:
         cur.execute("UPDATE cdr_source SET last_call = '-infinity'")
     again = workdir / "again.csv"
@@ -149,9 +151,7 @@ def test_upgrade_fills_the_marks_from_the_rows(workdir, dsn, db):
     """Rows stored before schema 11: the migration reads each source's
     latest call from them, once."""
     config = write_config(workdir, dsn)
-    f = workdir / "f.csv"
-    f.write_text(block(71))
-    imported(run_cli("import", f, config=config))
+    import_block(workdir, config, 71, "f.csv")
     with db.cursor() as cur:
         cur.execute("DELETE FROM cdr_schema WHERE version >= 11")
         cur.execute("ALTER TABLE cdr_source DROP COLUMN last_call")
@@ -203,9 +203,7 @@ def test_a_source_back_in_the_config_starts_not_known(workdir, dsn, db):
     file's commit sets the mark to no less than the whole table's latest
     call."""
     config = write_config(workdir, dsn)
-    first = workdir / "first.csv"
-    first.write_text(block(91))
-    imported(run_cli("import", first, config=config))
+    import_block(workdir, config, 91, "first.csv")
     with db.cursor() as cur:
         cur.execute("DELETE FROM cdr_source")
     assert run_cli("init-db", config=config).returncode == 0
