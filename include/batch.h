@@ -59,7 +59,8 @@ struct dedup_batch batch_view(struct batch *b);
 void batch_order(struct batch *b);
 /* Rows to send (not skipped). */
 size_t batch_kept(const struct batch *b);
-/* Queue the kept tuples, in the send order, into an open COPY. */
+/* Queue the kept tuples, in the send order, into an open binary COPY
+ * (pump_open_binary): batches one after another make one COPY. */
 void batch_send(struct batch *b, struct pump *p);
 
 #endif

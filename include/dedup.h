@@ -47,6 +47,18 @@ size_t dedup_within(struct dedup *d, const struct dedup_batch *b);
  * for a batch wholly after it. */
 void dedup_begin_file(struct dedup *d, int64_t stored_max);
 
+/* Without the server, where that is enough: true when none of the batch's
+ * rows can meet a row stored before the file, nor one the file sent before
+ * the batch remembered last, and then the rows repeating that batch's are
+ * marked (*dups grows by their number). False (nothing marked) when only
+ * the server can say, or on a retry (careful): dedup_stored then. A batch
+ * that needs no server goes into the COPY in flight (load.c). */
+bool dedup_local(struct dedup *d, const struct dedup_batch *b, bool careful, uint64_t *dups);
+
+/* The batch's remaining rows are on their way: remember their keys (the
+ * tail) for the next batch's dedup_local, and their latest call_time. */
+void dedup_remember(struct dedup *d, const struct dedup_batch *b);
+
 /*
  * Ask the server which of the batch's remaining keys it holds and mark
  * them; *dups grows by their number. careful: a retry after a unique

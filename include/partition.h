@@ -39,6 +39,9 @@ void partition_note(struct partition_cache *pc, int64_t pg_usec);
 enum load_status partition_ensure(struct partition_cache *pc, struct db *db, char *err,
                                   size_t errlen);
 
+/* Whether partition_ensure would have nothing to ask the server. */
+bool partition_settled(const struct partition_cache *pc);
+
 /* Whether cdr_row is partitioned (asked of the server). */
 enum load_status partition_is_partitioned(struct db *db, bool *yes, char *err, size_t errlen);
 

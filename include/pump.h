@@ -18,6 +18,8 @@ struct pump {
     char *err;             /* the owner's error buffer */
     size_t errlen;
     bool pending;          /* a COPY sent, its result not read yet */
+    bool open;             /* ... and its data not ended yet (pump_end) */
+    bool binary;           /* ... in binary: pump_end sends the trailer */
     bool failed;
     bool flushing;         /* COPY data queued in libpq, not all sent yet */
     size_t queued;         /* bytes queued since libpq's buffer was last empty */
@@ -26,13 +28,22 @@ struct pump {
 void pump_init(struct pump *p, struct db *db, char *err, size_t errlen);
 /* Start a COPY (a template of sql.h). */
 enum load_status pump_open(struct pump *p, const char *tmpl);
-/* Queue data; a failure shows in pump_wait. */
+/* Start a binary COPY: its header is queued now, its trailer by pump_end. */
+enum load_status pump_open_binary(struct pump *p, const char *tmpl);
+/* Queue data; a failure shows in pump_wait. A COPY stays open across
+ * puts until pump_end: data queued later joins the same statement. */
 void pump_put(struct pump *p, const char *data, size_t len);
+/* Whether a COPY is open (opened and not ended). */
+bool pump_is_open(const struct pump *p);
 /* End the data and send what the socket takes now. */
 void pump_end(struct pump *p);
 /* Send what the socket takes now, or (block) all that is queued. */
 void pump_feed(struct pump *p, bool block);
-/* Wait for the COPY in flight, if any: whether its rows went in. */
+/* Wait up to timeout_ms for the socket to take more, and send what it
+ * takes: whether data is still queued. */
+bool pump_drain(struct pump *p, int timeout_ms);
+/* Wait for the COPY in flight, if any (ending it first if it is open):
+ * whether its rows went in. */
 enum load_status pump_wait(struct pump *p);
 /* A whole COPY, waited for. */
 enum load_status pump_send(struct pump *p, const char *tmpl, const char *data, size_t len);

@@ -113,7 +113,6 @@ size_t batch_kept(const struct batch *b)
 void batch_send(struct batch *b, struct pump *p)
 {
     size_t staged = 0;
-    pump_put(p, copybin_header, COPYBIN_HEADER_LEN);
     for (size_t k = 0; k < b->nrows;) {
         size_t i = b->order[k];
         if (b->skip[i]) {
@@ -140,5 +139,4 @@ void batch_send(struct batch *b, struct pump *p)
     }
     if (staged)
         pump_put(p, b->stage, staged);
-    pump_put(p, copybin_trailer, COPYBIN_TRAILER_LEN);
 }

@@ -42,8 +42,17 @@ struct dedup {
      * case the file has moved on to hours of its own. */
     bool full;
     unsigned since_range;
-    /* The latest call_time that may be stored (dedup_begin_file). */
-    int64_t stored_max;
+    /* The latest call_time stored before the file's transaction began
+     * (dedup_begin_file), and the latest the file has sent since. */
+    int64_t before, sent_max;
+    /* The tail: the keys of the batch remembered last (dedup_remember),
+     * in a set of their own, and the latest call_time of the rows the file
+     * sent before that batch. A batch whose rows all come after tail_floor
+     * can meet the file's own rows only in the tail. */
+    unsigned char (*tail)[16];
+    int32_t *tail_slots;
+    size_t tail_nslots, ntail;
+    int64_t tail_floor;
 };
 
 /* Batches that skip the range probe after it overflowed. */
@@ -52,11 +61,16 @@ struct dedup {
 struct dedup *dedup_create(size_t max_rows)
 {
     struct dedup *d = xcalloc(1, sizeof *d);
-    d->stored_max = INT64_MAX; /* nothing known until dedup_begin_file */
+    d->before = INT64_MAX; /* nothing known until dedup_begin_file */
+    d->sent_max = d->tail_floor = INT64_MIN;
     d->nslots = 1;
     while (d->nslots < 2 * max_rows)
         d->nslots *= 2;
     d->slots = xmalloc(d->nslots * sizeof *d->slots);
+    d->tail_slots = xmalloc(d->nslots * sizeof *d->tail_slots);
+    d->tail = xmalloc(max_rows * sizeof *d->tail);
+    d->tail_nslots = 1;
+    d->tail_slots[0] = -1;
     return d;
 }
 
@@ -65,6 +79,8 @@ void dedup_destroy(struct dedup *d)
     if (!d)
         return;
     free(d->slots);
+    free(d->tail_slots);
+    free(d->tail);
     free(d);
 }
 
@@ -96,15 +112,22 @@ size_t dedup_within(struct dedup *d, const struct dedup_batch *b)
     return dups;
 }
 
-static int32_t find(const struct dedup *d, const struct dedup_batch *b, const unsigned char k[16])
+/* The index of key k in keys through its set (slots), or -1. */
+static int32_t find_in(const int32_t *slots, size_t nslots, const unsigned char (*keys)[16],
+                       const unsigned char k[16])
 {
-    size_t mask = d->nslots - 1, s = key_hash(k) & mask;
-    while (d->slots[s] >= 0) {
-        if (memcmp(b->keys[d->slots[s]], k, 16) == 0)
-            return d->slots[s];
+    size_t mask = nslots - 1, s = key_hash(k) & mask;
+    while (slots[s] >= 0) {
+        if (memcmp(keys[slots[s]], k, 16) == 0)
+            return slots[s];
         s = (s + 1) & mask;
     }
     return -1;
+}
+
+static int32_t find(const struct dedup *d, const struct dedup_batch *b, const unsigned char k[16])
+{
+    return find_in(d->slots, d->nslots, b->keys, k);
 }
 
 /* A probe query; its result is one binary row_key per row. Unless it has
@@ -190,7 +213,83 @@ void dedup_begin_file(struct dedup *d, int64_t stored_max)
 {
     d->full = false;
     d->since_range = 0;
-    d->stored_max = stored_max;
+    d->before = stored_max;
+    d->sent_max = d->tail_floor = INT64_MIN;
+    d->ntail = 0;
+    d->tail_nslots = 1; /* empty: find_in needs one empty slot */
+    d->tail_slots[0] = -1;
+}
+
+/* The call_time range of the batch's live rows; how many there are. */
+static size_t live_range(const struct dedup_batch *b, int64_t *lo, int64_t *hi)
+{
+    size_t live = 0;
+    *lo = INT64_MAX;
+    *hi = INT64_MIN;
+    for (size_t i = 0; i < b->nrows; i++) {
+        if (b->skip[i])
+            continue;
+        live++;
+        int64_t t = copybin_get_i64(b->call_time(b->ctx, i));
+        *lo = t < *lo ? t : *lo;
+        *hi = t > *hi ? t : *hi;
+    }
+    return live;
+}
+
+bool dedup_local(struct dedup *d, const struct dedup_batch *b, bool careful, uint64_t *dups)
+{
+    int64_t lo, hi;
+    if (live_range(b, &lo, &hi) == 0)
+        return true;
+    /* Rows stored before the file, or sent by it before the tail: only the
+     * server knows them. */
+    if (careful || lo <= d->before || lo <= d->tail_floor)
+        return false;
+    if (lo > d->sent_max)
+        return true; /* after everything: nothing to meet */
+    for (size_t i = 0; i < b->nrows; i++) {
+        if (!b->skip[i] && find_in(d->tail_slots, d->tail_nslots,
+                                   (const unsigned char (*)[16])d->tail, b->keys[i]) >= 0) {
+            b->skip[i] = true;
+            (*dups)++;
+        }
+    }
+    return true;
+}
+
+void dedup_remember(struct dedup *d, const struct dedup_batch *b)
+{
+    int64_t lo, hi;
+    if (live_range(b, &lo, &hi) == 0)
+        return;
+    /* The next batch is checked here only if all its rows come after the
+     * rows sent before this one (dedup_local): this batch's rows up to
+     * those cannot be asked about, and are not kept. So a file in time
+     * order keeps about a batch of keys, one in random order hardly any. */
+    int64_t floor = d->sent_max;
+    size_t keep = 0;
+    for (size_t i = 0; i < b->nrows; i++)
+        keep += !b->skip[i] && copybin_get_i64(b->call_time(b->ctx, i)) > floor;
+    /* The set sized for the rows kept, not for a whole batch: the pages
+     * of a large one are touched only by files in time order. */
+    d->tail_nslots = 2;
+    while (d->tail_nslots < 2 * keep)
+        d->tail_nslots *= 2;
+    size_t mask = d->tail_nslots - 1;
+    memset(d->tail_slots, 0xff, d->tail_nslots * sizeof *d->tail_slots);
+    d->ntail = 0;
+    for (size_t i = 0; i < b->nrows; i++) {
+        if (b->skip[i] || copybin_get_i64(b->call_time(b->ctx, i)) <= floor)
+            continue;
+        memcpy(d->tail[d->ntail], b->keys[i], 16);
+        size_t s = key_hash(b->keys[i]) & mask;
+        while (d->tail_slots[s] >= 0)
+            s = (s + 1) & mask;
+        d->tail_slots[s] = (int32_t)d->ntail++;
+    }
+    d->tail_floor = floor;
+    d->sent_max = hi > floor ? hi : floor;
 }
 
 /* A call_time as sent (microseconds since 2000, UTC) as text the server
@@ -208,14 +307,19 @@ static const char *format_instant(int64_t t, char out[32])
  * change, so the range of a first attempt is exact and that of a retry
  * (after a unique violation) is widened by a day each side.
  *
- * A first attempt's range also ends at stored_max: no row after it was
- * stored when the file's transaction began, nor sent by it since. Files
- * of one PBX in time order overlap the one before by a few rows, so most
- * of a small file's probe was for rows that could not be there, and a
- * batch wholly after it needs no probe at all (a round trip a file). Rows
- * a concurrent importer commits meanwhile are for the primary key to
- * catch, as they are after a probe: unique violation, then a careful
- * retry, which always probes the whole range. */
+ * A first attempt's range also ends at the latest call_time stored when
+ * the file's transaction began or sent by it since: no row after that can
+ * be there. Files of one PBX in time order overlap the one before by a few
+ * rows, so most of a small file's probe was for rows that could not be
+ * there, and a batch wholly after it needs no probe at all (a round trip a
+ * file). Nor does a batch that can meet only the rows of the batch before
+ * it (dedup_local): rows are written as calls end, so each batch's first
+ * call_times reach back into the one before, and every batch of a file
+ * used to be probed for its own rows (three round trips, with the COPYs
+ * between them, for a file of 1000 rows). Rows a concurrent importer
+ * commits meanwhile are for the primary key to catch, as they are after a
+ * probe: unique violation, then a careful retry, which always probes the
+ * whole range. */
 enum load_status dedup_pairs(struct dedup *d, struct db *db, const struct dedup_batch *b,
                              uint64_t *dups, char *err, size_t errlen)
 {
@@ -230,21 +334,11 @@ enum load_status dedup_stored(struct dedup *d, struct db *db, const struct dedup
                               char *err, size_t errlen)
 {
     *unchecked = false;
-    size_t live = 0;
-    int64_t lo = INT64_MAX, hi = INT64_MIN;
-    for (size_t i = 0; i < b->nrows; i++) {
-        if (b->skip[i])
-            continue;
-        live++;
-        int64_t t = copybin_get_i64(b->call_time(b->ctx, i));
-        lo = t < lo ? t : lo;
-        hi = t > hi ? t : hi;
-    }
+    int64_t lo, hi;
+    size_t live = live_range(b, &lo, &hi);
     if (live == 0)
         return LOAD_OK;
-    int64_t known = d->stored_max;
-    if (hi > d->stored_max)
-        d->stored_max = hi;
+    int64_t known = d->before > d->sent_max ? d->before : d->sent_max;
     if (!careful && lo > known)
         return LOAD_OK;
     if (d->full && d->since_range < FULL_SKIP) {

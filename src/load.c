@@ -13,6 +13,7 @@
 #include "copytext.h"
 #include "pump.h"
 #include "sql.h"
+#include "tuple.h"
 #include "zone.h"
 
 #include <assert.h>
@@ -63,6 +64,7 @@ struct load {
     pthread_cond_t cv;
     struct batch *work;    /* handed over, not yet done */
     bool busy, quit;
+    bool draining;         /* idle, but still sending the COPY data queued */
     enum load_status st;   /* first failure of the loader */
     uint64_t inserted, duplicate;
     int64_t tfirst, tlast; /* the call_time range of the file's rows (copybin.h) */
@@ -172,30 +174,14 @@ const char *load_error(const struct load *ld)
     return ld ? ld->err : "";
 }
 
-/* The time fields of a tuple (call_time, answer_time, end_time come
- * first, each NULL or 8 bytes): fn gets each one's value in place. */
-static char *tuple_times(char *t, void (*fn)(struct zone_cache *, char *), struct zone_cache *zc)
-{
-    char *p = t + 2; /* after the field count */
-    for (int k = 0; k < 3; k++) {
-        int32_t len = copybin_get_i32(p);
-        p += 4;
-        if (len == 8) {
-            fn(zc, p);
-            p += 8;
-        }
-    }
-    return p; /* the row_key field */
-}
-
-static void need_time(struct zone_cache *zc, char *p)
+static void need_time(void *zc, char *p)
 {
     zone_need(zc, copybin_get_i64(p));
 }
 
 /* Local seconds in, PostgreSQL's timestamptz (microseconds since 2000,
  * UTC) out. */
-static void convert_time(struct zone_cache *zc, char *p)
+static void convert_time(void *zc, char *p)
 {
     int64_t utc = zone_to_utc(zc, copybin_get_i64(p));
     copybin_i64(p, (utc - COPYBIN_PG_EPOCH) * 1000000);
@@ -287,15 +273,24 @@ static void finish_tuples(struct load *ld, struct batch *b)
     }
 }
 
-/* Queue the batch's kept rows as one COPY; the server works through it
- * while the loader prepares the next batch (pump_wait collects it). */
+/* Queue the batch's kept rows in the rows' COPY, opened if it is not: the
+ * server works through them while the loader prepares the next batch,
+ * whose rows join the same COPY unless it must ask the server something
+ * first (load_asking). A file of 1M rows in time order is one COPY, not 62
+ * COPYs each after a probe. (A file of 1000 rows gains little: PostgreSQL
+ * 15 spends time quadratic in a COPY's first 1000 rows on bookkeeping for
+ * its binary rows, perf: MakeTupleTableSlot and ResourceOwner*TupleDesc,
+ * 15% of the server's time for 1000 files of 1000 rows.) */
 static enum load_status copy_rows(struct load *ld, struct batch *b)
 {
-    enum load_status st = pump_open(&ld->pump, SQL_COPY_ROWS);
-    if (st != LOAD_OK)
-        return st;
+    if (!pump_is_open(&ld->pump)) {
+        enum load_status st = pump_wait(&ld->pump);
+        if (st == LOAD_OK)
+            st = pump_open_binary(&ld->pump, SQL_COPY_ROWS);
+        if (st != LOAD_OK)
+            return st;
+    }
     batch_send(b, &ld->pump);
-    pump_end(&ld->pump);
     ld->inserted += batch_kept(b);
     return LOAD_OK;
 }
@@ -331,12 +326,40 @@ static enum load_status copy_guarded(struct load *ld, struct batch *b,
     return batch_kept(b) ? copy_rows(ld, b) : LOAD_OK;
 }
 
-/* Loader thread: key, probe and COPY one batch, then its rejects. The
- * rows' COPY is left in flight: while the server works through it
- * (pump_feed keeps feeding it), this thread prepares the next batch as far
- * as it can without the connection: keys, duplicates within the batch,
- * instants. Only the probe (and, when a batch meets new hours, the zone
- * questions) waits for the previous COPY to end. */
+/* A batch that must ask the server before its rows go: the zone of new
+ * hours, the probe, a new partition. The COPY in flight ends first: the
+ * probe must see its rows. */
+static enum load_status load_asking(struct load *ld, struct batch *b, struct dedup_batch *view,
+                                    bool known)
+{
+    enum load_status st;
+    if ((st = pump_wait(&ld->pump)) != LOAD_OK)
+        return st;
+    if (!known) {
+        if ((st = zone_resolve(ld, b)) != LOAD_OK)
+            return st;
+        finish_tuples(ld, b);
+        batch_order(b);
+    }
+    /* Rows that may all be new in hours others fill: sent unchecked
+     * (copy_guarded), as long as the file has not met a stored row. */
+    bool unchecked = false;
+    st = dedup_stored(ld->dedup, ld->db, view, ld->careful, ld->guarded_left > 0, &unchecked,
+                      &ld->duplicate, ld->err, sizeof ld->err);
+    if (st != LOAD_OK || !batch_kept(b))
+        return st;
+    st = partition_ensure(db_partitions(ld->db), ld->db, ld->err, sizeof ld->err);
+    if (st != LOAD_OK)
+        return st;
+    return unchecked ? copy_guarded(ld, b, view) : copy_rows(ld, b);
+}
+
+/* Loader thread: key, check and COPY one batch, then its rejects. The
+ * rows' COPY is left open: while the server works through it (pump_feed
+ * keeps feeding it), this thread prepares the next batch as far as it can
+ * without the connection: keys, duplicates within the batch and against
+ * the batch before, instants. A batch that needs no more joins the same
+ * COPY; one that must ask the server first ends it (load_asking). */
 static enum load_status load_batch(struct load *ld, struct batch *b)
 {
     enum load_status st;
@@ -356,30 +379,14 @@ static enum load_status load_batch(struct load *ld, struct batch *b)
             finish_tuples(ld, b);
             batch_order(b);
         }
-        /* The previous batch's rows must be in before the probe looks. */
-        if ((st = pump_wait(&ld->pump)) != LOAD_OK)
-            return st;
-        if (!known) {
-            if ((st = zone_resolve(ld, b)) != LOAD_OK)
-                return st;
-            finish_tuples(ld, b);
-            batch_order(b);
-        }
-        /* Rows that may all be new in hours others fill: sent unchecked
-         * (copy_guarded), as long as the file has not met a stored row. */
-        bool unchecked = false;
-        st = dedup_stored(ld->dedup, ld->db, &view, ld->careful, ld->guarded_left > 0,
-                          &unchecked, &ld->duplicate, ld->err, sizeof ld->err);
+        if (known && partition_settled(db_partitions(ld->db)) &&
+            dedup_local(ld->dedup, &view, ld->careful, &ld->duplicate))
+            st = batch_kept(b) ? copy_rows(ld, b) : LOAD_OK;
+        else
+            st = load_asking(ld, b, &view, known);
         if (st != LOAD_OK)
             return st;
-        if (batch_kept(b)) {
-            st = partition_ensure(db_partitions(ld->db), ld->db, ld->err, sizeof ld->err);
-            if (st != LOAD_OK)
-                return st;
-            st = unchecked ? copy_guarded(ld, b, &view) : copy_rows(ld, b);
-            if (st != LOAD_OK)
-                return st;
-        }
+        dedup_remember(ld->dedup, &view);
     }
     if (b->nrejects) {
         if ((st = pump_wait(&ld->pump)) != LOAD_OK)
@@ -391,16 +398,34 @@ static enum load_status load_batch(struct load *ld, struct batch *b)
     return LOAD_OK;
 }
 
+/* Between batches the loader keeps feeding the COPY data libpq holds (up
+ * to a batch: the socket takes a fraction), so that the server does not
+ * run dry while the parser fills the next batch; it looks for new work
+ * every DRAIN_POLL_MS. */
+#define DRAIN_POLL_MS 1
+
 static void *loader_main(void *arg)
 {
     struct load *ld = arg;
     pthread_mutex_lock(&ld->mu);
     for (;;) {
-        while (!ld->work && !ld->quit)
-            pthread_cond_wait(&ld->cv, &ld->mu);
+        while (!ld->work && !ld->quit) {
+            if (!ld->draining) {
+                pthread_cond_wait(&ld->cv, &ld->mu);
+                continue;
+            }
+            pthread_mutex_unlock(&ld->mu);
+            bool more = pump_drain(&ld->pump, DRAIN_POLL_MS);
+            pthread_mutex_lock(&ld->mu);
+            if (!more) {
+                ld->draining = false;
+                pthread_cond_broadcast(&ld->cv);
+            }
+        }
         if (!ld->work)
             break; /* quit */
         struct batch *b = ld->work;
+        ld->draining = false;
         bool skip = ld->st != LOAD_OK; /* after a failure: just drop batches */
         pthread_mutex_unlock(&ld->mu);
         enum load_status st = skip ? LOAD_OK : load_batch(ld, b);
@@ -411,27 +436,34 @@ static void *loader_main(void *arg)
         b->nrejects = b->rlen = 0;
         ld->work = NULL;
         ld->busy = false;
+        ld->draining = ld->st == LOAD_OK && pump_is_open(&ld->pump);
         pthread_cond_broadcast(&ld->cv);
     }
     pthread_mutex_unlock(&ld->mu);
     return NULL;
 }
 
-/* Wait until the loader has finished its batch; its status. */
-static enum load_status wait_idle(struct load *ld)
+/* Wait until the loader has finished its batch (and, to hand the
+ * connection back, its sending: all), its status. */
+static enum load_status wait_loader(struct load *ld, bool all)
 {
     pthread_mutex_lock(&ld->mu);
-    while (ld->busy)
+    while (ld->busy || (all && ld->draining))
         pthread_cond_wait(&ld->cv, &ld->mu);
     enum load_status st = ld->st;
     pthread_mutex_unlock(&ld->mu);
     return st;
 }
 
+static enum load_status wait_idle(struct load *ld)
+{
+    return wait_loader(ld, true);
+}
+
 /* Hand the batch being filled to the loader, and fill the other one. */
 static enum load_status submit(struct load *ld)
 {
-    enum load_status st = wait_idle(ld);
+    enum load_status st = wait_loader(ld, false);
     if (st != LOAD_OK)
         return st;
     struct batch *b = &ld->batches[ld->fill];
@@ -445,17 +477,6 @@ static enum load_status submit(struct load *ld)
     ld->fill ^= 1;
     return LOAD_OK;
 }
-
-/* The text columns of a tuple after source, in COPY order (load_batch). */
-static const enum cdr_field tuple_text[] = {
-    CDR_F_CALL_ID, CDR_F_CALLER_PHONE, CDR_F_DIALED_PHONE, CDR_F_FLAG2, CDR_F_FLAG3,
-    CDR_F_CALL_TYPE, CDR_F_ACCOUNT_CODE, CDR_F_SRC_CHANNEL, CDR_F_DST_CHANNEL, CDR_F_FEATURE,
-};
-#define TUPLE_FIELDS 20
-/* Bytes of a tuple besides its text values and extra: field count, three
- * times, key, file_id, line_no, two int4s, 12 length words, jsonb's
- * version byte. */
-#define TUPLE_FIXED (2 + 3 * 12 + 20 + 2 * 8 + 2 * 8 + 12 * 4 + 1)
 
 enum load_status load_row(struct load *ld, const struct cdr_row *row, uint64_t line_no)
 {
@@ -483,39 +504,14 @@ enum load_status load_row(struct load *ld, const struct cdr_row *row, uint64_t l
     if (i == 0 || memcmp(t, b->tmax, 19) > 0)
         memcpy(b->tmax, t, 19);
 
-    /* The tuple that is sent. Times go as local seconds and the key as
-     * zeros: the loader thread fills both in (load_batch). */
-    size_t need = TUPLE_FIXED + ld->source_len + row->extra_len;
-    for (size_t k = 0; k < sizeof tuple_text / sizeof tuple_text[0]; k++)
-        need += row->len[tuple_text[k]];
+    /* The tuple that is sent, its times and key filled in by the loader
+     * thread (load_batch). */
+    size_t need = tuple_max(row, ld->source_len);
     batch_reserve(&b->buf, &b->cap, b->len, need);
     b->line_off[i] = b->len;
-    char *w = copybin_i16(b->buf + b->len, TUPLE_FIELDS);
-    for (int f = CDR_F_CALL_TIME; f <= CDR_F_END_TIME; f++) {
-        if (row->val[f]) {
-            w = copybin_i32(w, 8);
-            w = copybin_i64(w, copybin_local_seconds(&ld->dates, row->val[f]));
-        } else {
-            w = copybin_null(w);
-        }
-    }
-    w = copybin_i32(w, 16);
-    memset(w, 0, 16);
-    w += 16;
-    w = copybin_i32(w, 4);
-    w = copybin_i32(w, (int32_t)ld->file_id);
-    w = copybin_i32(w, 4);
-    w = copybin_i32(w, (int32_t)line_no);
-    int32_t secs;
-    for (int f = CDR_F_TOTAL_DURATION; f <= CDR_F_CALL_DURATION; f++)
-        w = row->val[f] ? copybin_int4_text(w, row->val[f], row->len[f], &secs) : copybin_null(w);
-    w = copybin_bytes(w, ld->source, ld->source_len);
-    for (size_t k = 0; k < sizeof tuple_text / sizeof tuple_text[0]; k++) {
-        enum cdr_field f = tuple_text[k];
-        w = row->val[f] ? copybin_bytes(w, row->val[f], row->len[f]) : copybin_null(w);
-    }
-    w = row->extra_json ? copybin_jsonb(w, row->extra_json, row->extra_len) : copybin_null(w);
-    assert((size_t)(w - (b->buf + b->line_off[i])) <= need); /* TUPLE_FIXED is right */
+    char *w = tuple_write(b->buf + b->len, row, &ld->dates, (int32_t)ld->file_id,
+                          (int32_t)line_no, ld->source, ld->source_len);
+    assert((size_t)(w - (b->buf + b->line_off[i])) <= need); /* tuple_max is right */
     b->len = (size_t)(w - b->buf);
     b->nrows++;
     if (b->nrows >= ld->batch_rows || b->len + b->tlen >= BATCH_BYTES ||

@@ -140,6 +140,11 @@ enum load_status partition_is_partitioned(struct db *db, bool *yes, char *err, s
     return st;
 }
 
+bool partition_settled(const struct partition_cache *pc)
+{
+    return pc->kind == KIND_PLAIN || (pc->kind == KIND_PARTITIONED && pc->nnoted == 0);
+}
+
 enum load_status partition_ensure(struct partition_cache *pc, struct db *db, char *err,
                                   size_t errlen)
 {
