@@ -568,7 +568,8 @@ static void import_claimed(struct import *im)
      * load_begin but for a dry run): the importer whose rows conflicted
      * with ours may have been importing this very file. */
     for (int n = 0; !known_checksum(im) && attempt(im, n > 0, n == CONFLICT_RETRIES); n++)
-        ;
+        log_info("%s: some of its rows were stored meanwhile (the primary key refused them): "
+                 "reading it again, every row checked", im->name);
 }
 
 void file_import(struct db *db, const struct cdr_source *src, struct profile *prof,

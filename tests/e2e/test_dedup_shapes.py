@@ -85,6 +85,31 @@ def test_second_source_over_a_filled_range(workdir, dsn, db):
     assert counts(db, "branch") == (20_000, 20_000)
 
 
+def test_rows_repeated_across_a_files_batches(workdir, dsn, db):
+    """A file's batches are 256, 512, 1024... rows. A batch that reaches
+    back only into the batch before it is checked against that batch's keys
+    in the client and joins the COPY in flight; one that reaches further
+    back asks the server. Lines repeated both ways are stored once: line
+    200 again as line 300 (batch 2, into batch 1), line 1000 again as line
+    1900 (batch 4, into batch 3), and line 10 again as line 1500 (batch 3,
+    past batch 2: the server's)."""
+    lines = block(61, 2000).splitlines(keepends=True)
+    for src, at in ((200, 300), (1000, 1900), (10, 1500)):
+        lines.insert(at - 1, lines[src - 1])
+    f = workdir / "repeats.csv"
+    f.write_text("".join(lines))
+    config = write_config(workdir, dsn)
+    log = imported(run_cli("import", f, config=config))
+    assert "new=2000 duplicate=3" in log, log
+    # Found by the checks, not by the primary key (which would make the
+    # file be read again).
+    assert "reading it again" not in log, log
+    assert counts(db) == (2000, 2000)
+    log = imported(run_cli("import", "--force", f, config=config))
+    assert "new=0 duplicate=2003" in log, log
+    assert counts(db) == (2000, 2000)
+
+
 # ---- the latest call of each source (schema 11) ------------------------------
 
 def marks(db):
