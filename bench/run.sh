@@ -353,6 +353,37 @@ ceiling_case() {
     rm -f "$bin"
 }
 
+# The server's side alone for case 8: each file's rows as cdrimport stored
+# them (w8, after case 8c), loaded as one binary \copy per file, each its
+# own transaction, in one psql session as 8a's \copy are. What a file costs
+# the server before any client work: case 8b cannot beat it.
+ceiling_jobs_case() {
+    local r ts=() id dir=$W/jobs-bin dump=$W/jobs-dump.sql script=$W/jobs-load.sql ids=()
+    rm -rf "$dir"; mkdir -p "$dir"; : >"$dump"; : >"$script"
+    mapfile -t ids < <(val w8 "SELECT id FROM cdr_file WHERE rows_inserted > 0 ORDER BY id")
+    for id in "${ids[@]}"; do
+        printf "\\copy (SELECT %s FROM cdr_row WHERE file_id = %s ORDER BY call_time) TO '%s/%s.bin' (FORMAT binary)\n" \
+            "$CDR_COLS" "$id" "$dir" "$id" >>"$dump"
+        printf "\\copy cdr_row (%s) FROM '%s/%s.bin' (FORMAT binary)\n" "$CDR_COLS" "$dir" "$id" >>"$script"
+    done
+    "${PSQL[@]}" -U cdr -d w8 -f "$dump" >"$W/log/ceiling8.out" 2>&1 ||
+        { note c8d "dump failed: $(tail -n 1 "$W/log/ceiling8.out")"; return; }
+    for ((r = 1; r <= RUNS; r++)); do
+        clone w0 tpl_empty
+        adm -c CHECKPOINT >/dev/null
+        local t0=$EPOCHREALTIME
+        "${PSQL[@]}" -U cdr -d w0 -f "$script" >>"$W/log/ceiling8.out" 2>&1 ||
+            { note c8d "load failed: $(tail -n 1 "$W/log/ceiling8.out")"; return; }
+        ts+=("$(since "$t0")")
+        log "  c8d: \\copy binary per file, run $r/$RUNS: ${ts[-1]} s"
+    done
+    local got; got=$(val w0 "SELECT count(*) FROM cdr")
+    [ "$got" = $((JOB_FILES * JOB_FILE_ROWS)) ] || note c8d "cdr holds $got rows, expected $((JOB_FILES * JOB_FILE_ROWS))"
+    T[c8d]=$(median "${ts[@]}")
+    dropdb_ w0
+    rm -rf "$dir"
+}
+
 # ------------------------------------------------------------- cdrimport --
 CDR_OK=0 HAVE_JOBS=0
 write_cfg() {   # write_cfg DB [SOURCES]: one source (SRC_NAME) on $INBOX, or N on $INBOX/pbxK
@@ -660,6 +691,7 @@ if [ $CDR_OK = 1 ] && [ $HAVE_JOBS = 1 ]; then
     copy_case copy_jobs $((JOB_FILES * JOB_FILE_ROWS)) "${JF[@]}"
     cdr_case c8j1 tpl_empty w8 $((JOB_FILES * JOB_FILE_ROWS)) --jobs 1 "${JF[@]}"
     cdr_case c8j2 tpl_empty w8 $((JOB_FILES * JOB_FILE_ROWS)) --jobs 2 "${JF[@]}"
+    ceiling_jobs_case
     dropdb_ w8
 elif [ $CDR_OK = 1 ]; then
     log "case 8: cdrimport --help does not mention --jobs: n/a"
@@ -715,6 +747,7 @@ if [ $HAVE_JOBS = 1 ]; then
     row "8b import --jobs 1, $JOB_FILES files" "$(fmt_t c8j1)" "$(mbps c8j1 "${SZ[jobs]}")" "$(ratio c8j1 copy_jobs)" - - -
     s=-; has c8j1 && has c8j2 && s=$(calc "${T[c8j1]} / ${T[c8j2]}" 2)
     row "8c import --jobs 2, $JOB_FILES files" "$(fmt_t c8j2)" "$(mbps c8j2 "${SZ[jobs]}")" "$(ratio c8j2 copy_jobs)" "$(x "$s" '--jobs 1')" - -
+    row "8d server ceiling: binary \\copy per file" "$(fmt_t c8d)" "$(mbps c8d "${SZ[jobs]}")" "$(ratio c8d copy_jobs)" - - -
 else
     row "8 import --jobs N" n/a n/a n/a "$([ $CDR_OK = 1 ] && echo 'no --jobs in --help' || echo -)" - -
 fi
