@@ -744,9 +744,11 @@ shape() {  # shape CASE COPY_CASE SIZE_KEY LABEL
 }
 if [ $HAVE_JOBS = 1 ]; then
     row "8a psql \\copy, $JOB_FILES files, one session" "$(fmt_t copy_jobs)" "$(mbps copy_jobs "${SZ[jobs]}")" 1.00 - - -
-    row "8b import --jobs 1, $JOB_FILES files" "$(fmt_t c8j1)" "$(mbps c8j1 "${SZ[jobs]}")" "$(ratio c8j1 copy_jobs)" - - -
+    r=$(ratio c8j1 copy_jobs)
+    row "8b import --jobs 1, $JOB_FILES files" "$(fmt_t c8j1)" "$(mbps c8j1 "${SZ[jobs]}")" "$r" "$(x "$r" '\copy')" ">= 0.8x \\copy" "$(yes_no "$r" 'ge $r 0.8')"
     s=-; has c8j1 && has c8j2 && s=$(calc "${T[c8j1]} / ${T[c8j2]}" 2)
-    row "8c import --jobs 2, $JOB_FILES files" "$(fmt_t c8j2)" "$(mbps c8j2 "${SZ[jobs]}")" "$(ratio c8j2 copy_jobs)" "$(x "$s" '--jobs 1')" - -
+    r=$(ratio c8j2 copy_jobs)
+    row "8c import --jobs 2, $JOB_FILES files" "$(fmt_t c8j2)" "$(mbps c8j2 "${SZ[jobs]}")" "$r" "$(x "$s" '--jobs 1')" ">= 1.2x \\copy" "$(yes_no "$r" 'ge $r 1.2')"
     row "8d server ceiling: binary \\copy per file" "$(fmt_t c8d)" "$(mbps c8d "${SZ[jobs]}")" "$(ratio c8d copy_jobs)" - - -
 else
     row "8 import --jobs N" n/a n/a n/a "$([ $CDR_OK = 1 ] && echo 'no --jobs in --help' || echo -)" - -
