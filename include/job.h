@@ -30,6 +30,10 @@ struct job {
     struct profile **profiles;     /* one per source, same index */
     bool tty;
     bool dry_run, force;
+    /* A skip is logged at debug level: the file's skip was said already
+     * (the watcher retries it every PENDING_RETRY_S while another importer
+     * holds it; a line each time would fill the log). */
+    bool quiet_skip;
     volatile sig_atomic_t *cancel; /* set by a signal: roll back, stop */
     struct job_totals totals;
     bool db_down;

@@ -53,6 +53,7 @@ struct pending_file {
     unsigned stable;          /* later sightings in a row without change */
     bool done;                /* kept (on_success: keep) or could not be moved */
     double retry_at;          /* skipped: not again before this */
+    unsigned skips;           /* attempts skipped so far (pending_retry_later) */
     unsigned gen;             /* the scan that last found it */
 };
 

@@ -124,7 +124,10 @@ static void report_file(struct job *job, const char *path, const struct file_res
         log_error("failed %s: %s%s%s", path, r->error, dest ? " -> " : "", dest ? dest : "");
         break;
     case FILE_SKIPPED:
-        log_info("skipped %s: %s", path, r->error);
+        if (job->quiet_skip)
+            log_debug("skipped %s again: %s", path, r->error);
+        else
+            log_info("skipped %s: %s", path, r->error);
         break;
     case FILE_IO_ERROR:
         log_error("cannot read %s: %s; nothing stored, the file stays where it is and is "

@@ -218,6 +218,7 @@ void pending_retry_later(struct pending_file *p, double now)
 {
     p->changed_at = now;
     p->retry_at = now + PENDING_RETRY_S;
+    p->skips++;
 }
 
 void pending_keep(struct pending_file *p)

@@ -215,7 +215,9 @@ static void import_ready(struct watcher *w, struct dbstate *d)
          * so p and i still name this file afterwards. */
         log_debug("importing %s", p->path);
         const struct cdr_source *src = &w->cfg->sources[p->si];
+        w->job.quiet_skip = p->skips > 0;
         enum file_status fs = job_import_file(&w->job, p->si, src->path, p->path, true, false);
+        w->job.quiet_skip = false;
         if (fs == FILE_DB_DOWN) {
             db_lost(w, d, NULL);
             return;

@@ -47,6 +47,7 @@ enum op {
     KEEP,      /* pending_keep */
     RETRY,     /* pending_retry_later at t */
     COUNT,     /* the table must hold want files */
+    SKIPS,     /* the first file's skips must be want (the watcher logs the first) */
 };
 
 struct step {
@@ -191,11 +192,15 @@ static const struct scenario scenarios[] = {
       S_AT(READY, 7)}},
     {"skipped: not again for PENDING_RETRY_S", {.settle_s = 0},
      {S_NOTE(0, PENDING_SEEN, 10, 100),
+      S_WANT(SKIPS, 0),
       S_AT(READY, 5),
       S_AT(RETRY, 5),
+      S_WANT(SKIPS, 1),
       S_AT(WAIT, 5 + PENDING_RETRY_S - 0.001),
       S_WANT(DUE, 5 + PENDING_RETRY_S),
-      S_AT(READY, 5 + PENDING_RETRY_S)}},
+      S_AT(READY, 5 + PENDING_RETRY_S),
+      S_AT(RETRY, 5 + PENDING_RETRY_S),
+      S_WANT(SKIPS, 2)}},
     {"skipped: the settle time counts from the skip too", {.settle_s = 3},
      {S_NOTE(0, PENDING_SEEN, 10, 100),
       S_AT(RETRY, 5),
@@ -256,6 +261,9 @@ static void test_scenarios(void **state)
                 break;
             case COUNT:
                 ok = t.n == (size_t)s->want;
+                break;
+            case SKIPS:
+                ok = p != NULL && t.files[0].skips == (unsigned)s->want;
                 break;
             }
             if (!ok)
