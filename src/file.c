@@ -191,6 +191,13 @@ static void set_result(struct file_result *r, enum file_status st, const char *w
     snprintf(r->error, sizeof r->error, "%s", why);
 }
 
+/* A read that failed with errno: the disk's, not the file's (read again). */
+static void read_error(struct file_result *r)
+{
+    r->status = FILE_IO_ERROR;
+    snprintf(r->error, sizeof r->error, "read error: %s", strerror(errno));
+}
+
 /* Decide whether a parsed file is acceptable: why not, or NULL. */
 static const char *verdict(const struct pass *ps, const struct cdr_source *src, char *buf,
                            size_t len)
@@ -228,8 +235,7 @@ static void pass_failed(struct import *im, enum pass_end end, const struct pass 
             r->status = FILE_UNREADABLE;
             snprintf(r->error, sizeof r->error, "%s", input_why(im->in));
         } else {
-            r->status = FILE_IO_ERROR;
-            snprintf(r->error, sizeof r->error, "read error: %s", strerror(errno));
+            read_error(r);
         }
         break;
     case PASS_CHANGED:
@@ -301,8 +307,7 @@ static bool prehash(struct import *im)
     if (!input_can_rewind(im->in) || input_rewind_costly(im->in) || !worth_prehash(im))
         return true;
     if (input_hash_all(im->in, im->r->sha256, &im->r->size) < 0) {
-        im->r->status = FILE_IO_ERROR;
-        snprintf(im->r->error, sizeof im->r->error, "read error: %s", strerror(errno));
+        read_error(im->r);
         return false;
     }
     im->prehashed = true;
@@ -522,8 +527,7 @@ static int sniff_packed(struct import *im)
     /* A read error here must not pass for a short file: a zip whose first
      * bytes could not be read would be parsed as CSV and fail. */
     if (n < 0 || input_rewind(im->in) < 0) {
-        im->r->status = FILE_IO_ERROR;
-        snprintf(im->r->error, sizeof im->r->error, "read error: %s", strerror(errno));
+        read_error(im->r);
         return -1;
     }
     return input_archive_sniff(head, len) ? 1 : 0;
@@ -539,8 +543,7 @@ static bool choose_format(struct import *im)
         return true;
     if (detect_input(im->in, im->src->max_line_bytes, &d) < 0) {
         /* Says nothing about the data: the file stays and is read again. */
-        im->r->status = FILE_IO_ERROR;
-        snprintf(im->r->error, sizeof im->r->error, "read error: %s", strerror(errno));
+        read_error(im->r);
         return false;
     }
     im->prof = profile_variant(im->prof, d.fmt);
@@ -572,34 +575,32 @@ static void import_claimed(struct import *im)
                  "reading it again, every row checked", im->name);
 }
 
+/* Steps 1 to 4, or 2 to 4 for an input already open (im->in). The claim
+ * is held until the caller has moved the file (file_release), so that no
+ * other importer picks it up in between. */
+static void run(struct import *im)
+{
+    double t0 = cdr_monotonic();
+    memset(im->r, 0, sizeof *im->r);
+    if (im->in || claim(im))
+        import_claimed(im);
+    im->r->input = im->in;
+    im->r->ms = (cdr_monotonic() - t0) * 1e3;
+}
+
 void file_import(struct db *db, const struct cdr_source *src, struct profile *prof,
                  const char *path, const struct file_opts *o, struct file_result *r)
 {
-    double t0 = cdr_monotonic();
-    struct import im = {.db = db, .src = src, .prof = prof, .name = path, .path = path, .o = o,
-                        .r = r};
-
-    memset(r, 0, sizeof *r);
-    if (claim(&im))
-        import_claimed(&im);
-    /* The claim is held until the caller has moved the file, so that no
-     * other importer picks it up in between. */
-    r->input = im.in;
-    r->ms = (cdr_monotonic() - t0) * 1e3;
+    run(&(struct import){.db = db, .src = src, .prof = prof, .name = path, .path = path,
+                         .o = o, .r = r});
 }
 
 void file_import_input(struct db *db, const struct cdr_source *src, struct profile *prof,
                        struct input *in, const struct file_opts *o, struct file_result *r)
 {
-    double t0 = cdr_monotonic();
-    struct import im = {.db = db, .src = src, .prof = prof, .name = input_name(in),
-                        .path = input_path(in), .member = input_member(in), .o = o, .r = r,
-                        .in = in};
-
-    memset(r, 0, sizeof *r);
-    import_claimed(&im);
-    r->input = in;
-    r->ms = (cdr_monotonic() - t0) * 1e3;
+    run(&(struct import){.db = db, .src = src, .prof = prof, .name = input_name(in),
+                         .path = input_path(in), .member = input_member(in), .o = o, .r = r,
+                         .in = in});
 }
 
 void file_release(struct file_result *r)
