@@ -10,6 +10,7 @@ SHARED (shared/, real fixtures in SHARED/fixtures/real), FIXTURES.
 import json
 import os
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -57,6 +58,25 @@ def rows(db, sql, *params):
     with db.cursor() as cur:
         cur.execute(sql, params if params else None)
         return cur.fetchall()
+
+
+def wait_for_copy(dbname, proc, timeout=60):
+    """Wait until the importer (process proc, still running) has a
+    transaction sending rows: a COPY into cdr, seen in pg_stat_activity."""
+    admin = connect()
+    try:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            assert proc.poll() is None, "the import ended before it could be interrupted"
+            got = rows(admin, "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+                              " AND application_name = 'cdrimport' AND xact_start IS NOT NULL"
+                              " AND query ILIKE %s", dbname, "%COPY%cdr%")
+            if got[0][0]:
+                return
+            time.sleep(0.02)
+        pytest.fail("the importer never started its COPY")
+    finally:
+        admin.close()
 
 
 def _pg_script(action):

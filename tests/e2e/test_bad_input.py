@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, FIXTURES, connect, pg_start, pg_stop, rows, run_cli, write_config
+from conftest import (BIN, FIXTURES, connect, pg_start, pg_stop, rows, run_cli, wait_for_copy,
+                      write_config)
 
 BAD = FIXTURES / "bad"
 MB = 1024 * 1024
@@ -574,24 +575,6 @@ def test_database_unreachable_at_start(workdir, db):
     r = run_cli("import", path, config=config)
     assert r.returncode == 3, r.stderr
     assert path.read_bytes() == data
-
-
-def wait_for_copy(dbname, proc, timeout=60):
-    """Wait until the importer's transaction has sent rows (a COPY into cdr)."""
-    admin = connect()
-    try:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            assert proc.poll() is None, "the import ended before it could be interrupted"
-            got = rows(admin, "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
-                              " AND application_name = 'cdrimport' AND xact_start IS NOT NULL"
-                              " AND query ILIKE %s", dbname, "%COPY%cdr%")
-            if got[0][0]:
-                return
-            time.sleep(0.02)
-        pytest.fail("the importer never started its COPY")
-    finally:
-        admin.close()
 
 
 def start_cli(*args, config):

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import EXE, REPO_ROOT, WINE, connect, rows, run_cli, write_config
+from conftest import EXE, REPO_ROOT, WINE, rows, run_cli, wait_for_copy, write_config
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))
 import gen_kxhts  # noqa: E402
@@ -31,23 +31,6 @@ def big_file(tmp_path_factory):
         for lines in gen_kxhts.rows_in(7, 0, BIG_ROWS, "forward"):
             f.write("".join(lines))
     return path
-
-
-def wait_for_copy(dbname, proc, timeout=120):
-    admin = connect()
-    try:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            assert proc.poll() is None, "the import ended before it could be killed"
-            got = rows(admin, "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
-                              " AND xact_start IS NOT NULL AND query ILIKE %s",
-                       dbname, "%COPY%cdr%")
-            if got[0][0]:
-                return
-            time.sleep(0.02)
-        pytest.fail("cdrimport.exe never started its COPY")
-    finally:
-        admin.close()
 
 
 def ledger(db):
@@ -72,7 +55,7 @@ def test_kill_mid_copy_then_rerun_stores_each_row_once(db, dsn, workdir, big_fil
                             env=dict(os.environ, WINEDEBUG="-all"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        wait_for_copy(db.info.dbname, proc)
+        wait_for_copy(db.info.dbname, proc, timeout=120)
         time.sleep(0.2)
         assert proc.poll() is None, "the import ended before the kill"
         os.killpg(proc.pid, signal.SIGKILL)
