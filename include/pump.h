@@ -35,6 +35,8 @@ enum load_status pump_open_binary(struct pump *p, const char *tmpl);
 void pump_put(struct pump *p, const char *data, size_t len);
 /* Whether a COPY is open (opened and not ended). */
 bool pump_is_open(const struct pump *p);
+/* Whether COPY data is queued in libpq, not all sent yet (pump_drain). */
+bool pump_is_sending(const struct pump *p);
 /* End the data and send what the socket takes now. */
 void pump_end(struct pump *p);
 /* Send what the socket takes now, or (block) all that is queued. */

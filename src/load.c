@@ -34,6 +34,14 @@
  * subtransactions a backend caches (PGPROC_MAX_CACHED_SUBXIDS). */
 #define GUARDED_BATCHES 48
 
+/* PostgreSQL 15 stores a COPY's rows 1000 at a time (MAX_BUFFERED_TUPLES:
+ * binary rows never reach its 64 kB limit), the rest at the COPY's end.
+ * A COPY that holds fewer rows than that after a batch is ended at once,
+ * so that the server stores them while this side prepares the next batch:
+ * a file of 1000 rows in one COPY had the server store all of them after
+ * its last row came, while this side waited (about 2 ms a file). */
+#define COPY_STORES_ROWS 1000
+
 struct load {
     struct db *db;
     struct zone_cache *zones; /* db's (db_zones), at hand */
@@ -57,6 +65,7 @@ struct load {
     struct dedup *dedup;   /* over a batch's keys (loader thread only) */
     struct checksum *ck;   /* row keys (loader thread only) */
     struct pump pump;      /* the COPYs, into err */
+    size_t copy_held;      /* rows in the open COPY */
     /* the loader thread: owns the connection while `busy` */
     pthread_t thread;
     bool thread_started;
@@ -276,11 +285,9 @@ static void finish_tuples(struct load *ld, struct batch *b)
 /* Queue the batch's kept rows in the rows' COPY, opened if it is not: the
  * server works through them while the loader prepares the next batch,
  * whose rows join the same COPY unless it must ask the server something
- * first (load_asking). A file of 1M rows in time order is one COPY, not 62
- * COPYs each after a probe. (A file of 1000 rows gains little: PostgreSQL
- * 15 spends time quadratic in a COPY's first 1000 rows on bookkeeping for
- * its binary rows, perf: MakeTupleTableSlot and ResourceOwner*TupleDesc,
- * 15% of the server's time for 1000 files of 1000 rows.) */
+ * first (load_asking) or the COPY held too few rows to be stored yet
+ * (COPY_STORES_ROWS). A file of 1M rows in time order is three COPYs (its
+ * first two batches, then the rest), not 62 COPYs each after a probe. */
 static enum load_status copy_rows(struct load *ld, struct batch *b)
 {
     if (!pump_is_open(&ld->pump)) {
@@ -289,9 +296,13 @@ static enum load_status copy_rows(struct load *ld, struct batch *b)
             st = pump_open_binary(&ld->pump, SQL_COPY_ROWS);
         if (st != LOAD_OK)
             return st;
+        ld->copy_held = 0;
     }
     batch_send(b, &ld->pump);
     ld->inserted += batch_kept(b);
+    ld->copy_held += batch_kept(b);
+    if (ld->copy_held < COPY_STORES_ROWS)
+        pump_end(&ld->pump);
     return LOAD_OK;
 }
 
@@ -436,7 +447,7 @@ static void *loader_main(void *arg)
         b->nrejects = b->rlen = 0;
         ld->work = NULL;
         ld->busy = false;
-        ld->draining = ld->st == LOAD_OK && pump_is_open(&ld->pump);
+        ld->draining = ld->st == LOAD_OK && pump_is_sending(&ld->pump);
         pthread_cond_broadcast(&ld->cv);
     }
     pthread_mutex_unlock(&ld->mu);

@@ -123,6 +123,11 @@ bool pump_is_open(const struct pump *p)
     return p->open;
 }
 
+bool pump_is_sending(const struct pump *p)
+{
+    return p->flushing;
+}
+
 void pump_end(struct pump *p)
 {
     PGconn *c = db_conn(p->db);
