@@ -337,21 +337,13 @@ static enum load_status copy_guarded(struct load *ld, struct batch *b,
     return batch_kept(b) ? copy_rows(ld, b) : LOAD_OK;
 }
 
-/* A batch that must ask the server before its rows go: the zone of new
- * hours, the probe, a new partition. The COPY in flight ends first: the
- * probe must see its rows. */
-static enum load_status load_asking(struct load *ld, struct batch *b, struct dedup_batch *view,
-                                    bool known)
+/* A batch that must ask the server before its rows go: the probe, a new
+ * partition. The COPY in flight ends first: the probe must see its rows. */
+static enum load_status load_asking(struct load *ld, struct batch *b, struct dedup_batch *view)
 {
     enum load_status st;
     if ((st = pump_wait(&ld->pump)) != LOAD_OK)
         return st;
-    if (!known) {
-        if ((st = zone_resolve(ld, b)) != LOAD_OK)
-            return st;
-        finish_tuples(ld, b);
-        batch_order(b);
-    }
     /* Rows that may all be new in hours others fill: sent unchecked
      * (copy_guarded), as long as the file has not met a stored row. */
     bool unchecked = false;
@@ -370,7 +362,10 @@ static enum load_status load_asking(struct load *ld, struct batch *b, struct ded
  * keeps feeding it), this thread prepares the next batch as far as it can
  * without the connection: keys, duplicates within the batch and against
  * the batch before, instants. A batch that needs no more joins the same
- * COPY; one that must ask the server first ends it (load_asking). */
+ * COPY; one that must ask the server first ends it: for the zone of new
+ * hours (a query cannot run inside a COPY), then for the probe or a new
+ * partition (load_asking). A batch whose hours had to be asked about is
+ * still checked in the client when it can be, as any other. */
 static enum load_status load_batch(struct load *ld, struct batch *b)
 {
     enum load_status st;
@@ -385,16 +380,16 @@ static enum load_status load_batch(struct load *ld, struct batch *b)
         zone_begin(ld->zones, ld->timezone);
         zone_needs(ld, b);
         const int64_t *q;
-        bool known = zone_questions(ld->zones, &q) == 0;
-        if (known) {
-            finish_tuples(ld, b);
-            batch_order(b);
-        }
-        if (known && partition_settled(db_partitions(ld->db)) &&
+        if (zone_questions(ld->zones, &q) != 0 &&
+            ((st = pump_wait(&ld->pump)) != LOAD_OK || (st = zone_resolve(ld, b)) != LOAD_OK))
+            return st;
+        finish_tuples(ld, b);
+        batch_order(b);
+        if (partition_settled(db_partitions(ld->db)) &&
             dedup_local(ld->dedup, &view, ld->careful, &ld->duplicate))
             st = batch_kept(b) ? copy_rows(ld, b) : LOAD_OK;
         else
-            st = load_asking(ld, b, &view, known);
+            st = load_asking(ld, b, &view);
         if (st != LOAD_OK)
             return st;
         dedup_remember(ld->dedup, &view);

@@ -9,6 +9,9 @@ probes run (a batch is up to 16384 rows; the range probe takes at most two keys
 per row)."""
 import hashlib
 import random
+import re
+import time
+from datetime import datetime, timedelta
 
 from conftest import rows, run_cli, write_config
 from watch_helpers import gen_kxhts
@@ -108,6 +111,55 @@ def test_rows_repeated_across_a_files_batches(workdir, dsn, db):
     log = imported(run_cli("import", "--force", f, config=config))
     assert "new=0 duplicate=2003" in log, log
     assert counts(db) == (2000, 2000)
+
+
+def hourly(lines, first):
+    """lines moved in time: line k starts k hours after first (durations
+    kept), but every 256th 90 minutes earlier: rows are written as calls
+    end, so a batch's first rows reach back into the batch before."""
+    stamp = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+    out, starts = [], []
+    for k, line in enumerate(lines):
+        times = stamp.findall(line)
+        start = first + timedelta(hours=k, minutes=-90 if k and k % 256 == 0 else 0)
+        shift = start - datetime.fromisoformat(times[0])
+        line = stamp.sub(lambda m: str(datetime.fromisoformat(m.group(0)) + shift), line)
+        out.append(line)
+        starts.append(str(start))
+    return out, starts
+
+
+def index_scans(db):
+    """Scans of cdr_row's primary key (the probes; a COPY's key checks are
+    not scans), once the importer's backend has gone and reported them."""
+    deadline = time.monotonic() + 30
+    while rows(db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                   " AND pid <> pg_backend_pid()")[0][0]:
+        assert time.monotonic() < deadline, "the importer's session did not end"
+        time.sleep(0.05)
+    rows(db, "SELECT pg_stat_clear_snapshot()")
+    return rows(db, "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = 'cdr_row_pkey'")[0][0]
+
+
+def test_new_hours_asked_without_a_probe(workdir, dsn, db):
+    """3000 calls an hour apart (four months, Europe/Berlin's spring clock
+    change among them) into an empty table. Every batch meets hours the
+    zone cache has not seen, and asking the server about them ends the COPY
+    in flight; the batch is still checked in the client, as one whose hours
+    were known: no probe of cdr_row at all. Each call at the instant
+    PostgreSQL gives its wall time, each once."""
+    lines, starts = hourly(block(71, 3000).splitlines(keepends=True),
+                           datetime(2024, 2, 20, 0, 17, 5))
+    f = workdir / "hourly.csv"
+    f.write_text("".join(lines))
+    config = write_config(workdir, dsn, timezone="Europe/Berlin")
+    assert "new=3000 duplicate=0" in imported(run_cli("import", f, config=config))
+    assert index_scans(db) == 0
+    wrong = rows(db, "SELECT count(*), count(*) FILTER (WHERE r.call_time <>"
+                     " e.local AT TIME ZONE 'Europe/Berlin') FROM cdr_row r"
+                     " JOIN unnest(%s::int[], %s::timestamp[]) AS e(line_no, local) USING (line_no)",
+                 list(range(1, 3001)), starts)[0]
+    assert wrong == (3000, 0)
 
 
 # ---- the latest call of each source (schema 11) ------------------------------
