@@ -7,10 +7,13 @@
  * second; equal offsets mean the whole hour has that offset, different ones
  * (an hour with a clock change) make every second of that hour a question
  * of its own. Answers are cached per zone, and a question about an hour
- * also asks about the 744 after it (31 days), so a file in time order
- * costs one query (1490 conversions, about a millisecond) a month of
- * calls. Each such query ends the COPY in flight: with 48 hours, a file of
- * 1M rows over 35 days was 20 COPYs and the server waited on each.
+ * also asks about the hours after it: 48, and twice as many as the last
+ * time, up to 768 (32 days), when the hour follows the last look-ahead (a
+ * file running forward through it). A file in time order then asks about
+ * once a month of calls (each question ends the COPY in flight: with 48
+ * hours always, a file of 1M rows over 35 days was 20 COPYs), while a
+ * first file, one that jumps in time, or a connection that switches zones
+ * (which empties the cache) still asks 98 conversions, not 1538.
  *
  * Pure: the caller (load.c) runs the queries. Bounded: the cache is
  * emptied between batches once it holds more than ZONE_CACHE_MAX answers.
@@ -21,8 +24,10 @@
 #include "cdrimport.h"
 
 #define ZONE_CACHE_MAX 16384
-/* Hours asked for beyond the one a batch meets (see zone_need). */
-#define ZONE_AHEAD_HOURS 744
+/* Hours asked for beyond the one a batch meets: at first, and at most
+ * (see zone_need). */
+#define ZONE_AHEAD_HOURS 48
+#define ZONE_AHEAD_MAX_HOURS 768
 
 struct zone_cache;
 

@@ -286,8 +286,9 @@ static void finish_tuples(struct load *ld, struct batch *b)
  * server works through them while the loader prepares the next batch,
  * whose rows join the same COPY unless it must ask the server something
  * first (load_asking) or the COPY held too few rows to be stored yet
- * (COPY_STORES_ROWS). A file of 1M rows in time order is three COPYs (its
- * first two batches, then the rest), not 62 COPYs each after a probe. */
+ * (COPY_STORES_ROWS). A file of 1M rows in time order is a few COPYs
+ * (its first two batches, then the rest, cut where the zone of new hours
+ * is asked: about once a month of calls), not 62 COPYs each after a probe. */
 static enum load_status copy_rows(struct load *ld, struct batch *b)
 {
     if (!pump_is_open(&ld->pump)) {

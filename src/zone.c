@@ -31,6 +31,8 @@ struct zone_cache {
     int64_t *ask;     /* open questions: wall times */
     unsigned char *kind;
     size_t nask, askcap;
+    int64_t ahead;    /* hours the last look-ahead asked for */
+    int64_t ahead_end; /* the last hour it asked about */
 };
 
 static size_t slot_of(const struct zmap *m, int64_t k)
@@ -100,7 +102,9 @@ static void zmap_free(struct zmap *m)
 
 struct zone_cache *zone_create(void)
 {
-    return xcalloc(1, sizeof(struct zone_cache));
+    struct zone_cache *zc = xcalloc(1, sizeof(struct zone_cache));
+    zc->ahead_end = EMPTY;
+    return zc;
 }
 
 void zone_destroy(struct zone_cache *zc)
@@ -122,6 +126,7 @@ void zone_begin(struct zone_cache *zc, const char *name)
         zc->name = xstrdup(name);
         zmap_clear(&zc->hours);
         zmap_clear(&zc->secs);
+        zc->ahead_end = EMPTY;
     } else if (zc->hours.n + zc->secs.n > ZONE_CACHE_MAX || zc->nask) {
         /* Too many answers, or questions a failed batch left open (their
          * PENDING marks would never be answered): start afresh. */
@@ -163,11 +168,18 @@ void zone_need(struct zone_cache *zc, int64_t local)
         /* Files run forward in time: ask for the next hours too, so that
          * the following batches find their answers here and need no
          * round trip. Only while the questions are few: scattered times
-         * must not multiply them. */
-        for (int64_t k = h + 1; k <= h + ZONE_AHEAD_HOURS && k <= LAST_HOUR && zc->nask < AHEAD_MAX_QUESTIONS;
-             k++)
+         * must not multiply them. Each look-ahead that starts where the
+         * last one ended (the file ran through it) asks for twice as
+         * many hours, up to ZONE_AHEAD_MAX_HOURS; any other starts again
+         * from ZONE_AHEAD_HOURS. */
+        zc->ahead = h == zc->ahead_end + 1 && zc->ahead_end != EMPTY
+            ? (zc->ahead * 2 < ZONE_AHEAD_MAX_HOURS ? zc->ahead * 2 : ZONE_AHEAD_MAX_HOURS)
+            : ZONE_AHEAD_HOURS;
+        int64_t k = h + 1;
+        for (; k <= h + zc->ahead && k <= LAST_HOUR && zc->nask < AHEAD_MAX_QUESTIONS; k++)
             if (!zmap_find(&zc->hours, k))
                 ask_hour(zc, k);
+        zc->ahead_end = k - 1;
         return;
     }
     if (*v != SPLIT || zmap_find(&zc->secs, local))

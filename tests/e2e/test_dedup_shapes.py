@@ -129,37 +129,54 @@ def hourly(lines, first):
     return out, starts
 
 
-def index_scans(db):
-    """Scans of cdr_row's primary key (the probes; a COPY's key checks are
-    not scans), once the importer's backend has gone and reported them."""
+def scans(db):
+    """Scans of cdr_row, by its primary key and whole (the probes; a COPY's
+    key checks are not scans), once the importer's backend has gone and
+    reported them."""
     deadline = time.monotonic() + 30
     while rows(db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                   " AND pid <> pg_backend_pid()")[0][0]:
+                   " AND pid <> pg_backend_pid() AND backend_type = 'client backend'")[0][0]:
         assert time.monotonic() < deadline, "the importer's session did not end"
         time.sleep(0.05)
     rows(db, "SELECT pg_stat_clear_snapshot()")
-    return rows(db, "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = 'cdr_row_pkey'")[0][0]
+    return rows(db, "SELECT coalesce(idx_scan, 0), seq_scan FROM pg_stat_user_tables"
+                    " WHERE relname = 'cdr_row'")[0]
 
 
 def test_new_hours_asked_without_a_probe(workdir, dsn, db):
-    """3000 calls an hour apart (four months, Europe/Berlin's spring clock
-    change among them) into an empty table. Every batch meets hours the
-    zone cache has not seen, and asking the server about them ends the COPY
-    in flight; the batch is still checked in the client, as one whose hours
-    were known: no probe of cdr_row at all. Each call at the instant
-    PostgreSQL gives its wall time, each once."""
+    """3000 calls an hour apart (four months in Australia/Lord_Howe, whose
+    clock goes half an hour forward on 6 October: that hour holds two
+    offsets and is asked about second by second, a second round) into an
+    empty table, and line 256 again as line 257, the first of the second
+    batch. Every batch meets hours the zone cache
+    has not seen, and asking the server about them ends the COPY in flight;
+    the batch is still checked in the client, as one whose hours were known:
+    the repeat is found there, and cdr_row is not probed at all. Each call
+    at the instant PostgreSQL gives its wall time, each once."""
     lines, starts = hourly(block(71, 3000).splitlines(keepends=True),
-                           datetime(2024, 2, 20, 0, 17, 5))
+                           datetime(2024, 8, 20, 0, 17, 5))
+    lines.insert(256, lines[255])
     f = workdir / "hourly.csv"
     f.write_text("".join(lines))
-    config = write_config(workdir, dsn, timezone="Europe/Berlin")
-    assert "new=3000 duplicate=0" in imported(run_cli("import", f, config=config))
-    assert index_scans(db) == 0
+    config = write_config(workdir, dsn, timezone="Australia/Lord_Howe")
+    imported(run_cli("init-db", config=config))
+    before = scans(db)
+    log = imported(run_cli("import", f, config=config))
+    assert "new=3000 duplicate=1" in log, log
+    assert "reading it again" not in log, log
+    # Not one scan of the key; one whole scan is the import's start asking
+    # whether cdr_row holds a row (a probe run as a whole scan would add
+    # one for each of the batches after the first).
+    idx, seq = scans(db)
+    assert idx == before[0] and seq <= before[1] + 1, (before, idx, seq)
+    line_nos = list(range(1, 257)) + list(range(258, 3002))
     wrong = rows(db, "SELECT count(*), count(*) FILTER (WHERE r.call_time <>"
-                     " e.local AT TIME ZONE 'Europe/Berlin') FROM cdr_row r"
+                     " e.local AT TIME ZONE 'Australia/Lord_Howe') FROM cdr_row r"
                      " JOIN unnest(%s::int[], %s::timestamp[]) AS e(line_no, local) USING (line_no)",
-                 list(range(1, 3001)), starts)[0]
+                 line_nos, starts)[0]
     assert wrong == (3000, 0)
+    # a call in the skipped half hour is among them
+    assert "2024-10-06 02:17:05" in starts
 
 
 # ---- the latest call of each source (schema 11) ------------------------------
