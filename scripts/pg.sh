@@ -11,7 +11,9 @@
 # CDR_PG_LISTEN=127.0.0.1 also listens on TCP there (the Windows build under
 # Wine has no unix sockets; initdb's trust lines cover 127.0.0.1).
 # PostgreSQL refuses to run as root, so as root the server tools run as the
-# `postgres` user (runuser) and DIR is chowned to it. Default PORT 54329; a
+# `postgres` user (runuser) and DIR is chowned to it; a DIR whose folder
+# that user cannot reach becomes a link to /var/lib/cdrimport/pg-HASH
+# (relocate_if_unreachable). Default PORT 54329; a
 # running cluster keeps the port it was started with.
 # CDR_PG_FAST=1 at first start: fsync=off etc. (throwaway test clusters only).
 set -euo pipefail
@@ -79,8 +81,33 @@ check_traversable() {
     die "user postgres cannot write $DIR"
 }
 
+# As root, when the postgres user cannot reach DIR's folder (a clone under
+# /root, mode 700): the cluster lives in /var/lib/cdrimport instead, one
+# folder per DIR, and DIR becomes a symlink to it, so that DIR/run still
+# names the socket for root. Empty folders an earlier refused start left in
+# DIR are replaced; anything else in it stops the start, as before.
+relocate_if_unreachable() {
+    ((EUID == 0)) && [[ ! -L $DIR ]] || return 0
+    local parent
+    parent=$(dirname "$DIR")
+    [[ -d $parent ]] || return 0
+    runuser -u postgres -- test -x "$parent" 2>/dev/null && return 0
+    [[ ! -e $DIR ]] || rmdir "$DIR/run" "$DIR/log" "$DIR" 2>/dev/null || [[ ! -e $DIR ]] ||
+        return 0 # check_traversable says why
+    local home
+    home=/var/lib/cdrimport/pg-$(printf '%s' "$DIR" | sha256sum | cut -c1-16)
+    mkdir -p "$home"
+    ln -s "$home" "$DIR"
+    echo "pg.sh: user postgres cannot reach $parent: the cluster is in $home ($DIR links to it)" >&2
+    DIR=$(abs_dir "$DIR")
+    DATA=$DIR/data
+    RUN=$DIR/run
+    LOG=$DIR/log/postgresql.log
+}
+
 do_start() {
     local port
+    relocate_if_unreachable
     port=$(current_port)
     # Unix socket paths are limited to 107 bytes.
     local sock=$RUN/.s.PGSQL.$port

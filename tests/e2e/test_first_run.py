@@ -131,3 +131,43 @@ def test_bash_completion(tmp_path):
         ["branch", "office"]
     assert complete(["cdrimport", "import", "--source", ""], tmp_path,
                     {"CDRIMPORT_CONFIG": str(tmp_path / "other.yaml")}) == ["branch", "office"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="root only: the postgres user runs the cluster")
+def test_pg_sh_in_a_folder_postgres_cannot_reach(tmp_path):
+    """As root in a clone the postgres user cannot reach (under /root, mode
+    700), `scripts/pg.sh start .pg` (what scripts/run does) keeps the
+    cluster in /var/lib/cdrimport and makes .pg a link to it: .pg/run is
+    still the socket, and the empty folders an earlier refused start left
+    in .pg are replaced."""
+    import psycopg2
+
+    home = tmp_path / "root"
+    home.mkdir(mode=0o700)
+    home.chmod(0o700)
+    repo = home / "clone"
+    (repo / ".pg" / "run").mkdir(parents=True)
+    (repo / ".pg" / "log").mkdir()
+    pg_sh = ["bash", str(REPO_ROOT / "scripts" / "pg.sh")]
+    port = "54398"
+    target = None
+    try:
+        r = subprocess.run(pg_sh + ["start", ".pg", port], cwd=repo, capture_output=True,
+                           text=True, timeout=180)
+        assert r.returncode == 0, r.stderr
+        assert "cannot reach" in r.stderr, r.stderr
+        assert (repo / ".pg").is_symlink()
+        target = os.readlink(repo / ".pg")
+        assert target.startswith("/var/lib/cdrimport/pg-"), target
+        conn = psycopg2.connect(host=str(repo / ".pg" / "run"), port=port, user="cdr",
+                                dbname="cdr")
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT current_setting('data_directory')")
+                assert cur.fetchone()[0] == target + "/data"
+        finally:
+            conn.close()
+    finally:
+        subprocess.run(pg_sh + ["stop", ".pg"], cwd=repo, capture_output=True, timeout=120)
+        if target:
+            shutil.rmtree(target, ignore_errors=True)
