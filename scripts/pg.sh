@@ -107,15 +107,14 @@ relocate_if_unreachable() {
 
 do_start() {
     local port
+    if ((EUID == 0)); then
+        id postgres >/dev/null 2>&1 || die "no 'postgres' user: run scripts/deps.sh"
+    fi
     relocate_if_unreachable
     port=$(current_port)
     # Unix socket paths are limited to 107 bytes.
     local sock=$RUN/.s.PGSQL.$port
     ((${#sock} < 108)) || die "socket path too long (${#sock} > 107): $sock; use a shorter DIR"
-
-    if ((EUID == 0)); then
-        id postgres >/dev/null 2>&1 || die "no 'postgres' user: run scripts/deps.sh"
-    fi
     mkdir -p "$DIR" "$RUN" "$DIR/log"
     DIR=$(abs_dir "$DIR")
     if ((EUID == 0)); then

@@ -34,12 +34,10 @@
  * subtransactions a backend caches (PGPROC_MAX_CACHED_SUBXIDS). */
 #define GUARDED_BATCHES 48
 
-/* PostgreSQL 15 stores a COPY's rows 1000 at a time (MAX_BUFFERED_TUPLES:
- * binary rows never reach its 64 kB limit), the rest at the COPY's end.
- * A COPY that holds fewer rows than that after a batch is ended at once,
- * so that the server stores them while this side prepares the next batch:
- * a file of 1000 rows in one COPY had the server store all of them after
- * its last row came, while this side waited (about 2 ms a file). */
+/* PostgreSQL 15 stores a binary COPY's rows 1000 at a time, the rest at
+ * its end. A COPY holding fewer after a batch is ended at once, so that
+ * the server stores them while this side prepares the next batch (a
+ * 1000-row file in one COPY left this side waiting about 2 ms). */
 #define COPY_STORES_ROWS 1000
 
 struct load {
@@ -283,12 +281,8 @@ static void finish_tuples(struct load *ld, struct batch *b)
 }
 
 /* Queue the batch's kept rows in the rows' COPY, opened if it is not: the
- * server works through them while the loader prepares the next batch,
- * whose rows join the same COPY unless it must ask the server something
- * first (load_asking) or the COPY held too few rows to be stored yet
- * (COPY_STORES_ROWS). A file of 1M rows in time order is a few COPYs
- * (its first two batches, then the rest, cut where the zone of new hours
- * is asked: about once a month of calls), not 62 COPYs each after a probe. */
+ * next batch joins it unless it must ask the server first or the COPY was
+ * ended short (COPY_STORES_ROWS). A 1M-row file is a few COPYs, not 62. */
 static enum load_status copy_rows(struct load *ld, struct batch *b)
 {
     if (!pump_is_open(&ld->pump)) {
