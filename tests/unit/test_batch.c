@@ -3,7 +3,9 @@
  * is sent sorted by call_time (ties in file order) with the skipped rows
  * left out; one in time order keeps its order, so its tuples go out as one
  * run. Each case is a list of call times (seconds) and skip flags, with
- * the order expected.
+ * the order expected; whole batches of each shape a file can have (nearly
+ * in order, blocks, reversed, random) must come out as the C library's
+ * qsort orders them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +14,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "batch.h"
@@ -83,10 +86,103 @@ static void test_order(void **state)
     batch_free(&b);
 }
 
+/* ---- whole batches: nearly in order, by blocks, reversed, random -------------- */
+
+static const int64_t *ref_t;
+
+static int ref_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    if (ref_t[x] != ref_t[y])
+        return ref_t[x] < ref_t[y] ? -1 : 1;
+    return (x > y) - (x < y);
+}
+
+static uint64_t rng = 88172645463325252u;
+
+static uint64_t next_rand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+enum shape { NEARLY, BLOCKS, REVERSED, RANDOM, LATE_ONE };
+
+static void shape_times(enum shape sh, int64_t *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        switch (sh) {
+        case NEARLY: /* written when calls end: up to 6 rows late */
+            t[i] = (int64_t)i * 10 - (int64_t)(next_rand() % 60);
+            break;
+        case BLOCKS: /* ten blocks over the same range */
+            t[i] = (int64_t)(i % (n / 10 + 1)) * 10 + (int64_t)(i / (n / 10 + 1));
+            break;
+        case REVERSED:
+            t[i] = (int64_t)(n - i);
+            break;
+        case RANDOM:
+            t[i] = (int64_t)(next_rand() % 1000);
+            break;
+        case LATE_ONE: /* in order but for one row from long before */
+            t[i] = i == n - 1 ? 0 : (int64_t)i + 1;
+            break;
+        }
+    }
+}
+
+static void test_order_shapes(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"nearly", "blocks", "reversed", "random", "late one"};
+    static const size_t sizes[] = {2, 17, 256, BATCH_ROWS};
+    struct batch b;
+    memset(&b, 0, sizeof b);
+    batch_init(&b);
+    int64_t *t = malloc(BATCH_ROWS * sizeof *t);
+    uint32_t *want = malloc(BATCH_ROWS * sizeof *want);
+    assert_non_null(t);
+    assert_non_null(want);
+    for (int sh = NEARLY; sh <= LATE_ONE; sh++) {
+        for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++) {
+            size_t n = sizes[z];
+            shape_times((enum shape)sh, t, n);
+            b.len = 0;
+            b.nrows = n;
+            for (size_t i = 0; i < n; i++) {
+                batch_reserve(&b.buf, &b.cap, b.len, 14);
+                b.line_off[i] = b.len;
+                char *w = copybin_i16(b.buf + b.len, 20);
+                w = copybin_i32(w, 8);
+                w = copybin_i64(w, t[i]);
+                b.len = (size_t)(w - b.buf);
+                b.skip[i] = false;
+                want[i] = (uint32_t)i;
+            }
+            ref_t = t;
+            qsort(want, n, sizeof *want, ref_cmp);
+            batch_order(&b);
+            for (size_t i = 0; i < n; i++) {
+                if (b.order[i] != want[i]) {
+                    fprintf(stderr, "shape %s, %zu rows: order[%zu] is %u, want %u\n",
+                            names[sh], n, i, b.order[i], want[i]);
+                    fail();
+                }
+            }
+        }
+    }
+    free(t);
+    free(want);
+    batch_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order),
+        cmocka_unit_test(test_order_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
