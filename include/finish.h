@@ -34,6 +34,17 @@ int finish_success(const struct cdr_source *src, const char *root, const char *p
 int finish_failed(const struct cdr_source *src, const char *root, const char *path,
                   const char *sha256, const char *reason, char **dest, char *err,
                   size_t errlen);
+/*
+ * A delete renames the file to ".<name>.cdrimport-delete-<pid>" beside it
+ * before it unlinks it. An importer killed in between leaves that name,
+ * which no scan takes (it is hidden), and which may hold a new file the
+ * rename caught. For such a name in dir whose process is gone, this
+ * renames it back to <name> and returns that path (malloc'd), so that it
+ * is read again: found already imported and deleted, or imported. NULL
+ * for any other name, a process still running, or a <name> that exists
+ * (logged).
+ */
+char *finish_restore_leftover(const char *dir, const char *name);
 /* The same with notes: lines (each ending in '\n', outside text already
  * escaped) written into the .error after the reason, e.g. a packed
  * download's failed members one by one. */

@@ -165,6 +165,9 @@ void plat_notify(const char *state);
 /* Starts a thread in which no signal handler runs (they stay with the main
  * thread); 0 or an error number. */
 int plat_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg);
+/* Whether no process with this id runs on this machine (a process that
+ * cannot be signalled or opened, for want of rights, still runs). */
+bool plat_process_gone(long pid);
 /* Allocator settings for long runs of large buffers (glibc only). */
 void plat_tune_malloc(void);
 /* Windows: replaces argv (in the ANSI code page there) by the command

@@ -266,6 +266,10 @@ static int move_unique(const char *path, const char *dir, const char *sha256,
     return rc;
 }
 
+/* What a delete renames a file to before it unlinks it: ".<name>" DELETE_MARK
+ * "<pid>" (finish_restore_leftover reads it back). */
+#define DELETE_MARK ".cdrimport-delete-"
+
 /* Delete path if it is still the file that was read: renamed first to a
  * hidden name beside it (no scan takes it), checked there, then unlinked;
  * a new file caught by the rename goes back to its name. */
@@ -283,7 +287,7 @@ static int delete_checked(const char *path, const struct finish_id *id, char *er
     const char *base = slash ? slash + 1 : copy;
     if (slash)
         *slash = '\0';
-    char *hidden = xasprintf("%s/.%s.cdrimport-delete-%ld", slash ? copy : ".", base,
+    char *hidden = xasprintf("%s/.%s" DELETE_MARK "%ld", slash ? copy : ".", base,
                              (long)getpid());
     free(copy);
     int rc = 0;
@@ -321,6 +325,42 @@ static int delete_checked(const char *path, const struct finish_id *id, char *er
     }
     free(hidden);
     return rc;
+}
+
+char *finish_restore_leftover(const char *dir, const char *name)
+{
+    /* ".<name>.cdrimport-delete-<digits>", the mark's last occurrence */
+    const char *mark = NULL;
+    for (const char *p = name; (p = strstr(p, DELETE_MARK)) != NULL; p++)
+        mark = p;
+    const char *digits = mark ? mark + strlen(DELETE_MARK) : NULL;
+    if (name[0] != '.' || !mark || mark == name + 1 || !*digits ||
+        strspn(digits, "0123456789") != strlen(digits) || strlen(digits) > 18)
+        return NULL;
+    long pid = strtol(digits, NULL, 10);
+    if (pid == (long)getpid() || !plat_process_gone(pid))
+        return NULL;
+    char *hidden = xasprintf("%s/%s", dir, name);
+    char *back = xasprintf("%s/%.*s", dir, (int)(mark - name - 1), name + 1);
+    int rc = plat_rename_noreplace(hidden, back);
+    if (rc < 0 && (errno == EINVAL || errno == ENOSYS)) /* no atomic check here */
+        rc = plat_access(back, F_OK) == 0 ? (errno = EEXIST, -1) : plat_rename(hidden, back);
+    if (rc < 0) {
+        if (errno == EEXIST)
+            log_warn("%s: left by an importer (process %ld) stopped while deleting %s, "
+                     "which exists again: rename it to import it, or delete it",
+                     hidden, pid, back);
+        else if (errno != ENOENT) /* another importer restored it first */
+            log_warn("%s: left by an importer (process %ld) stopped while deleting %s; "
+                     "cannot rename it back: %s", hidden, pid, back, strerror(errno));
+        free(hidden);
+        free(back);
+        return NULL;
+    }
+    log_warn("%s: left by an importer (process %ld) stopped while deleting it; named back: "
+             "read again, it is deleted if already imported", back, pid);
+    free(hidden);
+    return back;
 }
 
 int finish_success_id(const struct cdr_source *src, const char *root, const char *path,

@@ -307,6 +307,11 @@ int plat_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg)
     return rc;
 }
 
+bool plat_process_gone(long pid)
+{
+    return pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
 void plat_tune_malloc(void)
 {
     /* Large buffers come from and go back to the kernel at once. */

@@ -56,6 +56,19 @@ int plat_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg)
     return pthread_create(thread, NULL, fn, arg);
 }
 
+bool plat_process_gone(long pid)
+{
+    if (pid <= 0)
+        return false;
+    HANDLE h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, (DWORD)pid);
+    if (!h)
+        return GetLastError() == ERROR_INVALID_PARAMETER; /* no such process */
+    DWORD code = 0;
+    bool gone = GetExitCodeProcess(h, &code) && code != STILL_ACTIVE;
+    CloseHandle(h);
+    return gone;
+}
+
 void plat_tune_malloc(void)
 {
 }

@@ -6,6 +6,7 @@
  * the folder, and is never descended into as a directory.
  */
 #include "source.h"
+#include "finish.h"
 #include "log.h"
 #include "plat.h"
 
@@ -104,6 +105,19 @@ static void walk(const struct cdr_source *src, const char *root_real, const char
                 log_warn("%s: %s", path, strerror(errno));
             free(path);
             continue;
+        }
+        /* A file a killed importer was deleting: named back, it is read
+         * again like any other (finish.h). */
+        if (name[0] == '.' && !S_ISDIR(st.st_mode)) {
+            char *back = finish_restore_leftover(dir, name);
+            if (!back || plat_lstat(back, &st) < 0) {
+                free(back);
+                free(path);
+                continue;
+            }
+            free(path);
+            path = back;
+            name = strrchr(back, '/') + 1;
         }
         if (S_ISDIR(st.st_mode)) {
             if (recursive && depth < 64 && !source_dir_excluded(src, path, name))

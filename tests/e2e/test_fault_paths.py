@@ -289,6 +289,52 @@ def test_file_replaced_between_read_and_move(on_success, workdir, dsn, db):
     assert stored(db) == sorted(ids(range(1, 6)) + ids(range(10, 16)))
 
 
+def test_killed_between_the_rename_and_the_unlink_of_a_delete(workdir, dsn, db):
+    """A delete renames the file to a hidden name, then unlinks it. The
+    importer is killed (SIGKILL) at that unlink: the committed file is left
+    under the hidden name, which no scan takes. The next scan names it
+    back, finds it already imported and deletes it: its rows stay stored
+    once, and nothing is left in the inbox, hidden or not."""
+    data = kx_file(range(1, 6))
+    drop(workdir / "inbox" / "Master.csv", data)
+    config = write_config(workdir, dsn, on_success="delete")
+    env = fault_env(workdir / "inbox", workdir / "faults.log", calls=["unlink"],
+                    FAULT_ACTION="kill", FAULT_ACTION_N=1)
+
+    r = run_cli("scan", config=config, env=env)
+    assert r.returncode == -9, (r.returncode, r.stderr)
+    left = [p.name for p in (workdir / "inbox").iterdir()]
+    assert len(left) == 1 and re.fullmatch(r"\.Master\.csv\.cdrimport-delete-\d+", left[0]), left
+    assert stored(db) == ids(range(1, 6))
+
+    r = run_cli("scan", config=config)
+    assert r.returncode == 0, r.stderr
+    assert "stopped while deleting" in r.stderr and "named back" in r.stderr, r.stderr
+    assert stored(db) == ids(range(1, 6))
+    assert [st for (st, s) in ledger(db)] == ["imported", "duplicate"]
+    assert list((workdir / "inbox").iterdir()) == []
+
+
+def test_leftover_of_a_killed_delete_holding_a_new_file(workdir, dsn, db):
+    """A new download renamed over the file just before the delete's rename
+    is what the rename hides; had the importer been killed before it looked,
+    that new file would sit under the hidden name. The next scan names it
+    back and imports it. A hidden name whose process still runs (here, this
+    test's own) is left alone: that importer is still deleting it."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    drop(workdir / "inbox" / f".Master.csv.cdrimport-delete-{gone.pid}", kx_file(range(10, 16)))
+    live = drop(workdir / "inbox" / f".Other.csv.cdrimport-delete-{os.getpid()}",
+                kx_file(range(20, 23)))
+    config = write_config(workdir, dsn, on_success="delete")
+
+    r = run_cli("scan", config=config)
+    assert r.returncode == 0, r.stderr
+    assert stored(db) == ids(range(10, 16))
+    assert [st for (st, s) in ledger(db)] == ["imported"]
+    assert [p.name for p in (workdir / "inbox").iterdir()] == [live.name]
+
+
 def test_symlink_loops(workdir, dsn, db):
     """A folder link back to the inbox and two file links naming each
     other: the scan ends, imports the real file once, and says one line

@@ -37,7 +37,8 @@
  *                Nth counted call just before the call runs (the file
  *                changes under the reader, as a PBX or a person would):
  *   FAULT_ACTION truncate (to FAULT_ACTION_SIZE bytes, default 0), or
- *                replace (rename FAULT_ACTION_FROM over it)
+ *                replace (rename FAULT_ACTION_FROM over it), or kill (the
+ *                process dies of SIGKILL instead: a crash at that very call)
  *
  * The counter is per process and atomic (the daemon has threads).
  */
@@ -50,6 +51,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +243,8 @@ static void act(const char *path)
     } else if (action && strcmp(action, "replace") == 0 && action_from) {
         if (real_rename(action_from, path) < 0)
             perror("faultinject: replace");
+    } else if (action && strcmp(action, "kill") == 0) {
+        raise(SIGKILL);
     }
 }
 

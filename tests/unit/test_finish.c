@@ -4,7 +4,8 @@
  * file moved to failed_dir with its <name>.error note; a file already gone
  * (return 1); and the copy fallback when rename(2) says EXDEV, from /tmp to
  * a tmpfs (/dev/shm), skipped with a message where there is no second file
- * system.
+ * system; a delete's leftover (a killed importer's hidden name) named back
+ * only when its process is gone.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "finish.h"
@@ -324,12 +326,77 @@ static void test_dest_not_creatable(void **state)
     scene_close(&s);
 }
 
+/* ---- a delete's leftover ------------------------------------------------------ */
+
+/* The id of a process that has ended (reaped: no other process has it
+ * until the kernel's pids wrap). */
+static long dead_pid(void)
+{
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(0);
+    assert_true(pid > 0);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return (long)pid;
+}
+
+/* ".<name>.cdrimport-delete-<pid>": named back when its process is gone,
+ * left alone when it runs, when <name> exists again, and for any name that
+ * is not one. */
+static void test_restore_leftover(void **state)
+{
+    (void)state;
+    struct scene s;
+    if (!scene_open(&s, "/tmp", NULL, CDR_ON_SUCCESS_DELETE))
+        fail_msg("cannot set up a scene under /tmp");
+    char *gone = xasprintf("in/.Master.csv.cdrimport-delete-%ld", dead_pid());
+    char *hidden = scene_file(&s, gone);
+    char *back = finish_restore_leftover(s.src.path, strrchr(hidden, '/') + 1);
+    char *want = xasprintf("%s/in/Master.csv", s.dir);
+    assert_non_null(back);
+    assert_string_equal(back, want);
+    assert_false(exists(hidden));
+    assert_file_text(want, gone); /* the same file, named back */
+    free(back);
+
+    /* <name> is there again: both stay */
+    hidden = (free(hidden), scene_file(&s, gone));
+    assert_null(finish_restore_leftover(s.src.path, strrchr(hidden, '/') + 1));
+    assert_true(exists(hidden));
+    assert_true(exists(want));
+
+    /* its process still runs (this one, and our parent) */
+    char *mine = xasprintf("in/.a.csv.cdrimport-delete-%ld", (long)getpid());
+    char *theirs = xasprintf("in/.b.csv.cdrimport-delete-%ld", (long)getppid());
+    char *p1 = scene_file(&s, mine), *p2 = scene_file(&s, theirs);
+    assert_null(finish_restore_leftover(s.src.path, strrchr(p1, '/') + 1));
+    assert_null(finish_restore_leftover(s.src.path, strrchr(p2, '/') + 1));
+    assert_true(exists(p1) && exists(p2));
+
+    /* not a leftover */
+    static const char *const others[] = {".hidden.csv", ".x.cdrimport-delete-",
+                                         ".x.cdrimport-delete-12a", ".cdrimport-delete-5",
+                                         "x.cdrimport-delete-5", ".x.cdrimport-delete--5"};
+    for (size_t i = 0; i < sizeof others / sizeof *others; i++)
+        assert_null(finish_restore_leftover(s.src.path, others[i]));
+    free(gone);
+    free(hidden);
+    free(want);
+    free(mine);
+    free(theirs);
+    free(p1);
+    free(p2);
+    scene_close(&s);
+}
+
 int main(void)
 {
     static const struct CMUnitTest fixed[] = {
         cmocka_unit_test(test_same_names),
         cmocka_unit_test(test_across_file_systems),
         cmocka_unit_test(test_dest_not_creatable),
+        cmocka_unit_test(test_restore_leftover),
     };
     RUN_TABLE_THEN_FIXED(cases, run_case, fixed, NULL, NULL);
 }
