@@ -45,20 +45,26 @@ static const struct order_case cases[] = {
 };
 
 /* A batch whose tuples hold only what batch_order reads: the field count
- * and call_time, as binary COPY has them. */
-static void fill(struct batch *b, const struct order_case *c)
+ * and call_time (t[i] * scale), as binary COPY has them; skip may be NULL. */
+static void fill_times(struct batch *b, const int64_t *t, int64_t scale, const bool *skip,
+                       size_t n)
 {
     b->len = 0;
-    b->nrows = c->n;
-    for (size_t i = 0; i < c->n; i++) {
+    b->nrows = n;
+    for (size_t i = 0; i < n; i++) {
         batch_reserve(&b->buf, &b->cap, b->len, 14);
         b->line_off[i] = b->len;
         char *w = copybin_i16(b->buf + b->len, 20);
         w = copybin_i32(w, 8);
-        w = copybin_i64(w, c->t[i] * 1000000);
+        w = copybin_i64(w, t[i] * scale);
         b->len = (size_t)(w - b->buf);
-        b->skip[i] = c->skip[i];
+        b->skip[i] = skip && skip[i];
     }
+}
+
+static void fill(struct batch *b, const struct order_case *c)
+{
+    fill_times(b, c->t, 1000000, c->skip, c->n);
 }
 
 static void test_order(void **state)
@@ -98,14 +104,10 @@ static int ref_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static uint64_t rng = 88172645463325252u;
-
-static uint64_t next_rand(void)
+/* A scrambled but fixed number for row i (Knuth's multiplicative hash). */
+static uint32_t scramble(size_t i)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return (uint32_t)((i * 2654435761u) >> 8);
 }
 
 enum shape { NEARLY, BLOCKS, REVERSED, RANDOM, LATE_ONE };
@@ -115,7 +117,7 @@ static void shape_times(enum shape sh, int64_t *t, size_t n)
     for (size_t i = 0; i < n; i++) {
         switch (sh) {
         case NEARLY: /* written when calls end: up to 6 rows late */
-            t[i] = (int64_t)i * 10 - (int64_t)(next_rand() % 60);
+            t[i] = (int64_t)i * 10 - (int64_t)(scramble(i) % 60);
             break;
         case BLOCKS: /* ten blocks over the same range */
             t[i] = (int64_t)(i % (n / 10 + 1)) * 10 + (int64_t)(i / (n / 10 + 1));
@@ -124,7 +126,7 @@ static void shape_times(enum shape sh, int64_t *t, size_t n)
             t[i] = (int64_t)(n - i);
             break;
         case RANDOM:
-            t[i] = (int64_t)(next_rand() % 1000);
+            t[i] = (int64_t)(scramble(i) % 1000);
             break;
         case LATE_ONE: /* in order but for one row from long before */
             t[i] = i == n - 1 ? 0 : (int64_t)i + 1;
@@ -149,18 +151,9 @@ static void test_order_shapes(void **state)
         for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++) {
             size_t n = sizes[z];
             shape_times((enum shape)sh, t, n);
-            b.len = 0;
-            b.nrows = n;
-            for (size_t i = 0; i < n; i++) {
-                batch_reserve(&b.buf, &b.cap, b.len, 14);
-                b.line_off[i] = b.len;
-                char *w = copybin_i16(b.buf + b.len, 20);
-                w = copybin_i32(w, 8);
-                w = copybin_i64(w, t[i]);
-                b.len = (size_t)(w - b.buf);
-                b.skip[i] = false;
+            fill_times(&b, t, 1, NULL, n);
+            for (size_t i = 0; i < n; i++)
                 want[i] = (uint32_t)i;
-            }
             ref_t = t;
             qsort(want, n, sizeof *want, ref_cmp);
             batch_order(&b);
