@@ -343,8 +343,12 @@ char *finish_restore_leftover(const char *dir, const char *name)
     char *hidden = xasprintf("%s/%s", dir, name);
     char *back = xasprintf("%s/%.*s", dir, (int)(mark - name - 1), name + 1);
     int rc = plat_rename_noreplace(hidden, back);
-    if (rc < 0 && (errno == EINVAL || errno == ENOSYS)) /* no atomic check here */
-        rc = plat_access(back, F_OK) == 0 ? (errno = EEXIST, -1) : plat_rename(hidden, back);
+    if (rc < 0 && (errno == EINVAL || errno == ENOSYS)) { /* no atomic check here */
+        if (plat_access(back, F_OK) == 0)
+            errno = EEXIST;
+        else
+            rc = plat_rename(hidden, back);
+    }
     if (rc < 0) {
         if (errno == EEXIST)
             log_warn("%s: left by an importer (process %ld) stopped while deleting %s, "
