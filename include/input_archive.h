@@ -28,6 +28,12 @@
 /* Whether a file that starts with these bytes is a zip, a tar, or a gzip,
  * bzip2 or xz stream (anything else is read as CSV). */
 bool input_archive_sniff(const void *head, size_t len);
+/* Whether input in is packed, by its first bytes (input_archive_sniff): 1
+ * or 0, and in is back at its first byte; -1 with errno when the read or
+ * the rewind failed. Only an input that rewinds cheaply is looked at: an
+ * archive member never is (an archive inside an archive is not opened),
+ * and one read once is taken as CSV (0). */
+int input_archive_is_packed(struct input *in);
 
 struct input_archive;
 

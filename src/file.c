@@ -511,28 +511,6 @@ static bool attempt(struct import *im, bool careful, bool last)
     return retry;
 }
 
-/* Whether the input is a packed download, by its first bytes: 1, 0, or -1
- * with the result set. Only an input that rewinds cheaply is looked at: an
- * archive member never is (an archive inside an archive is not opened), and
- * one read once is taken as CSV. */
-static int sniff_packed(struct import *im)
-{
-    if (!input_can_rewind(im->in) || input_rewind_costly(im->in))
-        return 0;
-    unsigned char head[INPUT_ARCHIVE_HEAD];
-    size_t len = 0;
-    ssize_t n = 0;
-    while (len < sizeof head && (n = input_read(im->in, head + len, sizeof head - len)) > 0)
-        len += (size_t)n;
-    /* A read error here must not pass for a short file: a zip whose first
-     * bytes could not be read would be parsed as CSV and fail. */
-    if (n < 0 || input_rewind(im->in) < 0) {
-        read_error(im->r);
-        return -1;
-    }
-    return input_archive_sniff(head, len) ? 1 : 0;
-}
-
 /* format auto: the profile this file is read with, from its first records;
  * a choice that was not clear-cut is logged with its reason. */
 static bool choose_format(struct import *im)
@@ -558,9 +536,13 @@ static bool choose_format(struct import *im)
 /* Steps 2 to 4 for a claimed input (or packed.c's, for an archive). */
 static void import_claimed(struct import *im)
 {
-    int packed = sniff_packed(im);
-    if (packed < 0)
+    int packed = input_archive_is_packed(im->in);
+    if (packed < 0) {
+        /* A read error must not pass for a short file: a zip whose first
+         * bytes could not be read would be parsed as CSV and fail. */
+        read_error(im->r);
         return;
+    }
     if (packed) {
         packed_import(im->db, im->src, im->prof, im->in, im->o, im->r);
         return;

@@ -74,6 +74,20 @@ bool input_archive_sniff(const void *head, size_t len)
     return len >= 262 && !memcmp(h + 257, "ustar", 5); /* POSIX and GNU tar */
 }
 
+int input_archive_is_packed(struct input *in)
+{
+    if (!input_can_rewind(in) || input_rewind_costly(in))
+        return 0;
+    unsigned char head[INPUT_ARCHIVE_HEAD];
+    size_t len = 0;
+    ssize_t n = 0;
+    while (len < sizeof head && (n = input_read(in, head + len, sizeof head - len)) > 0)
+        len += (size_t)n;
+    if (n < 0 || input_rewind(in) < 0)
+        return -1;
+    return input_archive_sniff(head, len) ? 1 : 0;
+}
+
 static const char *reason(struct archive *a)
 {
     const char *s = archive_error_string(a);

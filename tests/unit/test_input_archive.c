@@ -417,6 +417,68 @@ static void test_sniff(void **state)
     assert_false(input_archive_sniff(tar, 261)); /* too short to tell */
 }
 
+/* An input in memory for input_archive_is_packed: how it reads and
+ * rewinds is the case's. */
+struct mem {
+    const char *s;
+    size_t n, pos;
+    bool read_fails;
+};
+
+static ssize_t mem_read(void *impl, void *buf, size_t len)
+{
+    struct mem *m = impl;
+    if (m->read_fails) {
+        errno = EIO;
+        return -1;
+    }
+    len = len < m->n - m->pos ? len : m->n - m->pos;
+    len = len < 7 ? len : 7; /* short reads: the head is gathered */
+    memcpy(buf, m->s + m->pos, len);
+    m->pos += len;
+    return (ssize_t)len;
+}
+
+static int mem_rewind(void *impl)
+{
+    ((struct mem *)impl)->pos = 0;
+    return 0;
+}
+
+/* Looked at only where a rewind is cheap; left at its first byte. */
+static void test_is_packed(void **state)
+{
+    (void)state;
+    static const struct input_ops plain = {.read = mem_read, .rewind = mem_rewind};
+    static const struct input_ops costly = {.read = mem_read, .rewind = mem_rewind,
+                                            .rewind_costly = true};
+    static const struct input_ops once = {.read = mem_read};
+    static const struct {
+        struct bytes data;
+        const struct input_ops *ops;
+        bool read_fails;
+        int want;
+    } cases[] = {
+        {B("PK\x03\x04\x14\0\0\0\x08\0"), &plain, false, 1},
+        {B("\x1f\x8b\x08\0\0\0"), &plain, false, 1},
+        {B("\"\",\"201\",\"0312345678\"\r\n"), &plain, false, 0},
+        {B(""), &plain, false, 0},
+        {B("\x1f\x8b\x08\0"), &costly, false, 0}, /* a member: never opened */
+        {B("\x1f\x8b\x08\0"), &once, false, 0},   /* read once: taken as CSV */
+        {B("\x1f\x8b\x08\0"), &plain, true, -1},  /* not "short, so CSV" */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct mem m = {cases[i].data.s, cases[i].data.n, 0, cases[i].read_fails};
+        struct input *in = input_new("mem", (int64_t)m.n, cases[i].ops, &m);
+        int got = input_archive_is_packed(in);
+        if (got != cases[i].want)
+            fail_msg("case %zu: %d, want %d", i, got, cases[i].want);
+        if (got >= 0 && m.pos != 0)
+            fail_msg("case %zu: left at byte %zu", i, m.pos);
+        input_close(in);
+    }
+}
+
 /* Garbage after a magic number (a gzip header that is not one, a zip cut
  * inside its first header): not a member of garbage, but a reason. */
 static void test_garbage(void **state)
@@ -447,6 +509,7 @@ static void test_garbage(void **state)
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_sniff),
+    cmocka_unit_test(test_is_packed),
     cmocka_unit_test(test_every_archive_every_read_size),
     cmocka_unit_test(test_rewind_zip),
     cmocka_unit_test(test_rewind_tar_gz),

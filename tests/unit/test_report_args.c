@@ -1,5 +1,5 @@
 /*
- * test_report.c - report.c's pure pieces: dates as --from and --to read
+ * test_report_args.c - report_args.c: dates as --from and --to read
  * them, h:mm:ss, the names of --by and --format, the whole argument
  * parsing with its defaults and its usage errors, and which format "auto"
  * means. Table-driven; no database.
