@@ -35,16 +35,20 @@ int finish_failed(const struct cdr_source *src, const char *root, const char *pa
                   const char *sha256, const char *reason, char **dest, char *err,
                   size_t errlen);
 /*
- * A delete renames the file to ".<name>.cdrimport-delete-<pid>" beside it
- * before it unlinks it. An importer killed in between leaves that name,
- * which no scan takes (it is hidden), and which may hold a new file the
- * rename caught. For such a name in dir whose process is gone, this
- * renames it back to <name> and returns that path (malloc'd), so that it
- * is read again: found already imported and deleted, or imported. NULL
- * for any other name, a process still running, or a <name> that exists
- * (logged).
+ * A delete renames the file to ".<name>.cdrimport-delete-<pid>-<time>"
+ * beside it before it unlinks it. An importer killed in between leaves
+ * that name, which no scan takes (it is hidden), and which may hold a new
+ * file the rename caught. finish_is_leftover tells such a name (pure).
+ * finish_restore_leftover renames it in dir back to <name> and returns
+ * that path (malloc'd), so that it is read again: found already imported
+ * and deleted, or imported. It does so once the name is 5 s old (now, in
+ * seconds since 1970, against <time>) and process <pid> is gone from this
+ * machine, or whatever the pid once the name is 15 minutes old (a pid of
+ * another host, or reused). NULL for any other name, a name not yet due,
+ * or a <name> that exists again (logged).
  */
-char *finish_restore_leftover(const char *dir, const char *name);
+bool finish_is_leftover(const char *name);
+char *finish_restore_leftover(const char *dir, const char *name, long long now);
 /* The same with notes: lines (each ending in '\n', outside text already
  * escaped) written into the .error after the reason, e.g. a packed
  * download's failed members one by one. */

@@ -46,10 +46,13 @@ bool source_dir_excluded(const struct cdr_source *src, const char *path, const c
 /*
  * Append the candidate files under dir (the source's path, or a folder
  * given to `import`) to list, sorted oldest first. processed_dir and
- * failed_dir are never entered. Problems with single entries are logged and
- * skipped; returns -1 with err only when dir itself cannot be read.
+ * failed_dir are never entered. With restore, the leftovers of a killed
+ * importer's deletes that are due are named back first and listed
+ * (finish_restore_leftover); a dry run leaves them. Problems with single
+ * entries are logged and skipped; returns -1 with err only when dir itself
+ * cannot be read.
  */
-int source_walk(const struct cdr_source *src, const char *dir, bool recursive,
+int source_walk(const struct cdr_source *src, const char *dir, bool recursive, bool restore,
                 struct source_list *list, char *err, size_t errlen);
 void source_list_sort(struct source_list *list);
 /* The order of import, for scan and watch alike: oldest mtime first, the

@@ -43,8 +43,8 @@ static void import_spools(struct job *run, const bool *chosen)
     for (size_t si = 0; si < cfg->nsources; si++) {
         const struct cdr_source *src = &cfg->sources[si];
         char err[CDR_ERRLEN];
-        if (chosen[si] && source_walk(src, src->path, src->recursive, &lists[si], err,
-                                      sizeof err) < 0)
+        if (chosen[si] && source_walk(src, src->path, src->recursive, !run->dry_run,
+                                      &lists[si], err, sizeof err) < 0)
             log_error("source %s: %s", src->name, err);
         total += lists[si].n;
     }

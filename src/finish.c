@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,8 +268,20 @@ static int move_unique(const char *path, const char *dir, const char *sha256,
 }
 
 /* What a delete renames a file to before it unlinks it: ".<name>" DELETE_MARK
- * "<pid>" (finish_restore_leftover reads it back). */
+ * "<pid>-<unix time>" (finish_restore_leftover reads it back; names made
+ * before the time was added end at the pid). */
 #define DELETE_MARK ".cdrimport-delete-"
+/* A leftover younger than this may be a delete in flight, here or on
+ * another host sharing the folder: its rename and unlink are milliseconds
+ * apart. */
+#define LEFTOVER_SETTLE_S 5
+/* Older than this, a leftover is named back whatever its pid says: the pid
+ * may have been reused, be this very process's after a restart in a
+ * container (pid 1 every time), or be another host's, which cannot be
+ * checked from here. A delete stalled that long loses nothing when its
+ * file is named back: its unlink fails, and the file is read again and
+ * found already imported. */
+#define LEFTOVER_ABANDONED_S (15 * 60)
 
 /* Delete path if it is still the file that was read: renamed first to a
  * hidden name beside it (no scan takes it), checked there, then unlinked;
@@ -287,8 +300,8 @@ static int delete_checked(const char *path, const struct finish_id *id, char *er
     const char *base = slash ? slash + 1 : copy;
     if (slash)
         *slash = '\0';
-    char *hidden = xasprintf("%s/.%s" DELETE_MARK "%ld", slash ? copy : ".", base,
-                             (long)getpid());
+    char *hidden = xasprintf("%s/.%s" DELETE_MARK "%ld-%lld", slash ? copy : ".", base,
+                             (long)getpid(), (long long)time(NULL));
     free(copy);
     int rc = 0;
     int moved = id ? plat_rename_noreplace(path, hidden) : -1;
@@ -327,42 +340,97 @@ static int delete_checked(const char *path, const struct finish_id *id, char *er
     return rc;
 }
 
-char *finish_restore_leftover(const char *dir, const char *name)
+/* A leftover's name taken apart. */
+struct leftover {
+    size_t name_len; /* of <name>, after the leading '.' */
+    long pid;
+    long long t;     /* when it was made; LLONG_MIN: not said (an older name) */
+};
+
+/* n decimal digits (1 to 18) at s, as a value from 1 to max. */
+static bool positive(const char *s, size_t n, long long max, long long *out)
 {
-    /* ".<name>.cdrimport-delete-<digits>", the mark's last occurrence */
-    const char *mark = NULL;
+    if (n == 0 || n > 18 || strspn(s, "0123456789") < n)
+        return false;
+    long long v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    *out = v;
+    return v >= 1 && v <= max;
+}
+
+static bool parse_leftover(const char *name, struct leftover *l)
+{
+    const char *mark = NULL; /* the last one: <name> may hold the mark too */
     for (const char *p = name; (p = strstr(p, DELETE_MARK)) != NULL; p++)
         mark = p;
-    const char *digits = mark ? mark + strlen(DELETE_MARK) : NULL;
-    if (name[0] != '.' || !mark || mark == name + 1 || !*digits ||
-        strspn(digits, "0123456789") != strlen(digits) || strlen(digits) > 18)
-        return NULL;
-    long pid = strtol(digits, NULL, 10);
-    if (pid == (long)getpid() || !plat_process_gone(pid))
+    if (name[0] != '.' || !mark || mark <= name + 1)
+        return false;
+    l->name_len = (size_t)(mark - name - 1);
+    if (strspn(name + 1, ".") >= l->name_len) /* "." or "..": not a file's name */
+        return false;
+    const char *num = mark + strlen(DELETE_MARK), *dash = strchr(num, '-');
+    long long pid;
+    if (!positive(num, dash ? (size_t)(dash - num) : strlen(num), INT32_MAX, &pid))
+        return false;
+    l->pid = (long)pid;
+    l->t = LLONG_MIN;
+    return !dash || positive(dash + 1, strlen(dash + 1), LLONG_MAX, &l->t);
+}
+
+bool finish_is_leftover(const char *name)
+{
+    struct leftover l;
+    return parse_leftover(name, &l);
+}
+
+/* Whether a leftover is named back at now: not while its delete may be in
+ * flight; then once its process is gone from this machine, or at the
+ * latest when it is LEFTOVER_ABANDONED_S old. A name without its time was
+ * made by an earlier version, which no longer runs here. */
+static bool leftover_due(const struct leftover *l, long long now)
+{
+    long long age = l->t == LLONG_MIN ? LEFTOVER_ABANDONED_S : now - l->t;
+    if (age >= LEFTOVER_ABANDONED_S || age <= -LEFTOVER_ABANDONED_S)
+        return true; /* abandoned, or stamped by a clock far off */
+    if (age < LEFTOVER_SETTLE_S)
+        return false;
+    /* This process's own deletes (its --jobs threads') never leave a name
+     * behind while it runs; the same pid is an earlier process's only
+     * after a restart, which the age above settles. */
+    return l->pid != (long)getpid() && plat_process_gone(l->pid);
+}
+
+char *finish_restore_leftover(const char *dir, const char *name, long long now)
+{
+    struct leftover l;
+    if (!parse_leftover(name, &l) || !leftover_due(&l, now))
         return NULL;
     char *hidden = xasprintf("%s/%s", dir, name);
-    char *back = xasprintf("%s/%.*s", dir, (int)(mark - name - 1), name + 1);
+    char *back = xasprintf("%s/%.*s", dir, (int)l.name_len, name + 1);
     int rc = plat_rename_noreplace(hidden, back);
-    if (rc < 0 && (errno == EINVAL || errno == ENOSYS)) { /* no atomic check here */
-        if (plat_access(back, F_OK) == 0)
-            errno = EEXIST;
-        else
-            rc = plat_rename(hidden, back);
+    if (rc < 0 && (errno == EINVAL || errno == ENOSYS)) {
+        /* No atomic rename here: a hard link refuses a name that exists
+         * just as atomically (a check, then a rename, would not). */
+        rc = plat_link(hidden, back);
+        if (rc == 0 && plat_unlink(hidden) < 0 && errno != ENOENT)
+            log_warn("%s: named back as %s, but cannot be removed: %s", hidden, back,
+                     strerror(errno));
     }
     if (rc < 0) {
         if (errno == EEXIST)
             log_warn("%s: left by an importer (process %ld) stopped while deleting %s, "
                      "which exists again: rename it to import it, or delete it",
-                     hidden, pid, back);
+                     hidden, l.pid, back);
         else if (errno != ENOENT) /* another importer restored it first */
             log_warn("%s: left by an importer (process %ld) stopped while deleting %s; "
-                     "cannot rename it back: %s", hidden, pid, back, strerror(errno));
+                     "cannot rename it back: %s", hidden, l.pid, back, strerror(errno));
         free(hidden);
         free(back);
         return NULL;
     }
     log_warn("%s: left by an importer (process %ld) stopped while deleting it; named back: "
-             "read again, it is deleted if already imported", back, pid);
+             "read again, it is deleted if already imported", back, l.pid);
     free(hidden);
     return back;
 }

@@ -157,7 +157,7 @@ static int cmd_import(struct job *run, const char *source_name, char **paths, in
         }
         if (S_ISDIR(st.st_mode)) {
             char err[CDR_ERRLEN];
-            if (source_walk(src, path, true, &list, err, sizeof err) < 0) {
+            if (source_walk(src, path, true, !run->dry_run, &list, err, sizeof err) < 0) {
                 log_error("%s", err);
                 status = CDR_EXIT_PARTIAL;
             }
@@ -187,7 +187,8 @@ static int cmd_scan(struct job *run, unsigned jobs)
     for (size_t si = 0; si < cfg->nsources; si++) {
         const struct cdr_source *src = &cfg->sources[si];
         char err[CDR_ERRLEN];
-        if (source_walk(src, src->path, src->recursive, &lists[si], err, sizeof err) < 0) {
+        if (source_walk(src, src->path, src->recursive, !run->dry_run, &lists[si], err,
+                        sizeof err) < 0) {
             log_error("source %s: %s", src->name, err);
             status = CDR_EXIT_PARTIAL;
         }

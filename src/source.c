@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 bool source_name_ignored(const char *name)
 {
@@ -88,68 +89,77 @@ bool source_dir_excluded(const struct cdr_source *src, const char *path, const c
            (src->failed_dir && strcmp(path, src->failed_dir) == 0);
 }
 
-static void walk(const struct cdr_source *src, const char *root_real, const char *dir,
-                 bool recursive, int depth, struct source_list *list)
+/* What one walk shares down its folders. */
+struct walk {
+    const struct cdr_source *src;
+    const char *root_real;
+    bool recursive, restore;
+    struct source_list *list;
+};
+
+static void walk_dir(const struct walk *w, const char *dir, int depth);
+
+/* One entry of dir: a folder walked, a file listed, anything else skipped. */
+static void take(const struct walk *w, const char *dir, const char *name, int depth)
+{
+    char *path = xasprintf("%s/%s", dir, name);
+    struct stat st, target;
+    if (plat_lstat(path, &st) < 0) {
+        if (errno != ENOENT)
+            log_warn("%s: %s", path, strerror(errno));
+    } else if (S_ISDIR(st.st_mode)) {
+        if (w->recursive && depth < 64 && !source_dir_excluded(w->src, path, name))
+            walk_dir(w, path, depth + 1);
+        else if (!w->recursive && source_name_matches(w->src, name))
+            log_warn("%s: a folder, not a file (recursive is off): skipped", path);
+    } else if (!source_name_matches(w->src, name)) {
+        /* not ours */
+    } else if (!S_ISLNK(st.st_mode)) {
+        /* FIFOs and other special files are listed: the file stage
+         * reports them clearly (and never blocks on them). */
+        source_list_add(w->list, path, &st);
+    } else if (!inside(w->root_real, path) || plat_stat(path, &target) < 0 ||
+               !S_ISREG(target.st_mode)) {
+        log_warn("%s: symbolic link to outside the source folder (or to no file); "
+                 "not followed", path);
+    } else {
+        source_list_add(w->list, path, &target);
+    }
+    free(path);
+}
+
+static void walk_dir(const struct walk *w, const char *dir, int depth)
 {
     struct plat_dir *d = plat_opendir(dir);
     if (!d) {
         log_warn("cannot read folder %s: %s", dir, strerror(errno));
         return;
     }
+    /* Files a killed importer was deleting (finish.h) are named back after
+     * the folder is read, so that no read of it meets a name twice. */
+    char **left = NULL;
+    size_t nleft = 0;
     const char *name;
     while ((name = plat_readdir(d)) != NULL) {
-        char *path = xasprintf("%s/%s", dir, name);
-        struct stat st;
-        if (plat_lstat(path, &st) < 0) {
-            if (errno != ENOENT)
-                log_warn("%s: %s", path, strerror(errno));
-            free(path);
+        if (!w->restore || !finish_is_leftover(name)) {
+            take(w, dir, name, depth);
             continue;
         }
-        /* A file a killed importer was deleting: named back, it is read
-         * again like any other (finish.h). */
-        if (name[0] == '.' && !S_ISDIR(st.st_mode)) {
-            char *back = finish_restore_leftover(dir, name);
-            if (!back || plat_lstat(back, &st) < 0) {
-                free(back);
-                free(path);
-                continue;
-            }
-            free(path);
-            path = back;
-            name = strrchr(back, '/') + 1;
-        }
-        if (S_ISDIR(st.st_mode)) {
-            if (recursive && depth < 64 && !source_dir_excluded(src, path, name))
-                walk(src, root_real, path, recursive, depth + 1, list);
-            else if (!recursive && source_name_matches(src, name))
-                log_warn("%s: a folder, not a file (recursive is off): skipped", path);
-            free(path);
-            continue;
-        }
-        if (!source_name_matches(src, name)) {
-            free(path);
-            continue;
-        }
-        if (S_ISLNK(st.st_mode)) {
-            struct stat target;
-            if (!inside(root_real, path) || plat_stat(path, &target) < 0 || !S_ISREG(target.st_mode)) {
-                log_warn("%s: symbolic link to outside the source folder (or to no file); "
-                         "not followed", path);
-                free(path);
-                continue;
-            }
-            st = target;
-        }
-        /* FIFOs and other special files are listed: the file stage reports
-         * them clearly (and never blocks on them). */
-        source_list_add(list, path, &st);
-        free(path);
+        left = xrealloc(left, (nleft + 1) * sizeof *left);
+        left[nleft++] = xstrdup(name);
     }
     plat_closedir(d);
+    for (size_t i = 0; i < nleft; i++) {
+        char *back = finish_restore_leftover(dir, left[i], (long long)time(NULL));
+        if (back)
+            take(w, dir, strrchr(back, '/') + 1, depth);
+        free(back);
+        free(left[i]);
+    }
+    free(left);
 }
 
-int source_walk(const struct cdr_source *src, const char *dir, bool recursive,
+int source_walk(const struct cdr_source *src, const char *dir, bool recursive, bool restore,
                 struct source_list *list, char *err, size_t errlen)
 {
     char *root_real = NULL;
@@ -159,7 +169,7 @@ int source_walk(const struct cdr_source *src, const char *dir, bool recursive,
                  errno ? strerror(errno) : "not a folder");
         return -1;
     }
-    walk(src, root_real, dir, recursive, 0, list);
+    walk_dir(&(struct walk){src, root_real, recursive, restore, list}, dir, 0);
     free(root_real);
     source_list_sort(list);
     return 0;

@@ -113,7 +113,7 @@ static void scan(void *ctx, size_t si, const char *dir, bool sweep)
     struct source_list list = {0};
     char err[CDR_ERRLEN];
     pending_scan_begin(&w->pend);
-    if (source_walk(src, dir, src->recursive, &list, err, sizeof err) < 0) {
+    if (source_walk(src, dir, src->recursive, true, &list, err, sizeof err) < 0) {
         log_debug("%s", err);
         return;
     }

@@ -8,6 +8,7 @@ inotify_add_watch) and a lost event queue (IN_Q_OVERFLOW).
 import os
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -292,9 +293,11 @@ def test_file_replaced_between_read_and_move(on_success, workdir, dsn, db):
 def test_killed_between_the_rename_and_the_unlink_of_a_delete(workdir, dsn, db):
     """A delete renames the file to a hidden name, then unlinks it. The
     importer is killed (SIGKILL) at that unlink: the committed file is left
-    under the hidden name, which no scan takes. The next scan names it
-    back, finds it already imported and deletes it: its rows stay stored
-    once, and nothing is left in the inbox, hidden or not."""
+    under the hidden name, which no scan takes. A scan in the next seconds
+    leaves it (a delete may be in flight there, from another host); one 5 s
+    after the name was made names it back, finds it already imported and
+    deletes it: its rows stay stored once, and nothing is left in the
+    inbox, hidden or not."""
     data = kx_file(range(1, 6))
     drop(workdir / "inbox" / "Master.csv", data)
     config = write_config(workdir, dsn, on_success="delete")
@@ -304,9 +307,16 @@ def test_killed_between_the_rename_and_the_unlink_of_a_delete(workdir, dsn, db):
     r = run_cli("scan", config=config, env=env)
     assert r.returncode == -9, (r.returncode, r.stderr)
     left = [p.name for p in (workdir / "inbox").iterdir()]
-    assert len(left) == 1 and re.fullmatch(r"\.Master\.csv\.cdrimport-delete-\d+", left[0]), left
+    m = len(left) == 1 and re.fullmatch(r"\.Master\.csv\.cdrimport-delete-\d+-(\d+)", left[0])
+    assert m, left
     assert stored(db) == ids(range(1, 6))
 
+    r = run_cli("scan", config=config)
+    assert r.returncode == 0, r.stderr
+    assert "named back" not in r.stderr, r.stderr
+    assert [p.name for p in (workdir / "inbox").iterdir()] == left
+
+    time.sleep(max(0.0, int(m.group(1)) + 5.2 - time.time()))
     r = run_cli("scan", config=config)
     assert r.returncode == 0, r.stderr
     assert "stopped while deleting" in r.stderr and "named back" in r.stderr, r.stderr
@@ -318,21 +328,32 @@ def test_killed_between_the_rename_and_the_unlink_of_a_delete(workdir, dsn, db):
 def test_leftover_of_a_killed_delete_holding_a_new_file(workdir, dsn, db):
     """A new download renamed over the file just before the delete's rename
     is what the rename hides; had the importer been killed before it looked,
-    that new file would sit under the hidden name. The next scan names it
-    back and imports it. A hidden name whose process still runs (here, this
-    test's own) is left alone: that importer is still deleting it."""
+    that new file would sit under the hidden name. A dry run leaves it; the
+    next scan names it back and imports it. A hidden name whose process
+    still runs (here, this test's own) is left alone for 15 minutes: that
+    importer may still be deleting it. Past that, it is named back whatever
+    its pid (reused, or another host's)."""
     gone = subprocess.Popen(["true"])
     gone.wait()
-    drop(workdir / "inbox" / f".Master.csv.cdrimport-delete-{gone.pid}", kx_file(range(10, 16)))
-    live = drop(workdir / "inbox" / f".Other.csv.cdrimport-delete-{os.getpid()}",
+    now = int(time.time())
+    inbox = workdir / "inbox"
+    drop(inbox / f".Master.csv.cdrimport-delete-{gone.pid}-{now - 60}", kx_file(range(10, 16)))
+    live = drop(inbox / f".Other.csv.cdrimport-delete-{os.getpid()}-{now - 60}",
                 kx_file(range(20, 23)))
+    drop(inbox / f".Old.csv.cdrimport-delete-{os.getpid()}-{now - 16 * 60}",
+         kx_file(range(30, 32)))
+    hidden = sorted(p.name for p in inbox.iterdir())
     config = write_config(workdir, dsn, on_success="delete")
+
+    r = run_cli("import", "--dry-run", str(inbox), config=config)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in inbox.iterdir()) == hidden
 
     r = run_cli("scan", config=config)
     assert r.returncode == 0, r.stderr
-    assert stored(db) == ids(range(10, 16))
-    assert [st for (st, s) in ledger(db)] == ["imported"]
-    assert [p.name for p in (workdir / "inbox").iterdir()] == [live.name]
+    assert stored(db) == sorted(ids(range(10, 16)) + ids(range(30, 32)))
+    assert [st for (st, s) in ledger(db)] == ["imported", "imported"]
+    assert [p.name for p in inbox.iterdir()] == [live.name]
 
 
 def test_symlink_loops(workdir, dsn, db):

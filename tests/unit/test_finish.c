@@ -15,10 +15,13 @@
 
 #include <fnmatch.h>
 #include <glob.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "finish.h"
@@ -341,52 +344,85 @@ static long dead_pid(void)
     return (long)pid;
 }
 
-/* ".<name>.cdrimport-delete-<pid>": named back when its process is gone,
- * left alone when it runs, when <name> exists again, and for any name that
- * is not one. */
+/* ".<name>.cdrimport-delete-<pid>-<time>": named back once it is 5 s old
+ * and its process is gone, or once it is 15 minutes old whatever the pid;
+ * left alone before, when <name> exists again, and for any name that is
+ * not one (each made as a real file: a misparse would rename it). */
 static void test_restore_leftover(void **state)
 {
     (void)state;
+    enum who { DEAD, MINE, ALIVE };
+    static const struct {
+        enum who who;
+        long long age; /* now - <time>; LLONG_MIN: a name without its time */
+        bool back;
+    } leftovers[] = {
+        {DEAD, 10, true},      {DEAD, 4, false},      /* a delete may still be in flight */
+        {DEAD, -3, false},     {DEAD, -3600, true},   /* a clock far off */
+        {MINE, 10, false},     {MINE, 900, true},     /* pid 1 again after a restart */
+        {ALIVE, 60, false},    {ALIVE, 900, true},    /* a reused pid, another host's */
+        {ALIVE, LLONG_MIN, true},                     /* an earlier version's name */
+    };
+    long long now = (long long)time(NULL);
     struct scene s;
     if (!scene_open(&s, "/tmp", NULL, CDR_ON_SUCCESS_DELETE))
         fail_msg("cannot set up a scene under /tmp");
-    char *gone = xasprintf("in/.Master.csv.cdrimport-delete-%ld", dead_pid());
-    char *hidden = scene_file(&s, gone);
-    char *back = finish_restore_leftover(s.src.path, strrchr(hidden, '/') + 1);
-    char *want = xasprintf("%s/in/Master.csv", s.dir);
-    assert_non_null(back);
-    assert_string_equal(back, want);
-    assert_false(exists(hidden));
-    assert_file_text(want, gone); /* the same file, named back */
-    free(back);
+    for (size_t i = 0; i < sizeof leftovers / sizeof *leftovers; i++) {
+        long pid = leftovers[i].who == DEAD ? dead_pid()
+                   : leftovers[i].who == MINE ? (long)getpid() : (long)getppid();
+        char stamp[32] = "";
+        if (leftovers[i].age != LLONG_MIN)
+            snprintf(stamp, sizeof stamp, "-%lld", now - leftovers[i].age);
+        char *rel = xasprintf("in/.M%zu.csv.cdrimport-delete-%ld%s", i, pid, stamp);
+        char *hidden = scene_file(&s, rel);
+        char *want = xasprintf("%s/in/M%zu.csv", s.dir, i);
+        assert_true(finish_is_leftover(strrchr(hidden, '/') + 1));
+        char *back = finish_restore_leftover(s.src.path, strrchr(hidden, '/') + 1, now);
+        if (!leftovers[i].back != !back)
+            fail_msg("case %zu (%s): named back: %s", i, rel, back ? "yes" : "no");
+        if (back) {
+            assert_string_equal(back, want);
+            assert_false(exists(hidden));
+            assert_file_text(want, rel); /* the same file, named back */
+        } else {
+            assert_true(exists(hidden));
+            assert_false(exists(want));
+        }
+        free(back);
+        free(want);
+        free(hidden);
+        free(rel);
+    }
 
     /* <name> is there again: both stay */
-    hidden = (free(hidden), scene_file(&s, gone));
-    assert_null(finish_restore_leftover(s.src.path, strrchr(hidden, '/') + 1));
-    assert_true(exists(hidden));
-    assert_true(exists(want));
+    char *rel = xasprintf("in/.Master.csv.cdrimport-delete-%ld-%lld", dead_pid(), now - 60);
+    char *hidden = scene_file(&s, rel), *there = scene_file(&s, "in/Master.csv");
+    assert_null(finish_restore_leftover(s.src.path, strrchr(hidden, '/') + 1, now));
+    assert_file_text(hidden, rel);
+    assert_file_text(there, "in/Master.csv");
 
-    /* its process still runs (this one, and our parent) */
-    char *mine = xasprintf("in/.a.csv.cdrimport-delete-%ld", (long)getpid());
-    char *theirs = xasprintf("in/.b.csv.cdrimport-delete-%ld", (long)getppid());
-    char *p1 = scene_file(&s, mine), *p2 = scene_file(&s, theirs);
-    assert_null(finish_restore_leftover(s.src.path, strrchr(p1, '/') + 1));
-    assert_null(finish_restore_leftover(s.src.path, strrchr(p2, '/') + 1));
-    assert_true(exists(p1) && exists(p2));
-
-    /* not a leftover */
-    static const char *const others[] = {".hidden.csv", ".x.cdrimport-delete-",
-                                         ".x.cdrimport-delete-12a", ".cdrimport-delete-5",
-                                         "x.cdrimport-delete-5", ".x.cdrimport-delete--5"};
-    for (size_t i = 0; i < sizeof others / sizeof *others; i++)
-        assert_null(finish_restore_leftover(s.src.path, others[i]));
-    free(gone);
+    /* not a leftover, even when long due */
+    static const char *const others[] = {
+        ".hidden.csv", ".x.cdrimport-delete-", ".x.cdrimport-delete-12a",
+        ".cdrimport-delete-5", "..cdrimport-delete-5", "...cdrimport-delete-5",
+        "x.cdrimport-delete-5", ".x.cdrimport-delete--5", ".x.cdrimport-delete-0",
+        ".x.cdrimport-delete-2147483648", ".x.cdrimport-delete-5-", ".x.cdrimport-delete-5-1x",
+        ".x.cdrimport-delete-5-0"};
+    for (size_t i = 0; i < sizeof others / sizeof *others; i++) {
+        char *o = xasprintf("in/%s", others[i]);
+        char *path = scene_file(&s, o);
+        if (finish_is_leftover(others[i]))
+            fail_msg("'%s' taken for a leftover", others[i]);
+        assert_null(finish_restore_leftover(s.src.path, others[i], now + 86400));
+        assert_file_text(path, o);
+        free(path);
+        free(o);
+    }
+    /* <name> may hold the mark itself: the last one counts */
+    assert_true(finish_is_leftover(".a.cdrimport-delete-7.cdrimport-delete-5-1700000000"));
+    free(rel);
     free(hidden);
-    free(want);
-    free(mine);
-    free(theirs);
-    free(p1);
-    free(p2);
+    free(there);
     scene_close(&s);
 }
 

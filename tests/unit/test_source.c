@@ -257,7 +257,7 @@ static void run_walk_case(void **state)
     struct source_list list = {0};
     char err[CDR_ERRLEN] = "";
 
-    if (source_walk(&src, dir, c->recursive, &list, err, sizeof err) != 0)
+    if (source_walk(&src, dir, c->recursive, true, &list, err, sizeof err) != 0)
         fail_msg("%s: %s", c->name, err);
     size_t nwant = 0;
     while (nwant < MAXLISTED && c->want[nwant])
@@ -299,13 +299,13 @@ static void test_walk_errors(void **state)
 
     char *missing = at("no-such-folder");
     char *want = xasprintf("cannot read folder %s: No such file or directory", missing);
-    assert_int_equal(source_walk(&src, missing, true, &list, err, sizeof err), -1);
+    assert_int_equal(source_walk(&src, missing, true, true, &list, err, sizeof err), -1);
     assert_string_equal(err, want);
     assert_int_equal(list.n, 0);
 
     char *file = at("in/a.csv");
     err[0] = '\0';
-    assert_int_equal(source_walk(&src, file, true, &list, err, sizeof err), -1);
+    assert_int_equal(source_walk(&src, file, true, true, &list, err, sizeof err), -1);
     char *prefix = xasprintf("cannot read folder %s: ", file);
     assert_true(strncmp(err, prefix, strlen(prefix)) == 0);
     assert_int_equal(list.n, 0);
