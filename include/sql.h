@@ -18,6 +18,8 @@ extern const char SQL_SAVEPOINT[];
 extern const char SQL_RELEASE_SAVEPOINT[];
 extern const char SQL_ROLLBACK_SAVEPOINT[];
 extern const char SQL_SET_TIMEZONE[];
+extern const char SQL_IMPORT_LOCK_SHARED[];
+extern const char SQL_IMPORT_LOCK[];
 
 /* Schema (schema.c) */
 extern const char SQL_CREATE_SCHEMA[];

@@ -180,9 +180,12 @@ out:
     return end;
 }
 
+/* A conflict still there after every retry is concurrent importers', not
+ * the file's: it stays where it is, as when the server cannot take the
+ * write now. */
 static enum file_status db_failure(enum load_status st)
 {
-    return st == LOAD_DB_DOWN ? FILE_DB_DOWN : FILE_FAILED;
+    return st == LOAD_DB_DOWN || st == LOAD_CONFLICT ? FILE_DB_DOWN : FILE_FAILED;
 }
 
 static void set_result(struct file_result *r, enum file_status st, const char *why)

@@ -109,7 +109,7 @@ enum load_status ledger_print_status(struct db *db, int limit, char *err, size_t
 
 enum load_status ledger_begin_file(struct db *db, const char *source, const char *timezone,
                                    const char *path, const char *member, const char *format,
-                                   const char *sha256, uint64_t size, bool *known,
+                                   const char *sha256, uint64_t size, bool retry, bool *known,
                                    struct db_step *also, long long *file_id, char *err,
                                    size_t errlen)
 {
@@ -119,14 +119,18 @@ enum load_status ledger_begin_file(struct db *db, const char *source, const char
     path_params(member, &mtext, &mraw);
     const char *params[9] = {source, text, raw, mtext, mraw, sha256, sz, format,
                              known ? "false" : "true"};
-    const char *tzp[1] = {timezone};
-    struct db_step steps[4] = {
+    const char *tzp[1] = {timezone}, *srcp[1] = {source};
+    /* The lock before the ledger row: a retry's known-checksum question
+     * sees what the importers it waited for committed. */
+    struct db_step steps[5] = {
         {.tmpl = SQL_BEGIN, .want = PGRES_COMMAND_OK},
         {.tmpl = SQL_SET_TIMEZONE, .n = 1, .params = tzp, .want = PGRES_TUPLES_OK, .prepare = true},
+        {.tmpl = retry ? SQL_IMPORT_LOCK : SQL_IMPORT_LOCK_SHARED, .n = 1, .params = srcp,
+         .want = PGRES_TUPLES_OK, .prepare = true},
         {.tmpl = SQL_FILE_BEGIN, .n = 9, .params = params, .want = PGRES_TUPLES_OK,
          .prepare = true, .keep = true},
     };
-    size_t n = 3;
+    size_t n = 4;
     if (also)
         steps[n++] = *also;
     enum load_status st = db_pipeline(db, steps, n, err, errlen);
@@ -139,10 +143,10 @@ enum load_status ledger_begin_file(struct db *db, const char *source, const char
         return st;
     }
     if (also)
-        *also = steps[3];
-    bool have = PQntuples(steps[2].res) == 1;
-    *file_id = have ? atoll(PQgetvalue(steps[2].res, 0, 0)) : 0;
-    PQclear(steps[2].res);
+        *also = steps[4];
+    bool have = PQntuples(steps[3].res) == 1;
+    *file_id = have ? atoll(PQgetvalue(steps[3].res, 0, 0)) : 0;
+    PQclear(steps[3].res);
     if (have)
         return LOAD_OK;
     /* Known already: nothing was written, nothing is kept. */

@@ -161,7 +161,7 @@ enum load_status load_begin(struct db *db, const char *source, const char *timez
     struct db_step max = {.tmpl = SQL_STORED_MAX, .n = 1, .params = max_params,
                           .want = PGRES_TUPLES_OK, .prepare = true, .keep = true};
     enum load_status st = ledger_begin_file(db, source, timezone, path, member, format, sha256,
-                                            size, known, &max, &file_id, err, errlen);
+                                            size, careful, known, &max, &file_id, err, errlen);
     if (st != LOAD_OK || !file_id)
         return st;
     /* As a tuple's call_time: microseconds since 2000 (copybin.h). */

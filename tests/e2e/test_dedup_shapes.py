@@ -10,11 +10,12 @@ per row)."""
 import hashlib
 import random
 import re
+import subprocess
 import time
 from datetime import datetime, timedelta
 
-from conftest import rows, run_cli, write_config
-from watch_helpers import gen_kxhts
+from conftest import BIN, rows, run_cli, write_config
+from watch_helpers import gen_kxhts, wait_until
 
 BLOCK = 20_000
 
@@ -307,3 +308,66 @@ def test_a_source_back_in_the_config_starts_not_known(workdir, dsn, db):
     log = imported(run_cli("import", again, config=config))
     assert "new=20000 duplicate=20000" in log, log
     assert marks(db)["office"] == latest(db, "office")
+
+
+# ---- importers side by side ------------------------------------------------
+
+IMPORT_LOCK = "hashtext('cdrimport import'), hashtext('office')"
+
+
+def test_two_importers_of_shuffled_overlapping_downloads(workdir, dsn, db):
+    """Two downloads of the same 100k rows in different random orders, the
+    second with 1000 more, imported side by side (`scan --jobs 2`), twice:
+    every batch of each covers the whole time range, so each transaction
+    inserts keys the other holds uncommitted, and one of them
+    meets a unique violation or a deadlock. That one waits for the other to
+    commit (its retry takes the source's import lock exclusively), then
+    checks every row: both files are imported, none is set aside as failed,
+    and every row is stored once. (A retry that went again at once could
+    deadlock again on every try, until the file was set aside: a6c1769's
+    binary failed this in about one run of two.)"""
+    config = write_config(workdir, dsn)
+    for k in range(2):
+        lines = block(31 + 2 * k, 100_000).splitlines(keepends=True)
+        more = lines + block(32 + 2 * k, 1_000).splitlines(keepends=True)
+        random.Random(k).shuffle(lines)
+        random.Random(k + 100).shuffle(more)
+        (workdir / "inbox" / "dl1.csv").write_text("".join(lines))
+        (workdir / "inbox" / "dl2.csv").write_text("".join(more))
+        r = run_cli("scan", "--jobs", "2", config=config, timeout=300)
+        assert r.returncode == 0, r.stderr
+        assert list((workdir / "failed").iterdir()) == [], r.stderr
+        assert counts(db) == (101_000 * (k + 1), 101_000 * (k + 1)), r.stderr
+    assert rows(db, "SELECT status, count(*) FROM cdr_file GROUP BY 1") == [("imported", 4)]
+
+
+def test_an_import_waits_while_its_source_is_locked_for_a_retry(workdir, dsn, db):
+    """The source's import lock, held here as a retry holds it (exclusive):
+    a new import of the source waits for it (pg_locks shows the wait), and
+    goes ahead, every row stored, once it is released. Held shared, as
+    every first attempt holds it, it keeps no importer waiting."""
+    f = workdir / "a.csv"
+    f.write_text(block(41, 2000))
+    config = write_config(workdir, dsn)
+    assert run_cli("init-db", config=config).returncode == 0
+    cur = db.cursor()
+    cur.execute(f"SELECT pg_advisory_lock_shared({IMPORT_LOCK})")
+    imported(run_cli("import", f, config=config))
+    assert counts(db) == (2000, 2000)
+    cur.execute(f"SELECT pg_advisory_unlock_shared({IMPORT_LOCK})")
+
+    g = workdir / "b.csv"
+    g.write_text(block(42, 2000))
+    cur.execute(f"SELECT pg_advisory_lock({IMPORT_LOCK})")
+    p = subprocess.Popen([BIN, "-c", str(config), "import", str(g)], stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        wait_until(lambda: rows(db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                                    " AND NOT granted")[0][0] == 1, 30, "the import waiting")
+        assert p.poll() is None
+        assert counts(db) == (2000, 2000)
+    finally:
+        cur.execute(f"SELECT pg_advisory_unlock({IMPORT_LOCK})")
+        _, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    assert counts(db) == (4000, 4000)
