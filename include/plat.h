@@ -168,6 +168,8 @@ int plat_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg);
 /* Whether no process with this id runs on this machine (a process that
  * cannot be signalled or opened, for want of rights, still runs). */
 bool plat_process_gone(long pid);
+/* Sleep ms milliseconds (a signal may end it early). */
+void plat_sleep_ms(unsigned ms);
 /* Allocator settings for long runs of large buffers (glibc only). */
 void plat_tune_malloc(void);
 /* Windows: replaces argv (in the ANSI code page there) by the command

@@ -180,18 +180,24 @@ out:
     return end;
 }
 
-/* A conflict still there after every retry is concurrent importers', not
- * the file's: it stays where it is, as when the server cannot take the
- * write now. */
-static enum file_status db_failure(enum load_status st)
-{
-    return st == LOAD_DB_DOWN || st == LOAD_CONFLICT ? FILE_DB_DOWN : FILE_FAILED;
-}
-
 static void set_result(struct file_result *r, enum file_status st, const char *why)
 {
     r->status = st;
     snprintf(r->error, sizeof r->error, "%s", why);
+}
+
+/* The database's answer as the file's result. A conflict still there after
+ * every retry is other importers', not the file's: it is skipped, to be
+ * read again by the next run, and nothing else stops for it. */
+static void db_failed(struct file_result *r, enum load_status st, const char *why)
+{
+    if (st == LOAD_CONFLICT)
+        snprintf(r->error, sizeof r->error, "its rows still met other importers' after %d "
+                 "retries: left for the next run (%.400s)", CONFLICT_RETRIES, why);
+    else
+        snprintf(r->error, sizeof r->error, "%s", why);
+    r->status = st == LOAD_CONFLICT ? FILE_SKIPPED
+                : st == LOAD_DB_DOWN ? FILE_DB_DOWN : FILE_FAILED;
 }
 
 /* A read that failed with errno: the disk's, not the file's (read again). */
@@ -248,7 +254,7 @@ static void pass_failed(struct import *im, enum pass_end end, const struct pass 
         set_result(r, FILE_SKIPPED, "interrupted; rolled back, will be read again");
         break;
     case PASS_LOAD_FAILED:
-        set_result(r, db_failure(ps->st), load_error(ld));
+        db_failed(r, ps->st, load_error(ld));
         break;
     case PASS_NO_PARSER:
         set_result(r, FILE_FAILED, "cannot set up the CSV parser");
@@ -330,7 +336,7 @@ static bool checksum_known(struct import *im, bool *known)
     if (ls == LOAD_ERROR && im->o->dry_run)
         return true;
     if (ls != LOAD_OK) {
-        set_result(im->r, db_failure(ls), err);
+        db_failed(im->r, ls, err);
         return false;
     }
     return true;
@@ -348,7 +354,7 @@ static void record_duplicate(struct import *im)
                                              r->sha256, r->size, "duplicate", NULL, err,
                                              sizeof err);
     if (ls != LOAD_OK)
-        set_result(r, db_failure(ls), err);
+        db_failed(r, ls, err);
 }
 
 /* Step 2: a checksum known before the parse (a plain file's) that is
@@ -380,7 +386,7 @@ static void record_failure(struct import *im, const struct pass *first, const ch
                                      im->member, im->format, r->sha256, r->size, careful, NULL,
                                      &ld, err, sizeof err);
     if (ls != LOAD_OK) {
-        set_result(r, db_failure(ls), err);
+        db_failed(r, ls, err);
         return;
     }
     struct pass again = {.path = im->name, .prof = im->prof, .ld = ld, .rejects_only = true};
@@ -391,7 +397,7 @@ static void record_failure(struct import *im, const struct pass *first, const ch
         again.stats.rows_rejected = first->stats.rows_rejected;
         ls = load_commit(ld, "failed", bad, r->sha256, r->size, &again.stats);
         if (ls != LOAD_OK) {
-            set_result(r, db_failure(ls), load_error(ld));
+            db_failed(r, ls, load_error(ld));
         } else {
             r->stats = first->stats;
             r->stats.rows_inserted = 0;
@@ -458,7 +464,7 @@ static bool attempt(struct import *im, bool careful, bool last)
                                          im->member, im->format, r->sha256, r->size, careful,
                                          ask ? &known : NULL, &ld, err, sizeof err);
         if (ls != LOAD_OK) {
-            set_result(r, db_failure(ls), err);
+            db_failed(r, ls, err);
             return false;
         }
         if (known) {
@@ -484,7 +490,7 @@ static bool attempt(struct import *im, bool careful, bool last)
     } else if (settled == LOAD_CONFLICT && !last) {
         retry = true;
     } else if (settled != LOAD_OK) {
-        set_result(r, db_failure(settled), load_error(ld));
+        db_failed(r, settled, load_error(ld));
     } else if (streamed && streamed_duplicate(im, &ld)) {
         /* the result is set */
     } else if (im->o->dry_run) {
@@ -504,7 +510,7 @@ static bool attempt(struct import *im, bool careful, bool last)
         if (ls == LOAD_CONFLICT && !last)
             retry = true;
         else if (ls != LOAD_OK)
-            set_result(r, db_failure(ls), load_error(ld));
+            db_failed(r, ls, load_error(ld));
         else {
             r->stats = ps.stats;
             r->status = FILE_IMPORTED;

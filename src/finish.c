@@ -407,6 +407,11 @@ char *finish_restore_leftover(const char *dir, const char *name, long long now)
     if (!parse_leftover(name, &l) || !leftover_due(&l, now))
         return NULL;
     char *hidden = xasprintf("%s/%s", dir, name);
+    struct stat st;
+    if (plat_lstat(hidden, &st) < 0 || S_ISDIR(st.st_mode)) { /* a delete makes no folder */
+        free(hidden);
+        return NULL;
+    }
     char *back = xasprintf("%s/%.*s", dir, (int)l.name_len, name + 1);
     int rc = plat_rename_noreplace(hidden, back);
     if (rc < 0 && (errno == EINVAL || errno == ENOSYS)) {

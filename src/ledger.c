@@ -109,7 +109,8 @@ enum load_status ledger_print_status(struct db *db, int limit, char *err, size_t
 
 enum load_status ledger_begin_file(struct db *db, const char *source, const char *timezone,
                                    const char *path, const char *member, const char *format,
-                                   const char *sha256, uint64_t size, bool retry, bool *known,
+                                   const char *sha256, uint64_t size, bool retry, bool *locked,
+                                   bool *known,
                                    struct db_step *also, long long *file_id, char *err,
                                    size_t errlen)
 {
@@ -126,7 +127,7 @@ enum load_status ledger_begin_file(struct db *db, const char *source, const char
         {.tmpl = SQL_BEGIN, .want = PGRES_COMMAND_OK},
         {.tmpl = SQL_SET_TIMEZONE, .n = 1, .params = tzp, .want = PGRES_TUPLES_OK, .prepare = true},
         {.tmpl = retry ? SQL_IMPORT_LOCK : SQL_IMPORT_LOCK_SHARED, .n = 1, .params = srcp,
-         .want = PGRES_TUPLES_OK, .prepare = true},
+         .want = PGRES_TUPLES_OK, .prepare = true, .keep = true},
         {.tmpl = SQL_FILE_BEGIN, .n = 9, .params = params, .want = PGRES_TUPLES_OK,
          .prepare = true, .keep = true},
     };
@@ -144,6 +145,8 @@ enum load_status ledger_begin_file(struct db *db, const char *source, const char
     }
     if (also)
         *also = steps[4];
+    *locked = PQntuples(steps[2].res) == 1 && PQgetvalue(steps[2].res, 0, 0)[0] == 't';
+    PQclear(steps[2].res);
     bool have = PQntuples(steps[3].res) == 1;
     *file_id = have ? atoll(PQgetvalue(steps[3].res, 0, 0)) : 0;
     PQclear(steps[3].res);

@@ -23,6 +23,7 @@
 #include <sys/file.h>
 #include <sys/statvfs.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
 int plat_open(const char *path, int flags, int mode)
@@ -305,6 +306,12 @@ int plat_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg)
     int rc = pthread_create(thread, NULL, fn, arg);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
+}
+
+void plat_sleep_ms(unsigned ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L};
+    nanosleep(&ts, NULL);
 }
 
 bool plat_process_gone(long pid)

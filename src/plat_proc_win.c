@@ -56,6 +56,11 @@ int plat_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg)
     return pthread_create(thread, NULL, fn, arg);
 }
 
+void plat_sleep_ms(unsigned ms)
+{
+    Sleep(ms);
+}
+
 bool plat_process_gone(long pid)
 {
     if (pid <= 0)

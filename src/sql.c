@@ -14,17 +14,21 @@ const char SQL_ROLLBACK_SAVEPOINT[] = "ROLLBACK TO SAVEPOINT cdr_batch";
 /* Times in a file are wall-clock times of the PBX: the server reads them in
  * the source's zone (is_local: this transaction only). */
 const char SQL_SET_TIMEZONE[] = "SELECT set_config('TimeZone', $1, true)";
-/* A file's transaction holds its source's import lock ($1: the source)
- * until it ends: shared, so that importers of one source run side by side;
- * exclusive for a retry after a conflict, which so waits for every import
- * of the source under way to end, then meets their rows committed and
- * checks every row against them. Without it two importers whose files
- * overlap out of time order could deadlock each other again on every
- * retry. (Two keys: a space apart from the one-key locks below.) */
+/* A file's transaction takes its source's import lock ($1: the source),
+ * held until it ends, and never waits for it: a first attempt takes it
+ * shared, so that importers of one source run side by side (and, if a
+ * retry holds it, goes on without); a retry after a conflict asks for it
+ * exclusive until it gets it (load.c), so that it starts once the
+ * source's imports under way have ended, meets their rows committed and
+ * checks every row against them. Retried at once, two importers whose
+ * files overlap out of time order could deadlock each other again on every
+ * try. Nobody queues on the lock: a queued exclusive request would hold
+ * up every new import of the source behind a long one. (Two keys: a space
+ * apart from the one-key locks below.) */
 const char SQL_IMPORT_LOCK_SHARED[] =
-    "SELECT pg_advisory_xact_lock_shared(hashtext('cdrimport import'), hashtext($1))";
+    "SELECT pg_try_advisory_xact_lock_shared(hashtext('cdrimport import'), hashtext($1))";
 const char SQL_IMPORT_LOCK[] =
-    "SELECT pg_advisory_xact_lock(hashtext('cdrimport import'), hashtext($1))";
+    "SELECT pg_try_advisory_xact_lock(hashtext('cdrimport import'), hashtext($1))";
 
 /* ---- schema --------------------------------------------------------------- */
 

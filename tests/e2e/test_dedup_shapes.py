@@ -12,6 +12,8 @@ import random
 import re
 import subprocess
 import time
+
+import psycopg2
 from datetime import datetime, timedelta
 
 from conftest import BIN, rows, run_cli, write_config
@@ -315,6 +317,11 @@ def test_a_source_back_in_the_config_starts_not_known(workdir, dsn, db):
 IMPORT_LOCK = "hashtext('cdrimport import'), hashtext('office')"
 
 
+def put(path, text):
+    path.write_text(text)
+    return path
+
+
 def test_two_importers_of_shuffled_overlapping_downloads(workdir, dsn, db):
     """Two downloads of the same 100k rows in different random orders, the
     second with 1000 more, imported side by side (`scan --jobs 2`), twice:
@@ -341,33 +348,47 @@ def test_two_importers_of_shuffled_overlapping_downloads(workdir, dsn, db):
     assert rows(db, "SELECT status, count(*) FROM cdr_file GROUP BY 1") == [("imported", 4)]
 
 
-def test_an_import_waits_while_its_source_is_locked_for_a_retry(workdir, dsn, db):
-    """The source's import lock, held here as a retry holds it (exclusive):
-    a new import of the source waits for it (pg_locks shows the wait), and
-    goes ahead, every row stored, once it is released. Held shared, as
-    every first attempt holds it, it keeps no importer waiting."""
-    f = workdir / "a.csv"
-    f.write_text(block(41, 2000))
+def test_a_retry_waits_for_the_imports_under_way_and_nobody_waits_for_it(workdir, dsn, db):
+    """A file whose COPY meets a row another transaction holds uncommitted
+    (here, this test's) waits for it, then is refused by the key once it
+    commits. Its retry waits while an import of the source is under way
+    (here, the test holding the source's import lock shared, as every
+    first attempt does), says so, and once it ends reads the file again:
+    the row that was the other's is a duplicate, the rest new. A first
+    attempt never waits on the lock, even held exclusive, as a retry holds
+    it: one long import must not hold up every other of its source."""
     config = write_config(workdir, dsn)
-    assert run_cli("init-db", config=config).returncode == 0
+    one, rest = block(41, 1), block(42, 999)
+    imported(run_cli("import", put(workdir / "one.csv", one), config=config))
     cur = db.cursor()
-    cur.execute(f"SELECT pg_advisory_lock_shared({IMPORT_LOCK})")
-    imported(run_cli("import", f, config=config))
-    assert counts(db) == (2000, 2000)
-    cur.execute(f"SELECT pg_advisory_unlock_shared({IMPORT_LOCK})")
+    cur.execute("CREATE TABLE saved AS SELECT * FROM cdr_row")
+    cur.execute("DELETE FROM cdr_row")
 
-    g = workdir / "b.csv"
-    g.write_text(block(42, 2000))
-    cur.execute(f"SELECT pg_advisory_lock({IMPORT_LOCK})")
-    p = subprocess.Popen([BIN, "-c", str(config), "import", str(g)], stderr=subprocess.PIPE,
-                         text=True)
+    other = psycopg2.connect(dsn)  # a transaction of its own, left open
+    other.cursor().execute("INSERT INTO cdr_row SELECT * FROM saved")
+    cur.execute(f"SELECT pg_advisory_lock_shared({IMPORT_LOCK})")
+    p = subprocess.Popen([BIN, "-c", str(config), "import",
+                          str(put(workdir / "two.csv", one + rest))],
+                         stderr=subprocess.PIPE, text=True)
     try:
-        wait_until(lambda: rows(db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
-                                    " AND NOT granted")[0][0] == 1, 30, "the import waiting")
-        assert p.poll() is None
-        assert counts(db) == (2000, 2000)
+        wait_until(lambda: rows(db, "SELECT count(*) FROM pg_stat_activity WHERE "
+                                    "datname = current_database() AND wait_event_type = 'Lock'"
+                                )[0][0] == 1, 30, "the COPY waiting on the row")
+        other.commit()
+        time.sleep(1.5)
+        assert p.poll() is None, "the retry did not wait"
+        assert rows(db, "SELECT count(*) FROM cdr_file WHERE path LIKE '%two.csv'") == [(0,)]
     finally:
-        cur.execute(f"SELECT pg_advisory_unlock({IMPORT_LOCK})")
+        cur.execute(f"SELECT pg_advisory_unlock_shared({IMPORT_LOCK})")
+        other.close()
         _, err = p.communicate(timeout=60)
     assert p.returncode == 0, err
-    assert counts(db) == (4000, 4000)
+    assert "waiting for the other imports of source office to end" in err, err
+    assert "new=999 duplicate=1" in err, err
+    assert counts(db) == (1000, 1000)
+
+    cur.execute(f"SELECT pg_advisory_lock({IMPORT_LOCK})")
+    log = imported(run_cli("import", put(workdir / "three.csv", block(43, 500)), config=config,
+                           timeout=30))
+    cur.execute(f"SELECT pg_advisory_unlock({IMPORT_LOCK})")
+    assert "new=500" in log, log

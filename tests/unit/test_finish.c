@@ -418,6 +418,12 @@ static void test_restore_leftover(void **state)
         free(path);
         free(o);
     }
+    /* a folder named like one: a delete never makes it */
+    char *folder = xasprintf("%s/in/.F.cdrimport-delete-%ld-%lld", s.dir, dead_pid(), now - 60);
+    assert_int_equal(mkdir(folder, 0700), 0);
+    assert_null(finish_restore_leftover(s.src.path, strrchr(folder, '/') + 1, now));
+    assert_true(exists(folder));
+    free(folder);
     /* <name> may hold the mark itself: the last one counts */
     assert_true(finish_is_leftover(".a.cdrimport-delete-7.cdrimport-delete-5-1700000000"));
     free(rel);
