@@ -156,8 +156,9 @@ static void loader_reset(struct load *ld, const char *source, const char *timezo
 #define RETRY_POLL_MS 200
 
 /* The file's transaction opens in one round trip (ledger.h) that also
- * reads the latest call_time stored, for the probe (dedup.h); a retry's
- * again until it has the import lock or has waited RETRY_WAIT_S. */
+ * reads the latest call_time stored, for the probe (dedup.h). A retry's
+ * is opened again until it has the import lock or has waited RETRY_WAIT_S
+ * (a watch stopping meanwhile waits for that too: at most 30 s). */
 enum load_status load_begin(struct db *db, const char *source, const char *timezone,
                             const char *path, const char *member, const char *format,
                             const char *sha256, uint64_t size, bool careful, bool *known,
