@@ -46,9 +46,9 @@ enum load_status ledger_print_status(struct db *db, int limit, char *err, size_t
  *
  * ledger_begin_file: BEGIN, the source's time zone for the transaction
  * (times in a file are the PBX's wall-clock times: the server reads them
- * in it; SET LOCAL), the source's import lock if free (shared; exclusive
- * for a retry after a conflict: sql.c's SQL_IMPORT_LOCK; *locked says
- * whether it was had), the file's ledger row (status imported until the
+ * in it; SET LOCAL), the source's import lock if free (shared; for a
+ * retry after a conflict exclusive, asked again until had or 30 s have
+ * passed: sql.c's SQL_IMPORT_LOCK), the file's ledger row (status imported until the
  * finish says otherwise; *file_id tags its rows; format is the profile it
  * is read with, schema version 8, may be NULL) and, if `also` is given,
  * one statement of the caller's (its result in also->res). Unless known is
@@ -62,8 +62,7 @@ enum load_status ledger_print_status(struct db *db, int limit, char *err, size_t
  * read twice knows them only then (begin gets "" and 0). */
 enum load_status ledger_begin_file(struct db *db, const char *source, const char *timezone,
                                    const char *path, const char *member, const char *format,
-                                   const char *sha256, uint64_t size, bool retry, bool *locked,
-                                   bool *known,
+                                   const char *sha256, uint64_t size, bool retry, bool *known,
                                    struct db_step *also, long long *file_id, char *err,
                                    size_t errlen);
 enum load_status ledger_finish_commit(struct db *db, const char *file_id, const char *status,

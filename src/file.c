@@ -191,13 +191,13 @@ static void set_result(struct file_result *r, enum file_status st, const char *w
  * read again by the next run, and nothing else stops for it. */
 static void db_failed(struct file_result *r, enum load_status st, const char *why)
 {
-    if (st == LOAD_CONFLICT)
-        snprintf(r->error, sizeof r->error, "its rows still met other importers' after %d "
-                 "retries: left for the next run (%.400s)", CONFLICT_RETRIES, why);
-    else
-        snprintf(r->error, sizeof r->error, "%s", why);
-    r->status = st == LOAD_CONFLICT ? FILE_SKIPPED
-                : st == LOAD_DB_DOWN ? FILE_DB_DOWN : FILE_FAILED;
+    if (st != LOAD_CONFLICT) {
+        set_result(r, st == LOAD_DB_DOWN ? FILE_DB_DOWN : FILE_FAILED, why);
+        return;
+    }
+    r->status = FILE_SKIPPED;
+    snprintf(r->error, sizeof r->error, "its rows still met other importers' after %d retries: "
+             "left for the next run (%.400s)", CONFLICT_RETRIES, why);
 }
 
 /* A read that failed with errno: the disk's, not the file's (read again). */

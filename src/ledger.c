@@ -5,6 +5,8 @@
 #include "ledger.h"
 #include "copytext.h"
 #include "sql.h"
+#include "log.h"
+#include "plat.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,12 +109,12 @@ enum load_status ledger_print_status(struct db *db, int limit, char *err, size_t
     return LOAD_OK;
 }
 
-enum load_status ledger_begin_file(struct db *db, const char *source, const char *timezone,
+/* One opening round trip; *locked: whether the import lock was had. */
+static enum load_status begin_once(struct db *db, const char *source, const char *timezone,
                                    const char *path, const char *member, const char *format,
                                    const char *sha256, uint64_t size, bool retry, bool *locked,
-                                   bool *known,
-                                   struct db_step *also, long long *file_id, char *err,
-                                   size_t errlen)
+                                   bool *known, struct db_step *also, long long *file_id,
+                                   char *err, size_t errlen)
 {
     char sz[24], *text, *raw, *mtext, *mraw;
     snprintf(sz, sizeof sz, "%llu", (unsigned long long)size);
@@ -164,6 +166,45 @@ enum load_status ledger_begin_file(struct db *db, const char *source, const char
     }
     cdr_seterr(err, errlen, "the ledger row of %s was not written", path);
     return LOAD_ERROR;
+}
+
+/* How long a retry waits for the source's imports under way to end (the
+ * import lock, sql.c), asking every RETRY_POLL_MS at most. Past that it
+ * goes on without: a source fed without a pause may never be free, and
+ * the primary key still decides. A watch stopping meanwhile waits too. */
+#define RETRY_WAIT_S 30
+#define RETRY_POLL_MS 200
+
+enum load_status ledger_begin_file(struct db *db, const char *source, const char *timezone,
+                                   const char *path, const char *member, const char *format,
+                                   const char *sha256, uint64_t size, bool retry, bool *known,
+                                   struct db_step *also, long long *file_id, char *err,
+                                   size_t errlen)
+{
+    const struct db_step asked = also ? *also : (struct db_step){0};
+    double until = cdr_monotonic() + RETRY_WAIT_S;
+    for (unsigned pause = 10;; pause = pause * 2 < RETRY_POLL_MS ? pause * 2 : RETRY_POLL_MS) {
+        bool locked;
+        enum load_status st = begin_once(db, source, timezone, path, member, format, sha256,
+                                         size, retry, &locked, known, also, file_id, err,
+                                         errlen);
+        if (st != LOAD_OK || !*file_id || !retry || locked)
+            return st;
+        if (cdr_monotonic() >= until) {
+            log_info("%s: other imports of source %s still under way after %d s: reading it "
+                     "again without waiting for them", path, source, RETRY_WAIT_S);
+            return st;
+        }
+        if (pause == 10)
+            log_info("%s: waiting for the other imports of source %s to end (up to %d s)", path,
+                     source, RETRY_WAIT_S);
+        db_rollback(db);
+        if (also) {
+            PQclear(also->res);
+            *also = asked;
+        }
+        plat_sleep_ms(pause);
+    }
 }
 
 enum load_status ledger_finish_commit(struct db *db, const char *file_id, const char *status,

@@ -15,8 +15,6 @@
 #include "sql.h"
 #include "tuple.h"
 #include "zone.h"
-#include "log.h"
-#include "plat.h"
 
 #include <assert.h>
 #include <pthread.h>
@@ -148,17 +146,8 @@ static void loader_reset(struct load *ld, const char *source, const char *timezo
     pthread_mutex_unlock(&ld->mu);
 }
 
-/* How long a retry after a conflict waits for the source's imports under
- * way to end (the import lock, sql.c), asking every RETRY_POLL_MS at
- * most. Past that it goes on without: a source fed without a pause may
- * never be free, and the primary key still decides. */
-#define RETRY_WAIT_S 30
-#define RETRY_POLL_MS 200
-
 /* The file's transaction opens in one round trip (ledger.h) that also
- * reads the latest call_time stored, for the probe (dedup.h). A retry's
- * is opened again until it has the import lock or has waited RETRY_WAIT_S
- * (a watch stopping meanwhile waits for that too: at most 30 s). */
+ * reads the latest call_time stored, for the probe (dedup.h). */
 enum load_status load_begin(struct db *db, const char *source, const char *timezone,
                             const char *path, const char *member, const char *format,
                             const char *sha256, uint64_t size, bool careful, bool *known,
@@ -169,31 +158,12 @@ enum load_status load_begin(struct db *db, const char *source, const char *timez
         *known = false;
     long long file_id;
     const char *max_params[1] = {source};
-    struct db_step max;
-    enum load_status st;
-    double until = cdr_monotonic() + RETRY_WAIT_S;
-    for (unsigned pause = 10;; pause = pause * 2 < RETRY_POLL_MS ? pause * 2 : RETRY_POLL_MS) {
-        bool locked;
-        max = (struct db_step){.tmpl = SQL_STORED_MAX, .n = 1, .params = max_params,
-                               .want = PGRES_TUPLES_OK, .prepare = true, .keep = true};
-        st = ledger_begin_file(db, source, timezone, path, member, format, sha256, size,
-                               careful, &locked, known, &max, &file_id, err, errlen);
-        if (st != LOAD_OK || !file_id)
-            return st;
-        if (!careful || locked)
-            break;
-        if (cdr_monotonic() >= until) {
-            log_info("%s: other imports of source %s still under way after %d s: reading it "
-                     "again without waiting for them", path, source, RETRY_WAIT_S);
-            break;
-        }
-        if (pause == 10)
-            log_info("%s: waiting for the other imports of source %s to end (up to %d s)", path,
-                     source, RETRY_WAIT_S);
-        PQclear(max.res);
-        db_rollback(db);
-        plat_sleep_ms(pause);
-    }
+    struct db_step max = {.tmpl = SQL_STORED_MAX, .n = 1, .params = max_params,
+                          .want = PGRES_TUPLES_OK, .prepare = true, .keep = true};
+    enum load_status st = ledger_begin_file(db, source, timezone, path, member, format, sha256,
+                                            size, careful, known, &max, &file_id, err, errlen);
+    if (st != LOAD_OK || !file_id)
+        return st;
     /* As a tuple's call_time: microseconds since 2000 (copybin.h). */
     int64_t stored_max = PQntuples(max.res) != 1 || PQgetisnull(max.res, 0, 0)
         ? INT64_MIN
