@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <libpq-fe.h>
+#include <signal.h>
 
 /* What a failed database step means for the caller. The name is older than
  * this module (it was load.c's), and file.c, job.c, main.c and watch.c all
@@ -23,7 +24,9 @@ enum load_status {
     LOAD_DB_DOWN,    /* connection lost or refused, or the server cannot take writes
                       * now (read-only, disk full, timeout): retry later, keep the file */
     LOAD_CONFLICT,   /* a concurrent importer stored some rows first: retry */
-    LOAD_ERROR       /* the server refused this file's data */
+    LOAD_ERROR,      /* the server refused this file's data */
+    LOAD_CANCELLED   /* told to stop while waiting (db_set_cancel): rolled back,
+                      * read the file again later */
 };
 
 struct db;
@@ -37,6 +40,12 @@ struct partition_cache;
 struct db *db_connect(const struct cdr_config *cfg, char *err, size_t errlen);
 /* Safe on NULL. */
 void db_close(struct db *db);
+/* A flag (set by a stop signal; NULL for none) that makes this
+ * connection's voluntary waits give up: a retry waiting for the import
+ * lock (ledger.c) ends with LOAD_CANCELLED instead of holding a stopping
+ * daemon up to 30 s. Safe on a NULL db. */
+void db_set_cancel(struct db *db, const volatile sig_atomic_t *flag);
+bool db_cancelled(const struct db *db);
 
 /* libpq's keyword/value arrays for a parsed dsn (opts may be NULL: no dsn),
  * sized from it, so no option is ever dropped. A relative host (a socket

@@ -28,6 +28,7 @@ struct db {
     } prepared[DB_PREPARED_MAX];
     size_t nprepared;
     void *loader;            /* load.c's, kept across files */
+    const volatile sig_atomic_t *cancel; /* db_set_cancel */
     void (*loader_free)(void *);
 };
 
@@ -423,4 +424,15 @@ void db_close(struct db *db)
     zone_destroy(db->zones);
     partition_cache_destroy(db->parts);
     free(db);
+}
+
+void db_set_cancel(struct db *db, const volatile sig_atomic_t *flag)
+{
+    if (db)
+        db->cancel = flag;
+}
+
+bool db_cancelled(const struct db *db)
+{
+    return db->cancel && *db->cancel;
 }

@@ -188,11 +188,14 @@ static void set_result(struct file_result *r, enum file_status st, const char *w
 
 /* The database's answer as the file's result. A conflict still there after
  * every retry is other importers', not the file's: it is skipped, to be
- * read again by the next run, and nothing else stops for it. */
+ * read again by the next run, and nothing else stops for it; so is a file
+ * whose retry was told to stop while it waited. */
 static void db_failed(struct file_result *r, enum load_status st, const char *why)
 {
     if (st != LOAD_CONFLICT) {
-        set_result(r, st == LOAD_DB_DOWN ? FILE_DB_DOWN : FILE_FAILED, why);
+        set_result(r, st == LOAD_DB_DOWN     ? FILE_DB_DOWN
+                      : st == LOAD_CANCELLED ? FILE_SKIPPED
+                                             : FILE_FAILED, why);
         return;
     }
     r->status = FILE_SKIPPED;

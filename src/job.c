@@ -194,6 +194,7 @@ enum file_status job_import_file(struct job *job, size_t si, const char *root, c
                           .progress_ctx = job, .member = on_member};
     struct file_result r;
     job->current = job->archive = path;
+    db_set_cancel(job->db, job->cancel); /* a stop ends a retry's wait too */
     file_import(job->db, src, job->profiles[si], path, &o, &r);
     char *dest = NULL;
     if (finish && !job->dry_run) {

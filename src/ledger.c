@@ -171,7 +171,8 @@ static enum load_status begin_once(struct db *db, const char *source, const char
 /* How long a retry waits for the source's imports under way to end (the
  * import lock, sql.c), asking every RETRY_POLL_MS at most. Past that it
  * goes on without: a source fed without a pause may never be free, and
- * the primary key still decides. A watch stopping meanwhile waits too. */
+ * the primary key still decides. A stop asked meanwhile (db_set_cancel)
+ * ends the wait at the next poll: the file is read again next time. */
 #define RETRY_WAIT_S 30
 #define RETRY_POLL_MS 200
 
@@ -204,6 +205,11 @@ enum load_status ledger_begin_file(struct db *db, const char *source, const char
             *also = asked;
         }
         plat_sleep_ms(pause);
+        if (db_cancelled(db)) {
+            cdr_seterr(err, errlen, "told to stop while waiting for the other imports of "
+                       "source %s; rolled back, will be read again", source);
+            return LOAD_CANCELLED;
+        }
     }
 }
 

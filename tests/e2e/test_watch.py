@@ -23,6 +23,7 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg2
 import pytest
 
 from conftest import pg_start, pg_stop, write_config
@@ -537,6 +538,73 @@ def test_sigterm_during_large_file(workdir, dsn, q, daemons, big_file):
     assert big_counts(q) == (BIG_ROWS, BIG_ROWS)
     assert q.one("SELECT count(*) FROM cdr_file WHERE status = 'imported'") == 1
     assert len(files_under(workdir / "processed")) == 1
+    assert files_under(workdir / "failed") == []
+
+
+# The source's import lock (sql.c SQL_IMPORT_LOCK): held shared by every
+# first attempt; a retry waits until it can take it alone.
+IMPORT_LOCK = "hashtext('cdrimport import'), hashtext('office')"
+
+
+@pytest.mark.parametrize("end", ["sigterm", "kill9", "connection_lost"])
+def test_a_retry_waiting_for_the_import_lock(end, workdir, dsn, db, q, daemons):
+    """A file's COPY meets a row another transaction holds uncommitted; once
+    that commits, the key refuses the row and the retry waits for the
+    source's import under way (the test holding the import lock shared).
+    Told to stop then, the daemon stops at once, cleanly, not at the end of
+    the 30 s wait nor by the grace timer; killed, it leaves nothing; its
+    connection cut, it reconnects and imports the file as a first attempt
+    (which never waits). Every way, the file ends imported exactly once."""
+    ds = Dataset()
+    one, rest = ds.text(1), ds.text(999)
+    config = config_for(workdir, dsn, "inotify")
+    d = daemons(config)
+    write_file(workdir / "inbox" / "one.csv", one)
+    q.wait_rows(1, daemons=[d])
+    cur = db.cursor()
+    cur.execute("CREATE TABLE saved AS SELECT * FROM cdr_row")
+    cur.execute("DELETE FROM cdr_row")
+
+    other = psycopg2.connect(dsn)  # a transaction of its own, left open
+    other.cursor().execute("INSERT INTO cdr_row SELECT * FROM saved")
+    cur.execute(f"SELECT pg_advisory_lock_shared({IMPORT_LOCK})")
+    try:
+        write_file(workdir / "inbox" / "two.csv", one + rest)
+        wait_until(lambda: q.one("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                 "current_database() AND wait_event_type = 'Lock'") == 1,
+                   30, "the COPY waiting on the row")
+        other.commit()
+        d.wait_log(r"two\.csv: waiting for the other imports of source office to end")
+        time.sleep(0.5)
+        assert d.alive(), d.log()
+        if end == "sigterm":
+            rc, took = d.stop(signal.SIGTERM)
+            assert rc == 0, d.log()
+            assert took < 2, f"took {took:.1f} s to stop"
+            assert not d.log_lines(r"still busy"), d.log()
+            assert d.log_lines(r"two\.csv.*told to stop while waiting for the other imports "
+                               r"of source office; rolled back, will be read again"), d.log()
+        elif end == "kill9":
+            d.kill9()
+        else:
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                        "datname = current_database() AND application_name = 'cdrimport'")
+            q.wait_rows(1000, daemons=[d])
+            assert d.log_lines(r"database unreachable"), d.log()
+        if end != "connection_lost":
+            assert files_under(workdir / "inbox") == ["two.csv"]
+            assert q.cdr_count() == 1
+            assert q.one("SELECT count(*) FROM cdr_file WHERE path LIKE '%two.csv'") == 0
+    finally:
+        cur.execute(f"SELECT pg_advisory_unlock_shared({IMPORT_LOCK})")
+        other.close()
+    if end != "connection_lost":
+        d = daemons(config, name="watch2")
+        q.wait_rows(1000, daemons=[d])
+    wait_until(lambda: not files_under(workdir / "inbox"), 10, "the inbox to be empty")
+    q.assert_exactly_once(ds.expected)
+    assert q.all("SELECT rows_inserted, rows_duplicate FROM cdr_file "
+                 "WHERE path LIKE '%two.csv'") == [(999, 1)]
     assert files_under(workdir / "failed") == []
 
 
