@@ -314,16 +314,25 @@ copy_run() {
     "${PSQL[@]}" -U cdr -d copyb -f "$script" >"$W/log/copy.out" 2>&1 || { cat "$W/log/copy.out"; die "\\copy failed"; }
     COPY_T=$(since "$t0")
 }
+# copy_one CASE FILES...: one \copy run, its time added to CASE's runs.
+# copy_done CASE N_EXPECTED: the row count checked, the median into T[CASE].
+declare -A TS=()
+copy_one() {
+    local c=$1; shift
+    copy_run "$@"; TS[$c]="${TS[$c]:-} $COPY_T"
+    log "  $c: \\copy run $(wc -w <<<"${TS[$c]}")/$RUNS: $COPY_T s"
+}
+copy_done() {
+    local got; got=$(val copyb "SELECT count(*) FROM cdr_copy")
+    [ "$got" = "$2" ] || note "$1" "cdr_copy holds $got rows, expected $2"
+    # shellcheck disable=SC2086 # the runs' times, one word each
+    T[$1]=$(median ${TS[$1]})
+}
 # copy_case CASE N_EXPECTED FILES...: RUNS \copy runs, median into T[CASE]
 copy_case() {
-    local c=$1 want=$2 r ts=(); shift 2
-    for ((r = 1; r <= RUNS; r++)); do
-        copy_run "$@"; ts+=("$COPY_T")
-        log "  $c: \\copy run $r/$RUNS: $COPY_T s"
-    done
-    local got; got=$(val copyb "SELECT count(*) FROM cdr_copy")
-    [ "$got" = "$want" ] || note "$c" "cdr_copy holds $got rows, expected $want"
-    T[$c]=$(median "${ts[@]}")
+    local c=$1 want=$2 r; shift 2
+    for ((r = 1; r <= RUNS; r++)); do copy_one "$c" "$@"; done
+    copy_done "$c" "$want"
 }
 
 # The server's side alone: the rows cdrimport stored in case 1, dumped in
@@ -491,22 +500,50 @@ over_budget() {
     log "  $1: skipping runs $3..$RUNS (CASE_BUDGET=$CASE_BUDGET s)"
     return 0
 }
-# cdr_case CASE FRESH_TEMPLATE|- DB EXPECTED_ROWS FILES...: RUNS runs, each on a
-# fresh clone of FRESH_TEMPLATE (or on DB as it is with '-').
+# cdr_one CASE FRESH_TEMPLATE|- DB FILES...: one run on a fresh clone of
+# FRESH_TEMPLATE (or on DB as it is with '-'), its time and peak RSS added
+# to CASE's runs; none once the case has failed (exit > 1: T[CASE]=FAIL).
+# cdr_done CASE DB EXPECTED_ROWS: the row count checked, the medians kept.
+declare -A RSSS=()
+cdr_one() {
+    local c=$1 tpl=$2 db=$3; shift 3
+    [ "${T[$c]:-}" = FAIL ] && return 1
+    [ "$tpl" != - ] && clone "$db" "$tpl"
+    ${RUNNER:-cdr_run} "$c-$(($(wc -w <<<"${TS[$c]:-}") + 1))" "$db" "$@"
+    TS[$c]="${TS[$c]:-} $CDR_T"; RSSS[$c]="${RSSS[$c]:-} $CDR_RSS"
+    [ "$CDR_RC" = 0 ] || note "$c" "exit $CDR_RC"
+    log "  $c: cdrimport run $(wc -w <<<"${TS[$c]}")/$RUNS: $CDR_T s, max RSS $((CDR_RSS / 1024)) MiB, exit $CDR_RC"
+    if [ "$CDR_RC" -gt 1 ]; then T[$c]=FAIL; return 1; fi
+}
+cdr_done() {
+    [ "${T[$1]:-}" = FAIL ] && return 1
+    local got; got=$(val "$2" "SELECT count(*) FROM cdr" 2>/dev/null)
+    [ "$got" = "$3" ] || note "$1" "cdr holds ${got:-?} rows, expected $3"
+    # shellcheck disable=SC2086 # the runs' figures, one word each
+    { T[$1]=$(median ${TS[$1]}); RSS[$1]=$(median ${RSSS[$1]}); }
+}
+# cdr_case CASE FRESH_TEMPLATE|- DB EXPECTED_ROWS FILES...: RUNS runs of cdr_one.
 cdr_case() {
-    local c=$1 tpl=$2 db=$3 want=$4 r ts=() rs=() t0=$EPOCHREALTIME; shift 4
+    local c=$1 tpl=$2 db=$3 want=$4 r t0=$EPOCHREALTIME last; shift 4
     for ((r = 1; r <= RUNS; r++)); do
-        over_budget "$c" "$t0" "$r" "${ts[*]:+${ts[${#ts[@]}-1]}}" && break
-        [ "$tpl" != - ] && clone "$db" "$tpl"
-        ${RUNNER:-cdr_run} "$c-$r" "$db" "$@"
-        ts+=("$CDR_T"); rs+=("$CDR_RSS")
-        [ "$CDR_RC" = 0 ] || note "$c" "exit $CDR_RC"
-        log "  $c: cdrimport run $r/$RUNS: $CDR_T s, max RSS $((CDR_RSS / 1024)) MiB, exit $CDR_RC"
-        if [ "$CDR_RC" -gt 1 ]; then T[$c]=FAIL; return 1; fi
+        last=${TS[$c]:-}; last=${last##* }
+        over_budget "$c" "$t0" "$r" "$last" && break
+        cdr_one "$c" "$tpl" "$db" "$@" || return 1
     done
-    local got; got=$(val "$db" "SELECT count(*) FROM cdr" 2>/dev/null)
-    [ "$got" = "$want" ] || note "$c" "cdr holds ${got:-?} rows, expected $want"
-    T[$c]=$(median "${ts[@]}"); RSS[$c]=$(median "${rs[@]}")
+    cdr_done "$c" "$db" "$want"
+}
+# paired CASE COPY_CASE FRESH_TEMPLATE DB EXPECTED_ROWS FILE: RUNS rounds of
+# one \copy run then one cdrimport run, so that a slower stretch of a shared
+# host weighs on a case and on its baseline alike (a ratio's two medians
+# measured minutes apart drifted by up to 30% on one VM).
+paired() {
+    local c=$1 cc=$2 tpl=$3 db=$4 want=$5 f=$6 r
+    for ((r = 1; r <= RUNS; r++)); do
+        copy_one "$cc" "$f"
+        cdr_one "$c" "$tpl" "$db" "$f" || break
+    done
+    copy_done "$cc" "$want"
+    cdr_done "$c" "$db" "$want"
 }
 
 # prune_run CASE DB ARGS...: one timed cdrimport command (case 14); T, RSS.
@@ -529,13 +566,24 @@ SZ[rss]=$(size "$F_RSS"); SZ[new]=$(size "${F_NEW[0]}"); SZ[jobs]=$(dirsize "$D_
 cat "$F_BASE" "$F_REDL" "$F_HALF" >/dev/null    # the page cache holds them for every contender
 
 log "baseline: psql \\copy into cdr_copy (schema_copy.sql), $RUNS runs per file"
-copy_case copy_base "$ROWS" "$F_BASE"
 copy_case copy_redl "$ROWS" "$F_REDL"
 copy_case copy_half "$ROWS" "$F_HALF"
 
+# Case 1 and case 13 (case 1 with database.partition: month) run in turn
+# with their \copy baseline, as the shapes below do: each is compared
+# with the other.
 if [ $CDR_OK = 1 ]; then
-    log "case 1: fresh import of $ROWS rows into an empty schema"
-    cdr_case c1 tpl_empty w1 "$ROWS" "$F_BASE"
+    log "case 1: fresh import of $ROWS rows into an empty schema; case 13: the same with partition: month; each run after one of \\copy"
+    for ((r = 1; r <= RUNS; r++)); do
+        copy_one copy_base "$F_BASE"
+        cdr_one c1 tpl_empty w1 "$F_BASE"
+        PARTITION=month cdr_one c13 tpl_empty w13 "$F_BASE"
+    done
+    copy_done copy_base "$ROWS"
+    cdr_done c1 w1 "$ROWS"
+    cdr_done c13 w13 "$ROWS"
+    P13=$(val w13 "SELECT count(*) FROM pg_inherits WHERE inhparent = 'cdr_row'::regclass")
+    dropdb_ w13
     RSS[c6a]=${RSS[c1]:-}
     if [ "${T[c1]}" != FAIL ]; then
         adm -c "ALTER DATABASE w1 RENAME TO tpl_base" >/dev/null
@@ -561,23 +609,24 @@ if [ $CDR_OK = 1 ]; then
     cat "$F_B10" "$F_RND" "$F_SRC2" >/dev/null
     SZ[b10]=$(size "$F_B10"); SZ[rnd]=$(size "$F_RND"); SZ[src2]=$(size "$F_SRC2")
     log "case 9: the main file's rows as ten blocks that each cover the whole time range"
-    copy_case copy_b10 "$ROWS" "$F_B10"
-    cdr_case c9 tpl_empty w9 "$ROWS" "$F_B10"
+    paired c9 copy_b10 tpl_empty w9 "$ROWS" "$F_B10"
     dropdb_ w9
     log "case 11: the main file's rows in random order"
-    copy_case copy_rnd "$ROWS" "$F_RND"
-    cdr_case c11 tpl_empty w11 "$ROWS" "$F_RND"
+    paired c11 copy_rnd tpl_empty w11 "$ROWS" "$F_RND"
     dropdb_ w11
     if has_db tpl_base; then
         log "case 10: a second source's $ROWS rows over the range the first source fills"
-        copy_case copy_src2 "$ROWS" "$F_SRC2"
-        SRC_NAME=branch cdr_case c10 tpl_base w10 $((2 * ROWS)) "$F_SRC2"
+        for ((r = 1; r <= RUNS; r++)); do
+            copy_one copy_src2 "$F_SRC2"
+            SRC_NAME=branch cdr_one c10 tpl_base w10 "$F_SRC2" || break
+        done
+        copy_done copy_src2 "$ROWS"
+        cdr_done c10 w10 $((2 * ROWS))
         dropdb_ w10
     fi
 fi
 
 # Case 12: many PBXs in one table, files from each, two workers.
-# Case 13: case 1 with database.partition: month.
 if [ $CDR_OK = 1 ]; then
     mapfile -t SF < <(ls -d "$D_SRC10"/pbx*/*.csv)
     SZ[src10]=$(cat "${SF[@]}" | wc -c)
@@ -585,10 +634,6 @@ if [ $CDR_OK = 1 ]; then
     copy_case copy_src10 "$ROWS" "${SF[@]}"
     RUNNER=scan_run cdr_case c12 tpl_empty w12 "$ROWS"
     dropdb_ w12
-    log "case 13: case 1 with partition: month"
-    PARTITION=month cdr_case c13 tpl_empty w13 "$ROWS" "$F_BASE"
-    P13=$(val w13 "SELECT count(*) FROM pg_inherits WHERE inhparent = 'cdr_row'::regclass")
-    dropdb_ w13
 fi
 
 if [ $HAVE_PGLOADER = 1 ]; then
