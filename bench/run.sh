@@ -17,8 +17,7 @@
 #   NEW_ROWS  new rows imported in case 7       (default ROWS / 10)
 #   JOB_FILES files of JOB_FILE_ROWS rows, case 8 (default ROWS / 1000, 1000)
 #   CDRIMPORT the binary                        (default build/cdrimport)
-#   CASE_BUDGET  no further runs of a case once it has taken this many s (240;
-#                not for the cases run in turn with their \copy baseline)
+#   CASE_BUDGET  no further runs (rounds) of a case once it has taken this many s (240)
 #   PREFILL_LIMIT  seconds allowed for the pre-fill of case 7 (900)
 #   BENCH_DATA keep generated files in this folder and reuse them next time
 #   BENCH_DIR  parent of the temporary folder   (default /tmp)
@@ -501,6 +500,18 @@ over_budget() {
     log "  $1: skipping runs $3..$RUNS (CASE_BUDGET=$CASE_BUDGET s)"
     return 0
 }
+# round_over_budget T0 ROUND CASE...: over_budget for cases run in turn, a
+# round being one run of each: true (and a note on each) when one more
+# round, as long as the average so far, would end after CASE_BUDGET s.
+round_over_budget() {
+    local t0=$1 r=$2 c; shift 2
+    [ "$r" -gt 1 ] || return 1
+    awk -v a="$t0" -v b="$EPOCHREALTIME" -v n="$r" -v m="$CASE_BUDGET" \
+        'BEGIN {exit !(b - a + (b - a) / (n - 1) > m)}' || return 1
+    for c; do note "$c" "median of $((r - 1)) run(s), not $RUNS: another round would pass CASE_BUDGET=$CASE_BUDGET s"; done
+    log "  $*: skipping rounds $r..$RUNS (CASE_BUDGET=$CASE_BUDGET s)"
+    return 0
+}
 # cdr_one CASE FRESH_TEMPLATE|- DB FILES...: one run on a fresh clone of
 # FRESH_TEMPLATE (or on DB as it is with '-'), its time and peak RSS added
 # to CASE's runs; none once the case has failed (exit > 1: T[CASE]=FAIL).
@@ -538,10 +549,12 @@ cdr_case() {
 # host weighs on a case and on its baseline alike (a ratio's two medians
 # measured minutes apart drifted by up to 30% on one VM).
 paired() {
-    local c=$1 cc=$2 tpl=$3 db=$4 want=$5 f=$6 r
+    local c=$1 cc=$2 tpl=$3 db=$4 want=$5 f=$6 r t0=$EPOCHREALTIME
     for ((r = 1; r <= RUNS; r++)); do
+        round_over_budget "$t0" "$r" "$c" "$cc" && break
         copy_one "$cc" "$f"
-        cdr_one "$c" "$tpl" "$db" "$f" || break
+        cdr_one "$c" "$tpl" "$db" "$f" ||
+            { note "$cc" "median of $r run(s): $c failed"; break; }
     done
     copy_done "$cc" "$want"
     cdr_done "$c" "$db" "$want"
@@ -575,7 +588,9 @@ copy_case copy_half "$ROWS" "$F_HALF"
 # with the other.
 if [ $CDR_OK = 1 ]; then
     log "case 1: fresh import of $ROWS rows into an empty schema; case 13: the same with partition: month; each run after one of \\copy"
+    t0=$EPOCHREALTIME
     for ((r = 1; r <= RUNS; r++)); do
+        round_over_budget "$t0" "$r" copy_base c1 c13 && break
         copy_one copy_base "$F_BASE"
         cdr_one c1 tpl_empty w1 "$F_BASE"
         PARTITION=month cdr_one c13 tpl_empty w13 "$F_BASE"
@@ -602,6 +617,8 @@ if [ $CDR_OK = 1 ]; then
         cdr_case c4 tpl_base w4 $((HALF + ROWS)) "$F_HALF"
         dropdb_ w4
     fi
+else
+    copy_case copy_base "$ROWS" "$F_BASE"   # pgloader's case 5 is still compared with it
 fi
 
 # Shapes that are not one PBX's file in time order (issue 11): each against
@@ -617,9 +634,12 @@ if [ $CDR_OK = 1 ]; then
     dropdb_ w11
     if has_db tpl_base; then
         log "case 10: a second source's $ROWS rows over the range the first source fills"
+        t0=$EPOCHREALTIME
         for ((r = 1; r <= RUNS; r++)); do
+            round_over_budget "$t0" "$r" copy_src2 c10 && break
             copy_one copy_src2 "$F_SRC2"
-            SRC_NAME=branch cdr_one c10 tpl_base w10 "$F_SRC2" || break
+            SRC_NAME=branch cdr_one c10 tpl_base w10 "$F_SRC2" ||
+                { note copy_src2 "median of $r run(s): c10 failed"; break; }
         done
         copy_done copy_src2 "$ROWS"
         cdr_done c10 w10 $((2 * ROWS))
@@ -734,7 +754,9 @@ fi
 if [ $CDR_OK = 1 ] && [ $HAVE_JOBS = 1 ]; then
     log "case 8: import --jobs N, $JOB_FILES files of $JOB_FILE_ROWS rows"
     mapfile -t JF < <(ls -d "$D_JOBS"/*.csv)
+    t0=$EPOCHREALTIME
     for ((r = 1; r <= RUNS; r++)); do   # in turn, as cases 1 and 9 to 11
+        round_over_budget "$t0" "$r" copy_jobs c8j1 c8j2 && break
         copy_one copy_jobs "${JF[@]}"
         cdr_one c8j1 tpl_empty w8a --jobs 1 "${JF[@]}"
         cdr_one c8j2 tpl_empty w8 --jobs 2 "${JF[@]}"
