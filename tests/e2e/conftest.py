@@ -53,6 +53,25 @@ def connect(dbname="postgres"):
     return conn
 
 
+# The import lock of source "office", write_config's (sql.c SQL_IMPORT_LOCK):
+# every first attempt holds it shared; a retry waits until it can take it
+# alone.
+IMPORT_LOCK = "hashtext('cdrimport import'), hashtext('office')"
+
+
+def hold_rows_uncommitted(db, dsn):
+    """Move every stored row into a transaction of its own, left open, and
+    return its connection: a file holding those rows now meets them as
+    another importer's, uncommitted (its COPY waits; the commit then makes
+    the key refuse them)."""
+    cur = db.cursor()
+    cur.execute("CREATE TABLE saved AS SELECT * FROM cdr_row")
+    cur.execute("DELETE FROM cdr_row")
+    other = psycopg2.connect(dsn)
+    other.cursor().execute("INSERT INTO cdr_row SELECT * FROM saved")
+    return other
+
+
 def rows(db, sql, *params):
     """Run sql (with %s params) on connection db; return fetchall()."""
     with db.cursor() as cur:

@@ -13,10 +13,9 @@ import re
 import subprocess
 import time
 
-import psycopg2
 from datetime import datetime, timedelta
 
-from conftest import BIN, rows, run_cli, write_config
+from conftest import BIN, IMPORT_LOCK, hold_rows_uncommitted, rows, run_cli, write_config
 from watch_helpers import gen_kxhts, wait_until
 
 BLOCK = 20_000
@@ -314,7 +313,6 @@ def test_a_source_back_in_the_config_starts_not_known(workdir, dsn, db):
 
 # ---- importers side by side ------------------------------------------------
 
-IMPORT_LOCK = "hashtext('cdrimport import'), hashtext('office')"
 
 
 def put(path, text):
@@ -360,12 +358,8 @@ def test_a_retry_waits_for_the_imports_under_way_and_nobody_waits_for_it(workdir
     config = write_config(workdir, dsn)
     one, rest = block(41, 1), block(42, 999)
     imported(run_cli("import", put(workdir / "one.csv", one), config=config))
+    other = hold_rows_uncommitted(db, dsn)
     cur = db.cursor()
-    cur.execute("CREATE TABLE saved AS SELECT * FROM cdr_row")
-    cur.execute("DELETE FROM cdr_row")
-
-    other = psycopg2.connect(dsn)  # a transaction of its own, left open
-    other.cursor().execute("INSERT INTO cdr_row SELECT * FROM saved")
     cur.execute(f"SELECT pg_advisory_lock_shared({IMPORT_LOCK})")
     p = subprocess.Popen([BIN, "-c", str(config), "import",
                           str(put(workdir / "two.csv", one + rest))],

@@ -23,10 +23,9 @@ import threading
 import time
 from pathlib import Path
 
-import psycopg2
 import pytest
 
-from conftest import pg_start, pg_stop, write_config
+from conftest import IMPORT_LOCK, hold_rows_uncommitted, pg_start, pg_stop, write_config
 from watch_helpers import (DEBUG, Daemon, Dataset, Db, files_under, gen_kxhts, identities,
                            kx_text, wait_until, write_file)
 
@@ -541,11 +540,6 @@ def test_sigterm_during_large_file(workdir, dsn, q, daemons, big_file):
     assert files_under(workdir / "failed") == []
 
 
-# The source's import lock (sql.c SQL_IMPORT_LOCK): held shared by every
-# first attempt; a retry waits until it can take it alone.
-IMPORT_LOCK = "hashtext('cdrimport import'), hashtext('office')"
-
-
 @pytest.mark.parametrize("end", ["sigterm", "kill9", "connection_lost"])
 def test_a_retry_waiting_for_the_import_lock(end, workdir, dsn, db, q, daemons):
     """A file's COPY meets a row another transaction holds uncommitted; once
@@ -561,12 +555,8 @@ def test_a_retry_waiting_for_the_import_lock(end, workdir, dsn, db, q, daemons):
     d = daemons(config)
     write_file(workdir / "inbox" / "one.csv", one)
     q.wait_rows(1, daemons=[d])
+    other = hold_rows_uncommitted(db, dsn)
     cur = db.cursor()
-    cur.execute("CREATE TABLE saved AS SELECT * FROM cdr_row")
-    cur.execute("DELETE FROM cdr_row")
-
-    other = psycopg2.connect(dsn)  # a transaction of its own, left open
-    other.cursor().execute("INSERT INTO cdr_row SELECT * FROM saved")
     cur.execute(f"SELECT pg_advisory_lock_shared({IMPORT_LOCK})")
     try:
         write_file(workdir / "inbox" / "two.csv", one + rest)
