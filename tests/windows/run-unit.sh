@@ -9,11 +9,18 @@
 # that the log names the cause. Passing the second time is reported as such
 # (it is counted, and named in the closing line) rather than hidden.
 #
-# Usage: WINE=wine WINEPREFIX=... run-unit.sh PROGRAM.exe...
+# Usage: WINE=/usr/lib/wine/wine64 WINEPREFIX=... run-unit.sh PROGRAM.exe...
+# (WINESERVER: the wineserver beside WINE unless set)
 set -u
 wine=${WINE:-wine}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+
+# A new prefix is set up by the first program Wine starts, partly in the
+# background; make it, and wait for Wine to be done with it, before any test
+# runs, so that no test shares its start with that work.
+WINEDEBUG=-all "$wine" wineboot --init >/dev/null 2>&1
+"${WINESERVER:-$(dirname "$wine")/wineserver}" -w
 passed=0 failed=0 second=()
 for t in "$@"; do
     echo "== $t"
