@@ -326,7 +326,8 @@ WINE_RUN = WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wineprefix WINEDEBUG=-all $(WINE)
 # selects by module file name.
 WIN_E2E_FILES = $(notdir $(wildcard tests/e2e/test_windows*.py))
 windows-e2e: $(WIN_BUILD)/cdrimport.exe $(BUILD)/cdrimport $(WIN_BUILD)/tests/slow_writer.exe
-	$(WINE_RUN) $(WIN_BUILD)/cdrimport.exe --version >/dev/null 2>&1  # the prefix, made once
+	$(WINE_RUN) $(WIN_BUILD)/cdrimport.exe --version >/dev/null 2>&1  # the prefix, made once,
+	WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wineprefix $(dir $(WINE))wineserver -w  # and Wine done with it
 	CDRIMPORT_EXE=$(CURDIR)/$(WIN_BUILD)/cdrimport.exe WINE=$(WINE) \
 	    SLOW_WRITER=$(CURDIR)/$(WIN_BUILD)/tests/slow_writer.exe \
 	    WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wineprefix WINEDEBUG=-all CDR_PG_LISTEN=127.0.0.1 \
