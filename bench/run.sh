@@ -357,7 +357,7 @@ ceiling_case() {
     done
     local got; got=$(val w0 "SELECT count(*) FROM cdr")
     [ "$got" = "$ROWS" ] || note c0d "cdr holds $got rows, expected $ROWS"
-    T[c0d]=$(median "${ts[@]}")
+    T[c0d]=$(median "${ts[@]}"); TS[c0d]=" ${ts[*]}"
     dropdb_ w0
     rm -f "$bin"
 }
@@ -388,7 +388,7 @@ ceiling_jobs_case() {
     done
     local got; got=$(val w0 "SELECT count(*) FROM cdr")
     [ "$got" = $((JOB_FILES * JOB_FILE_ROWS)) ] || note c8d "cdr holds $got rows, expected $((JOB_FILES * JOB_FILE_ROWS))"
-    T[c8d]=$(median "${ts[@]}")
+    T[c8d]=$(median "${ts[@]}"); TS[c8d]=" ${ts[*]}"
     dropdb_ w0
     rm -rf "$dir"
 }
@@ -846,6 +846,17 @@ if has prefill; then
         echo "(pre-fill of case 7: stopped after $(printf '%.1f' "${T[prefill]}") s with ${BIG_HELD:-?} of $BIG_ROWS rows stored)"
     fi
 fi
+# How far apart each figure's runs were: a ratio of two medians is only as
+# sure as their runs agree, and a busy host (another VM, a checkpoint) shows
+# here first.
+echo
+echo "== spread: each figure's runs, fastest and slowest (slowest / fastest above 1.25: the host was busy, its ratios less sure)"
+for k in $(printf '%s\n' "${!TS[@]}" | sort); do
+    # shellcheck disable=SC2086 # the runs' times, one word each
+    printf '%s\n' ${TS[$k]} | sort -g | awk -v k="$k" '{a[NR] = $1}
+        END {if (NR < 2 || a[1] <= 0) exit; s = a[NR] / a[1]
+             printf "%-10s %d runs %8.2f .. %6.2f s  %5.2f%s\n", k, NR, a[1], a[NR], s, (s > 1.25 ? "  busy" : "")}'
+done
 if [ ${#NOTE[@]} -gt 0 ]; then
     echo
     echo "== notes: a wrong row count or a failed command makes a row invalid; fewer runs make it less sure"
