@@ -256,6 +256,7 @@ WIN_HOST   = x86_64-w64-mingw32
 WIN_CC     = $(WIN_HOST)-gcc
 WIN_AR     = $(WIN_HOST)-ar
 WINE      ?= /usr/lib/wine/wine64
+WINESERVER ?= $(dir $(WINE))wineserver
 # -isystem: the libraries' headers are system headers, as on Linux (their
 # own warnings are not ours). _POSIX_C_SOURCE: mingw's localtime_r;
 # __USE_MINGW_ANSI_STDIO: C99 printf (%zu, %lld) rather than msvcrt's;
@@ -327,7 +328,7 @@ WINE_RUN = WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wineprefix WINEDEBUG=-all $(WINE)
 WIN_E2E_FILES = $(notdir $(wildcard tests/e2e/test_windows*.py))
 windows-e2e: $(WIN_BUILD)/cdrimport.exe $(BUILD)/cdrimport $(WIN_BUILD)/tests/slow_writer.exe
 	$(WINE_RUN) $(WIN_BUILD)/cdrimport.exe --version >/dev/null 2>&1  # the prefix, made once,
-	WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wineprefix $(dir $(WINE))wineserver -w  # and Wine done with it
+	WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wineprefix $(WINESERVER) -w  # and Wine done with it
 	CDRIMPORT_EXE=$(CURDIR)/$(WIN_BUILD)/cdrimport.exe WINE=$(WINE) \
 	    SLOW_WRITER=$(CURDIR)/$(WIN_BUILD)/tests/slow_writer.exe \
 	    WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wineprefix WINEDEBUG=-all CDR_PG_LISTEN=127.0.0.1 \
@@ -342,7 +343,7 @@ $(WIN_BUILD)/tests/slow_writer.exe: tests/windows/slow_writer.c
 # tests/windows/run-unit.sh: a program that dies before cmocka's summary
 # is run once more with Wine's errors shown (see there).
 windows-check: $(WIN_UNIT_BIN)
-	@CDR_FIXTURES=$(CURDIR)/fixtures SHARED=$(SHARED_DIR) WINE=$(WINE) \
+	@CDR_FIXTURES=$(CURDIR)/fixtures SHARED=$(SHARED_DIR) WINE=$(WINE) WINESERVER=$(WINESERVER) \
 	    WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wineprefix tests/windows/run-unit.sh $(WIN_UNIT_BIN)
 
 # The same set of files as the Debian package (which runs this with
