@@ -23,12 +23,14 @@
 #include <string.h>
 
 /* A file's first batch holds this many rows, each next one twice as many
- * up to BATCH_ROWS: the server starts on a file's rows after 256 of them
- * are parsed (well under a millisecond) rather than 16384 (about 25 ms),
- * and even a small file is parsed and stored in overlapping parts: 1000
- * files of 1000 rows, --jobs 1, took 6.6-6.8 s against 7.2-8.0 s with a
- * first batch of 2048 (which is one batch for them). */
-#define FIRST_BATCH_ROWS 256
+ * up to BATCH_ROWS: the server starts on a file's rows after 32 of them
+ * are parsed (a tenth of a millisecond) rather than 16384 (about 25 ms),
+ * and even a small file is parsed and stored in overlapping parts. 1000
+ * files of 1000 rows, --jobs 1: 6.6-6.8 s with a first batch of 256
+ * against 7.2-8.0 s with 2048 (one batch for them); then, on a busier
+ * host, 7.4-8.4 s (median 8.3, six runs) with 32 against 8.3-9.2 s
+ * (median 8.7) with 256. --jobs 2 and a 1M-row file did not change. */
+#define FIRST_BATCH_ROWS 32
 
 /* Savepoints a file may use (copy_guarded): well under the 64
  * subtransactions a backend caches (PGPROC_MAX_CACHED_SUBXIDS). */

@@ -91,15 +91,16 @@ def test_second_source_over_a_filled_range(workdir, dsn, db):
 
 
 def test_rows_repeated_across_a_files_batches(workdir, dsn, db):
-    """A file's batches are 256, 512, 1024... rows. A batch that reaches
-    back only into the batch before it is checked against that batch's keys
-    in the client and joins the COPY in flight; one that reaches further
-    back asks the server. Lines repeated both ways are stored once: line
-    200 again as line 300 (batch 2, into batch 1), line 1000 again as line
-    1900 (batch 4, into batch 3), and line 10 again as line 1500 (batch 3,
-    past batch 2: the server's)."""
+    """A file's batches are 32, 64, 128... rows (lines 1-32, 33-96, 97-224,
+    225-480, 481-992, 993-2016). A batch that reaches back only into the
+    batch before it is checked against that batch's keys in the client and
+    joins the COPY in flight; one that reaches further back asks the
+    server. Lines repeated both ways are stored once: line 200 again as
+    line 300 (batch 4, into batch 3), line 700 again as line 1500 (batch 6,
+    into batch 5), and line 10 again as line 400 (batch 4, past batch 3:
+    the server's)."""
     lines = block(61, 2000).splitlines(keepends=True)
-    for src, at in ((200, 300), (1000, 1900), (10, 1500)):
+    for src, at in ((200, 300), (700, 1500), (10, 400)):
         lines.insert(at - 1, lines[src - 1])
     f = workdir / "repeats.csv"
     f.write_text("".join(lines))
@@ -115,15 +116,21 @@ def test_rows_repeated_across_a_files_batches(workdir, dsn, db):
     assert counts(db) == (2000, 2000)
 
 
+# The 0-based line indexes at which a file's batches after the first
+# begin: 32 rows, then twice as many each (load.c).
+BATCH_STARTS = {32 * (2 ** n - 1) for n in range(1, 10)}
+
+
 def hourly(lines, first):
     """lines moved in time: line k starts k hours after first (durations
-    kept), but every 256th 90 minutes earlier: rows are written as calls
-    end, so a batch's first rows reach back into the batch before."""
+    kept), but the first line of each batch after the first 90 minutes
+    earlier: rows are written as calls end, so a batch's first rows reach
+    back into the batch before."""
     stamp = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
     out, starts = [], []
     for k, line in enumerate(lines):
         times = stamp.findall(line)
-        start = first + timedelta(hours=k, minutes=-90 if k and k % 256 == 0 else 0)
+        start = first + timedelta(hours=k, minutes=-90 if k in BATCH_STARTS else 0)
         shift = start - datetime.fromisoformat(times[0])
         line = stamp.sub(lambda m: str(datetime.fromisoformat(m.group(0)) + shift), line)
         out.append(line)
@@ -149,7 +156,7 @@ def test_new_hours_asked_without_a_probe(workdir, dsn, db):
     """3000 calls an hour apart (four months in Australia/Lord_Howe, whose
     clock goes half an hour forward on 6 October: that hour holds two
     offsets and is asked about second by second, a second round) into an
-    empty table, and line 256 again as line 257, the first of the second
+    empty table, and line 32 again as line 33, the first of the second
     batch. Every batch meets hours the zone cache
     has not seen, and asking the server about them ends the COPY in flight;
     the batch is still checked in the client, as one whose hours were known:
@@ -157,7 +164,7 @@ def test_new_hours_asked_without_a_probe(workdir, dsn, db):
     at the instant PostgreSQL gives its wall time, each once."""
     lines, starts = hourly(block(71, 3000).splitlines(keepends=True),
                            datetime(2024, 8, 20, 0, 17, 5))
-    lines.insert(256, lines[255])
+    lines.insert(32, lines[31])
     f = workdir / "hourly.csv"
     f.write_text("".join(lines))
     config = write_config(workdir, dsn, timezone="Australia/Lord_Howe")
@@ -171,7 +178,7 @@ def test_new_hours_asked_without_a_probe(workdir, dsn, db):
     # one for each of the batches after the first).
     idx, seq = scans(db)
     assert idx == before[0] and seq <= before[1] + 1, (before, idx, seq)
-    line_nos = list(range(1, 257)) + list(range(258, 3002))
+    line_nos = list(range(1, 33)) + list(range(34, 3002))
     wrong = rows(db, "SELECT count(*), count(*) FILTER (WHERE r.call_time <>"
                      " e.local AT TIME ZONE 'Australia/Lord_Howe') FROM cdr_row r"
                      " JOIN unnest(%s::int[], %s::timestamp[]) AS e(line_no, local) USING (line_no)",
