@@ -49,8 +49,9 @@ void dedup_begin_file(struct dedup *d, int64_t stored_max);
 
 /* Without the server, where that is enough: true when none of the batch's
  * rows can meet a row stored before the file, nor one the file sent before
- * the batch remembered last, and then the rows repeating that batch's are
- * marked (*dups grows by their number). False (nothing marked) when only
+ * the batch remembered last (the file's Bloom filter of its keys clearing
+ * every row that reaches back that far), and then the rows repeating that
+ * batch's are marked (*dups grows by their number). False (nothing marked) when only
  * the server can say, or on a retry (careful): dedup_stored then. A batch
  * that needs no server goes into the COPY in flight (load.c). */
 bool dedup_local(struct dedup *d, const struct dedup_batch *b, bool careful, uint64_t *dups);
@@ -61,7 +62,9 @@ void dedup_remember(struct dedup *d, const struct dedup_batch *b);
 
 /*
  * Ask the server which of the batch's remaining keys it holds and mark
- * them; *dups grows by their number. careful: a retry after a unique
+ * them; *dups grows by their number. A batch after every row stored
+ * before the file asks only about the rows the file's Bloom filter cannot
+ * clear (an exact lookup of those, without a savepoint). careful: a retry after a unique
  * violation (the call_time range is widened by a day each side, see
  * dedup.c). may_skip: where the range holds more than the batch and the
  * exact lookup would be next, return with *unchecked set instead (the

@@ -10,6 +10,13 @@
  * sources or files in the same hours) gets the exact lookup of the batch's
  * own (call_time, row_key) pairs instead: one primary-key descent each.
  * Either way the work and the result are bounded by the batch.
+ *
+ * A file out of time order (ten blocks over the same weeks, rows
+ * shuffled) reaches back past the batch before it in every batch, where
+ * only the server knew its earlier rows. A Bloom filter of the keys the
+ * file has sent answers most of that here: a batch whose rows all come
+ * after those stored before the file asks the server about its rows the
+ * filter cannot clear, and no others.
  */
 #include "dedup.h"
 #include "copybin.h"
@@ -53,7 +60,21 @@ struct dedup {
     int32_t *tail_slots;
     size_t tail_nslots, ntail;
     int64_t tail_floor;
+    /* Every key the file sent, for a batch that reaches back past the
+     * tail; bloom_keys counts them (0: the filter is clear), and past
+     * BLOOM_MAX_KEYS the filter is no longer used for the file. */
+    uint64_t *bloom;
+    size_t bloom_keys;
+    bool *ask; /* the rows the filter cannot clear (bloom_asks) */
 };
+
+/* The Bloom filter of the keys a file sent: 4M bits (512 KiB) and three
+ * bits a key give 1 false "maybe" in 50 after 250k keys, 1 in 7 after 1M
+ * (each one a row asked about). Past BLOOM_MAX_KEYS the file goes on
+ * without it. */
+#define BLOOM_BITS (1u << 22)
+#define BLOOM_K 3
+#define BLOOM_MAX_KEYS (1u << 20)
 
 /* Batches that skip the range probe after it overflowed. */
 #define FULL_SKIP 7
@@ -71,6 +92,9 @@ struct dedup *dedup_create(size_t max_rows)
     d->tail = xmalloc(max_rows * sizeof *d->tail);
     d->tail_nslots = 1;
     d->tail_slots[0] = -1;
+    /* Pages are touched only as keys go in: a small file's few. */
+    d->bloom = xcalloc(BLOOM_BITS / 64, sizeof *d->bloom);
+    d->ask = xcalloc(max_rows, sizeof *d->ask);
     return d;
 }
 
@@ -81,6 +105,8 @@ void dedup_destroy(struct dedup *d)
     free(d->slots);
     free(d->tail_slots);
     free(d->tail);
+    free(d->bloom);
+    free(d->ask);
     free(d);
 }
 
@@ -128,6 +154,59 @@ static int32_t find_in(const int32_t *slots, size_t nslots, const unsigned char 
 static int32_t find(const struct dedup *d, const struct dedup_batch *b, const unsigned char k[16])
 {
     return find_in(d->slots, d->nslots, b->keys, k);
+}
+
+/* The filter's bits for a key: double hashing of a 64-bit mix of all 16
+ * bytes (row keys are SHA-256 bits, but the mix does not rely on it). */
+static void bloom_bits(const unsigned char k[16], uint32_t bits[BLOOM_K])
+{
+    uint64_t a, b;
+    memcpy(&a, k, 8);
+    memcpy(&b, k + 8, 8);
+    uint64_t h = a ^ (b * 0x9e3779b97f4a7c15u);
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9u;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebu;
+    h ^= h >> 31;
+    uint32_t h1 = (uint32_t)h, h2 = (uint32_t)(h >> 32) | 1;
+    for (uint32_t i = 0; i < BLOOM_K; i++)
+        bits[i] = (h1 + i * h2) & (BLOOM_BITS - 1);
+}
+
+static bool bloom_usable(const struct dedup *d)
+{
+    return d->bloom_keys <= BLOOM_MAX_KEYS;
+}
+
+static void bloom_add(struct dedup *d, const unsigned char k[16])
+{
+    uint32_t bits[BLOOM_K];
+    bloom_bits(k, bits);
+    for (int i = 0; i < BLOOM_K; i++)
+        d->bloom[bits[i] / 64] |= UINT64_C(1) << (bits[i] % 64);
+}
+
+static bool bloom_maybe(const struct dedup *d, const unsigned char k[16])
+{
+    uint32_t bits[BLOOM_K];
+    bloom_bits(k, bits);
+    for (int i = 0; i < BLOOM_K; i++)
+        if (!(d->bloom[bits[i] / 64] & (UINT64_C(1) << (bits[i] % 64))))
+            return false;
+    return true;
+}
+
+/* Mark in d->ask the batch's live rows the file may have sent before (the
+ * filter says maybe); how many. The others it certainly did not send. */
+static size_t bloom_asks(struct dedup *d, const struct dedup_batch *b)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->nrows; i++) {
+        d->ask[i] = !b->skip[i] && bloom_maybe(d, b->keys[i]);
+        n += d->ask[i];
+    }
+    return n;
 }
 
 /* A probe query; its result is one binary row_key per row. Unless it has
@@ -182,9 +261,10 @@ static char *array_header(char *w, Oid elem, size_t n)
 }
 
 /* The exact lookup: the live rows' (call_time, row_key) pairs as two
- * binary arrays. */
+ * binary arrays; only those marked in `only` (live of them) unless NULL. */
 static enum load_status pairs(const struct dedup *d, struct db *db, const struct dedup_batch *b,
-                              size_t live, uint64_t *dups, char *err, size_t errlen)
+                              const bool *only, size_t live, uint64_t *dups, char *err,
+                              size_t errlen)
 {
     char *times = xmalloc(20 + live * 12), *keys = xmalloc(20 + live * 20);
     char *t = array_header(times, OID_TIMESTAMPTZ, live);
@@ -193,7 +273,7 @@ static enum load_status pairs(const struct dedup *d, struct db *db, const struct
      * the server's index descents then walk the index in order. */
     for (size_t j = 0; j < b->nrows; j++) {
         size_t i = b->order ? b->order[j] : j;
-        if (b->skip[i])
+        if (b->skip[i] || (only && !only[i]))
             continue;
         t = copybin_bytes(t, b->call_time(b->ctx, i), 8);
         k = copybin_bytes(k, b->keys[i], 16);
@@ -218,6 +298,9 @@ void dedup_begin_file(struct dedup *d, int64_t stored_max)
     d->ntail = 0;
     d->tail_nslots = 1; /* empty: find_in needs one empty slot */
     d->tail_slots[0] = -1;
+    if (d->bloom_keys)
+        memset(d->bloom, 0, BLOOM_BITS / 8);
+    d->bloom_keys = 0;
 }
 
 /* The call_time range of the batch's live rows; how many there are. */
@@ -244,10 +327,14 @@ bool dedup_local(struct dedup *d, const struct dedup_batch *b, bool careful, uin
         return true;
     /* Rows stored before the file, or sent by it before the tail: only the
      * server knows them. */
-    if (careful || lo <= d->before || lo <= d->tail_floor)
+    if (careful || lo <= d->before)
         return false;
     if (lo > d->sent_max)
         return true; /* after everything: nothing to meet */
+    /* Back past the tail: local only if the filter clears every row (the
+     * tail's keys are in it too: nothing to mark then). */
+    if (lo <= d->tail_floor)
+        return bloom_usable(d) && bloom_asks(d, b) == 0;
     for (size_t i = 0; i < b->nrows; i++) {
         if (!b->skip[i] && find_in(d->tail_slots, d->tail_nslots,
                                    (const unsigned char (*)[16])d->tail, b->keys[i]) >= 0) {
@@ -261,12 +348,19 @@ bool dedup_local(struct dedup *d, const struct dedup_batch *b, bool careful, uin
 void dedup_remember(struct dedup *d, const struct dedup_batch *b)
 {
     int64_t lo, hi;
-    if (live_range(b, &lo, &hi) == 0)
+    size_t live = live_range(b, &lo, &hi);
+    if (live == 0)
         return;
     /* The next batch is checked here only if all its rows come after the
      * rows sent before this one (dedup_local): this batch's rows up to
      * those cannot be asked about, and are not kept. So a file in time
      * order keeps about a batch of keys, one in random order hardly any. */
+    if (bloom_usable(d)) {
+        for (size_t i = 0; i < b->nrows; i++)
+            if (!b->skip[i])
+                bloom_add(d, b->keys[i]);
+        d->bloom_keys += live;
+    }
     int64_t floor = d->sent_max;
     size_t keep = 0;
     for (size_t i = 0; i < b->nrows; i++)
@@ -326,7 +420,7 @@ enum load_status dedup_pairs(struct dedup *d, struct db *db, const struct dedup_
     size_t live = 0;
     for (size_t i = 0; i < b->nrows; i++)
         live += !b->skip[i];
-    return live ? pairs(d, db, b, live, dups, err, errlen) : LOAD_OK;
+    return live ? pairs(d, db, b, NULL, live, dups, err, errlen) : LOAD_OK;
 }
 
 enum load_status dedup_stored(struct dedup *d, struct db *db, const struct dedup_batch *b,
@@ -341,10 +435,16 @@ enum load_status dedup_stored(struct dedup *d, struct db *db, const struct dedup
     int64_t known = d->before > d->sent_max ? d->before : d->sent_max;
     if (!careful && lo > known)
         return LOAD_OK;
+    /* After every row stored before the file: only the file's own rows can
+     * be met, and the filter says which rows may be those. */
+    if (!careful && lo > d->before && bloom_usable(d)) {
+        size_t n = bloom_asks(d, b);
+        return n ? pairs(d, db, b, d->ask, n, dups, err, errlen) : LOAD_OK;
+    }
     if (d->full && d->since_range < FULL_SKIP) {
         d->since_range++;
         *unchecked = may_skip;
-        return may_skip ? LOAD_OK : pairs(d, db, b, live, dups, err, errlen);
+        return may_skip ? LOAD_OK : pairs(d, db, b, NULL, live, dups, err, errlen);
     }
     char limit[24], upto[32];
     snprintf(limit, sizeof limit, "%zu", PROBE_RANGE_FACTOR * live + 1);
@@ -358,6 +458,6 @@ enum load_status dedup_stored(struct dedup *d, struct db *db, const struct dedup
     if (st == LOAD_OK && more && may_skip)
         *unchecked = true;
     else if (st == LOAD_OK && more)
-        st = pairs(d, db, b, live, dups, err, errlen);
+        st = pairs(d, db, b, NULL, live, dups, err, errlen);
     return st;
 }
