@@ -197,6 +197,16 @@ static bool bloom_maybe(const struct dedup *d, const unsigned char k[16])
     return true;
 }
 
+/* Whether the filter clears every live row of the batch: stops at the
+ * first "maybe" (the rows to ask about are then marked by dedup_stored). */
+static bool bloom_clears(const struct dedup *d, const struct dedup_batch *b)
+{
+    for (size_t i = 0; i < b->nrows; i++)
+        if (!b->skip[i] && bloom_maybe(d, b->keys[i]))
+            return false;
+    return true;
+}
+
 /* Mark in d->ask the batch's live rows the file may have sent before (the
  * filter says maybe); how many. The others it certainly did not send. */
 static size_t bloom_asks(struct dedup *d, const struct dedup_batch *b)
@@ -334,7 +344,7 @@ bool dedup_local(struct dedup *d, const struct dedup_batch *b, bool careful, uin
     /* Back past the tail: local only if the filter clears every row (the
      * tail's keys are in it too: nothing to mark then). */
     if (lo <= d->tail_floor)
-        return bloom_usable(d) && bloom_asks(d, b) == 0;
+        return bloom_usable(d) && bloom_clears(d, b);
     for (size_t i = 0; i < b->nrows; i++) {
         if (!b->skip[i] && find_in(d->tail_slots, d->tail_nslots,
                                    (const unsigned char (*)[16])d->tail, b->keys[i]) >= 0) {
