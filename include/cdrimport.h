@@ -35,6 +35,11 @@ enum cdr_exit {
 #define CDR_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #endif
 
+/* A condition that is almost never true, in a per-byte loop: the compiler
+ * lays the common path out straight (gcc and clang, the only ones built
+ * with). */
+#define CDR_RARELY(cond) __builtin_expect(!!(cond), 0)
+
 /* Size of an error message buffer that low-level modules fill. */
 #define CDR_ERRLEN 512
 

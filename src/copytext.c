@@ -9,30 +9,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Bytes COPY text must escape: backslash and the three control characters
- * that would end a field or a line. */
-static bool special(unsigned char c)
-{
-    return c <= '\r' ? (c == '\t' || c == '\n' || c == '\r') : c == '\\';
-}
+/* What COPY text writes after a backslash for each byte it must escape:
+ * backslash, and the three control characters that would end a field or
+ * a line. 0: the byte goes as it is. */
+static const char escaped_as[256] = {['\t'] = 't', ['\n'] = 'n', ['\r'] = 'r', ['\\'] = '\\'};
 
+/* A byte at a time: values are a few bytes long, and a scan for the next
+ * special byte then a memcpy of the run before it cost more in calls than
+ * in bytes: 13 ns a value, against 10 now (the values of 100,000 KX-HTS
+ * rows, escaped five times over). */
 size_t copytext_escape(char *w, const char *s, size_t n)
 {
     char *start = w;
-    size_t i = 0;
-    for (;;) {
-        /* Copy the run up to the next special byte in one go: most
-         * values have none. */
-        size_t run = i;
-        while (i < n && !special((unsigned char)s[i]))
-            i++;
-        memcpy(w, s + run, i - run);
-        w += i - run;
-        if (i == n)
-            break;
-        char c = s[i++];
-        *w++ = '\\';
-        *w++ = c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : '\\';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char e = escaped_as[c];
+        if (CDR_RARELY(e)) {
+            *w++ = '\\';
+            *w++ = e;
+        } else {
+            *w++ = (char)c;
+        }
     }
     return (size_t)(w - start);
 }
