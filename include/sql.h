@@ -18,6 +18,7 @@ extern const char SQL_SAVEPOINT[];
 extern const char SQL_RELEASE_SAVEPOINT[];
 extern const char SQL_ROLLBACK_SAVEPOINT[];
 extern const char SQL_SET_TIMEZONE[];
+extern const char SQL_SERVER_HEAP[];
 extern const char SQL_IMPORT_LOCK_SHARED[];
 extern const char SQL_IMPORT_LOCK[];
 

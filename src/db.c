@@ -409,6 +409,9 @@ struct db *db_connect(const struct cdr_config *cfg, char *err, size_t errlen)
     PQsetNoticeProcessor(db->conn, ignore_notice, NULL);
     /* Our own COPY text is UTF-8 whatever the client locale says. */
     PQsetClientEncoding(db->conn, "UTF8");
+    /* Best effort (sql.c says why): a server that cannot answer it cannot
+     * answer the statements that follow either, and they say so. */
+    PQclear(PQexec(db->conn, SQL_SERVER_HEAP));
     return db;
 }
 
