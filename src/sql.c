@@ -21,9 +21,10 @@ const char SQL_SET_TIMEZONE[] = "SELECT set_config('TimeZone', $1, true)";
  * multi-insert buffer's slots) and faults it in again for the next one:
  * strace of a backend loading one binary COPY per 1000-row file showed
  * about 50 brk calls a file. 1000 such files by psql: 6.8 s before, 4.5 s
- * after; cdrimport over them, three rounds each way: 9.3-10.3 s before,
- * 7.5-8.8 s after (--jobs 2: 8.9-9.1 s, 7.1-7.4 s). A 1M-row file, a few
- * COPYs, did not change. Text COPY does not churn the heap this way. */
+ * after; cdrimport over them, five rounds each way: 7.0-8.7 s (median 8.7)
+ * before, 6.1-7.6 s (median 6.8) after; with every batch probed (a source
+ * whose last_call was past the files' rows), 9.3-10.3 s and 7.5-8.8 s. A
+ * 1M-row file, a few COPYs, did not change. Text COPY does not churn the heap this way. */
 const char SQL_SERVER_HEAP[] = "SELECT length(repeat('x', 8388608))";
 /* A file's transaction takes its source's import lock ($1: the source),
  * held until it ends, and never waits for it: a first attempt takes it
