@@ -23,19 +23,22 @@
 #include <string.h>
 
 /* A file's first batch holds FIRST_BATCH_ROWS rows, each next one twice as
- * many up to SMALL_BATCH_ROWS until the file has given SMALL_FILE_ROWS
- * rows, then up to BATCH_ROWS. The server starts on a file's rows after 32
- * of them are parsed (a tenth of a millisecond) rather than 16384 (about
- * 25 ms), and even a small file is parsed and stored in overlapping parts
- * (1000 files of 1000 rows, --jobs 1: median 8.3 s with 32 against 8.7 s
- * with 256). The cap keeps a small file's last batch small: it is what the
- * server still has to store, this side idle, once the parse has ended. A
- * 1000-row file sent as 32..512 left it 520 rows, as 32..256, 256, 256
- * only 264: median 6.9 s against 6.7 s with --jobs 1, 5.8 s against 5.0 s
- * with --jobs 2 (five interleaved rounds each). */
+ * many up to BATCH_ROWS, or only up to SMALL_BATCH_ROWS in a file known to
+ * be no larger than SMALL_FILE_BYTES. The server starts on a file's rows
+ * after 32 of them are parsed (a tenth of a millisecond) rather than 16384
+ * (about 25 ms), and even a small file is parsed and stored in overlapping
+ * parts (1000 files of 1000 rows, --jobs 1: median 8.3 s with 32 against
+ * 8.7 s with 256). The cap keeps a small file's last batch small: it is
+ * what the server still has to store, this side idle, once the parse has
+ * ended. A 1000-row file sent as 32..512 left it 520 rows, as 32..256, 256,
+ * 256 only 264: median 6.9 s against 6.7 s with --jobs 1, 5.8 s against
+ * 5.0 s with --jobs 2 (five interleaved rounds each). A large file keeps
+ * the doubling: more small batches at its start made a re-download 10%
+ * slower (each that overflows its range probe sends the next few batches,
+ * large by then, to the pair lookup: dedup.c). */
 #define FIRST_BATCH_ROWS 32
 #define SMALL_BATCH_ROWS 256
-#define SMALL_FILE_ROWS 2048
+#define SMALL_FILE_BYTES (512u << 10)
 
 /* Savepoints a file may use (copy_guarded): well under the 64
  * subtransactions a backend caches (PGPROC_MAX_CACHED_SUBXIDS). */
@@ -67,7 +70,7 @@ struct load {
     struct batch batches[2];
     int fill;              /* the batch the parser fills */
     size_t batch_rows;     /* rows that fill it (FIRST_BATCH_ROWS, doubling) */
-    uint64_t rows_given;   /* rows the file has given (load_row) */
+    bool small;            /* no larger than SMALL_FILE_BYTES */
     struct dedup *dedup;   /* over a batch's keys (loader thread only) */
     struct checksum *ck;   /* row keys (loader thread only) */
     struct pump pump;      /* the COPYs, into err */
@@ -127,7 +130,7 @@ static struct load *loader_get(struct db *db)
 
 /* The per-file state, for a file whose transaction has begun. */
 static void loader_reset(struct load *ld, const char *source, const char *timezone,
-                         long long file_id, bool careful)
+                         long long file_id, bool careful, uint64_t size)
 {
     ld->careful = careful;
     ld->guarded_left = careful ? 0 : GUARDED_BATCHES;
@@ -146,7 +149,7 @@ static void loader_reset(struct load *ld, const char *source, const char *timezo
     }
     ld->fill = 0;
     ld->batch_rows = FIRST_BATCH_ROWS;
-    ld->rows_given = 0;
+    ld->small = size > 0 && size <= SMALL_FILE_BYTES; /* 0: not known */
     ld->inserted = ld->duplicate = 0;
     ld->tfirst = INT64_MAX;
     ld->tlast = INT64_MIN;
@@ -179,7 +182,7 @@ enum load_status load_begin(struct db *db, const char *source, const char *timez
         : strtoll(PQgetvalue(max.res, 0, 0), NULL, 10) - COPYBIN_PG_EPOCH * 1000000;
     PQclear(max.res);
     struct load *ld = loader_get(db);
-    loader_reset(ld, source, timezone, file_id, careful);
+    loader_reset(ld, source, timezone, file_id, careful, size);
     dedup_begin_file(ld->dedup, stored_max); /* the loader is idle: its dedup is ours */
     *out = ld;
     return LOAD_OK;
@@ -524,11 +527,10 @@ enum load_status load_row(struct load *ld, const struct cdr_row *row, uint64_t l
     assert((size_t)(w - (b->buf + b->line_off[i])) <= need); /* tuple_max is right */
     b->len = (size_t)(w - b->buf);
     b->nrows++;
-    ld->rows_given++;
     if (b->nrows >= ld->batch_rows || b->len + b->tlen >= BATCH_BYTES ||
         b->rlen >= BATCH_BYTES) {
         if (ld->batch_rows < BATCH_ROWS &&
-            (ld->batch_rows < SMALL_BATCH_ROWS || ld->rows_given >= SMALL_FILE_ROWS))
+            (!ld->small || ld->batch_rows < SMALL_BATCH_ROWS))
             ld->batch_rows *= 2;
         return submit(ld);
     }
