@@ -24,7 +24,8 @@ const char SQL_SET_TIMEZONE[] = "SELECT set_config('TimeZone', $1, true)";
  * after; cdrimport over them, five rounds each way: 7.0-8.7 s (median 8.7)
  * before, 6.1-7.6 s (median 6.8) after; with every batch probed (a source
  * whose last_call was past the files' rows), 9.3-10.3 s and 7.5-8.8 s. A
- * 1M-row file, a few COPYs, did not change. Text COPY does not churn the heap this way. */
+ * 1M-row file, a few COPYs, did not change. Text COPY does not churn the
+ * heap this way. */
 const char SQL_SERVER_HEAP[] = "SELECT length(repeat('x', 8388608))";
 /* A file's transaction takes its source's import lock ($1: the source),
  * held until it ends, and never waits for it: a first attempt takes it
