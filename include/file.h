@@ -67,6 +67,29 @@ void file_import(struct db *db, const struct cdr_source *src, struct profile *pr
                  const char *path, const struct file_opts *opts, struct file_result *res);
 
 /*
+ * A file claimed, and checksummed where that needs no database, before its
+ * import: prefetch.h does it on a helper thread for the next file of a run
+ * while the current one is imported.
+ */
+struct file_early {
+    struct input *in;     /* claimed: locked as file_import would lock it */
+    bool failed;          /* the claim or the checksum pass failed: r says how */
+    bool hashed;          /* r.sha256 and r.size are its checksum pass's */
+    struct file_result r; /* the file's result so far */
+};
+
+/* Claim path (and hash it if small) as file_import would, a failure kept
+ * in e for file_import_early to report. Touches no shared state: safe on
+ * any thread. */
+void file_claim_early(const char *path, const struct file_opts *o, struct file_early *e);
+
+/* file_import for a file claimed by file_claim_early, which it takes over
+ * (file_release closes it). */
+void file_import_early(struct db *db, const struct cdr_source *src, struct profile *prof,
+                       const char *path, struct file_early *e, const struct file_opts *o,
+                       struct file_result *r);
+
+/*
  * The same for an input that is not a plain file (input.h: an archive
  * member, a spooled HTTP body), already opened and claimed by its caller;
  * its name is what the ledger and the logs show. One that cannot rewind is

@@ -9,10 +9,12 @@
  * A plain file is read twice: a checksum pass (cheap, and a known file stops
  * there), then the parse pass, which hashes again as it reads (input.h) so
  * that a file changed in between is noticed and rolled back rather than
- * half-imported. An input that cannot afford the first pass, or a large
- * file no imported file of its source matches in size (it cannot be a
- * known one), learns its checksum in the parse pass and rolls back as a
- * duplicate if it is known.
+ * half-imported. The next file of a run may have had its claim and its
+ * checksum pass early, on a helper thread (file_claim_early, prefetch.h).
+ * An input that cannot afford the first pass, or a large file no imported
+ * file of its source matches in size (it cannot be a known one), learns
+ * its checksum in the parse pass and rolls back as a duplicate if it is
+ * known.
  * A file whose first bytes are an archive's goes to packed.c instead, which
  * brings each of its CDR members back here as an input of its own.
  */
@@ -265,27 +267,32 @@ static void pass_failed(struct import *im, enum pass_end end, const struct pass 
     }
 }
 
-/* Step 1: open and lock the file. */
-static bool claim(struct import *im)
+/* Step 1: open and lock the file (false with r saying why not). */
+static bool claim_path(const char *path, const struct file_opts *o, struct input **in,
+                       struct file_result *r)
 {
     char why[CDR_ERRLEN];
-    switch (input_file_claim(im->path, im->o->follow_links, !im->o->dry_run, &im->in, why,
-                             sizeof why)) {
+    switch (input_file_claim(path, o->follow_links, !o->dry_run, in, why, sizeof why)) {
     case INPUT_CLAIMED:
         return true;
     case INPUT_GONE:
     case INPUT_BUSY:
     case INPUT_MOVED:
-        set_result(im->r, FILE_SKIPPED, why);
+        set_result(r, FILE_SKIPPED, why);
         return false;
     case INPUT_UNREADABLE:
-        set_result(im->r, FILE_UNREADABLE, why);
+        set_result(r, FILE_UNREADABLE, why);
         return false;
     case INPUT_IO_ERROR:
-        set_result(im->r, FILE_IO_ERROR, why);
+        set_result(r, FILE_IO_ERROR, why);
         return false;
     }
     return false;
+}
+
+static bool claim(struct import *im)
+{
+    return claim_path(im->path, im->o, &im->in, im->r);
 }
 
 /* Files at least this large skip the checksum pass when no imported file
@@ -313,10 +320,17 @@ static bool worth_prehash(struct import *im)
     return known;
 }
 
-/* The checksum pass, where the input can afford one and needs it. */
+/* Whether the input can afford a checksum pass at all. */
+static bool can_prehash(struct input *in)
+{
+    return input_can_rewind(in) && !input_rewind_costly(in);
+}
+
+/* The checksum pass, where the input can afford one and needs it (done
+ * already for a file claimed early). */
 static bool prehash(struct import *im)
 {
-    if (!input_can_rewind(im->in) || input_rewind_costly(im->in) || !worth_prehash(im))
+    if (im->prehashed || !can_prehash(im->in) || !worth_prehash(im))
         return true;
     if (input_hash_all(im->in, im->r->sha256, &im->r->size) < 0) {
         read_error(im->r);
@@ -548,7 +562,8 @@ static bool choose_format(struct import *im)
 /* Steps 2 to 4 for a claimed input (or packed.c's, for an archive). */
 static void import_claimed(struct import *im)
 {
-    int packed = input_archive_is_packed(im->in);
+    /* Hashed already: by file_claim_early, which hashes no packed file. */
+    int packed = im->prehashed ? 0 : input_archive_is_packed(im->in);
     if (packed < 0) {
         /* A read error must not pass for a short file: a zip whose first
          * bytes could not be read would be parsed as CSV and fail. */
@@ -572,11 +587,16 @@ static void import_claimed(struct import *im)
 /* Steps 1 to 4, or 2 to 4 for an input already open (im->in). The claim
  * is held until the caller has moved the file (file_release), so that no
  * other importer picks it up in between. */
-static void run(struct import *im)
+static void run(struct import *im, const struct file_early *e)
 {
     double t0 = cdr_monotonic();
-    memset(im->r, 0, sizeof *im->r);
-    if (im->in || claim(im))
+    if (e) {
+        *im->r = e->r;
+        im->prehashed = e->hashed;
+    } else {
+        memset(im->r, 0, sizeof *im->r);
+    }
+    if (e ? !e->failed : im->in || claim(im))
         import_claimed(im);
     im->r->input = im->in;
     im->r->ms = (cdr_monotonic() - t0) * 1e3;
@@ -586,7 +606,37 @@ void file_import(struct db *db, const struct cdr_source *src, struct profile *pr
                  const char *path, const struct file_opts *o, struct file_result *r)
 {
     run(&(struct import){.db = db, .src = src, .prof = prof, .name = path, .path = path,
-                         .o = o, .r = r});
+                         .o = o, .r = r}, NULL);
+}
+
+/* What prehash would hash without asking the database (worth_prehash): a
+ * small file that is not packed. A claimed input is left at its first
+ * byte. */
+void file_claim_early(const char *path, const struct file_opts *o, struct file_early *e)
+{
+    *e = (struct file_early){0};
+    if (!claim_path(path, o, &e->in, &e->r)) {
+        e->failed = true;
+        return;
+    }
+    if (!can_prehash(e->in) || input_size(e->in) >= PREHASH_ASK_BYTES)
+        return;
+    int packed = input_archive_is_packed(e->in);
+    if (packed == 0 && input_hash_all(e->in, e->r.sha256, &e->r.size) == 0) {
+        e->hashed = true;
+    } else if (packed != 1) {
+        read_error(&e->r);
+        e->failed = true;
+    }
+}
+
+void file_import_early(struct db *db, const struct cdr_source *src, struct profile *prof,
+                       const char *path, struct file_early *e, const struct file_opts *o,
+                       struct file_result *r)
+{
+    run(&(struct import){.db = db, .src = src, .prof = prof, .name = path, .path = path,
+                         .o = o, .r = r, .in = e->in}, e);
+    e->in = NULL; /* r->input now */
 }
 
 void file_import_input(struct db *db, const struct cdr_source *src, struct profile *prof,
@@ -594,7 +644,7 @@ void file_import_input(struct db *db, const struct cdr_source *src, struct profi
 {
     run(&(struct import){.db = db, .src = src, .prof = prof, .name = input_name(in),
                          .path = input_path(in), .member = input_member(in), .o = o, .r = r,
-                         .in = in});
+                         .in = in}, NULL);
 }
 
 void file_release(struct file_result *r)

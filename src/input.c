@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HASH_CHUNK (256u * 1024u)
+/* The checksum pass reads into a buffer on the stack: one allocated and
+ * freed per file on a helper thread (prefetch.c) went back to the kernel
+ * each time (an madvise a file, glibc trimming a thread's arena). */
+#define HASH_CHUNK (64u * 1024u)
 
 struct input {
     char *name;
@@ -162,11 +165,10 @@ bool input_checksum(struct input *in, char hex[65])
 
 int input_hash_all(struct input *in, char hex[65], uint64_t *size)
 {
-    char *buf = xmalloc(HASH_CHUNK);
+    char buf[HASH_CHUNK];
     ssize_t n;
-    while ((n = input_read(in, buf, HASH_CHUNK)) > 0)
+    while ((n = input_read(in, buf, sizeof buf)) > 0)
         ;
-    free(buf);
     if (n < 0)
         return -1;
     *size = in->offset;

@@ -1,11 +1,14 @@
 /*
  * job.c - one file through file -> finish, with the totals and the report
- * (see job.h). Shared by `import`, `scan` and `watch`.
+ * (see job.h). Shared by `import`, `scan` and `watch`. A run of several
+ * files (job_run) has each next one claimed while the one before is
+ * imported (prefetch.h).
  */
 #include "job.h"
 #include "finish.h"
 #include "input.h"
 #include "log.h"
+#include "prefetch.h"
 #include "schema.h"
 #include "trunks.h"
 
@@ -185,8 +188,10 @@ void job_totals_merge(struct job_totals *into, const struct job_totals *from)
     into->bytes += from->bytes;
 }
 
-enum file_status job_import_file(struct job *job, size_t si, const char *root, const char *path,
-                                 bool finish, bool follow_links)
+/* job_import_file for a file claimed already (e), or not (NULL). */
+static enum file_status import_one(struct job *job, size_t si, const char *root,
+                                   const char *path, bool finish, bool follow_links,
+                                   struct file_early *e)
 {
     const struct cdr_source *src = &job->cfg->sources[si];
     struct file_opts o = {.dry_run = job->dry_run, .force = job->force,
@@ -195,7 +200,10 @@ enum file_status job_import_file(struct job *job, size_t si, const char *root, c
     struct file_result r;
     job->current = job->archive = path;
     db_set_cancel(job->db, job->cancel); /* a stop ends a retry's wait too */
-    file_import(job->db, src, job->profiles[si], path, &o, &r);
+    if (e)
+        file_import_early(job->db, src, job->profiles[si], path, e, &o, &r);
+    else
+        file_import(job->db, src, job->profiles[si], path, &o, &r);
     char *dest = NULL;
     if (finish && !job->dry_run) {
         char err[CDR_ERRLEN];
@@ -219,6 +227,28 @@ enum file_status job_import_file(struct job *job, size_t si, const char *root, c
     return r.status;
 }
 
+enum file_status job_import_file(struct job *job, size_t si, const char *root, const char *path,
+                                 bool finish, bool follow_links)
+{
+    return import_one(job, si, root, path, finish, follow_links, NULL);
+}
+
+/* Import item it, the next one (if any) being claimed meanwhile on pf's
+ * thread (prefetch.h). Not the same path again: its claim would find this
+ * one's lock and call it busy; claimed after this one is released, it is
+ * a duplicate, as it should be. */
+static enum file_status import_item(struct job *job, struct prefetch *pf,
+                                    const struct job_item *it, const struct job_item *next,
+                                    bool finish, bool follow_links)
+{
+    struct file_early e;
+    bool early = pf && prefetch_take(pf, it->path, &e);
+    if (pf && next && strcmp(next->path, it->path) != 0)
+        prefetch_start(pf, next->path);
+    return import_one(job, it->si, it->root, it->path, finish, follow_links,
+                      early ? &e : NULL);
+}
+
 struct pool {
     struct job *job;
     const struct job_item *items;
@@ -234,6 +264,7 @@ static void *worker(void *arg)
     struct pool *pool = arg;
     struct job w = {.tty = false, .dry_run = pool->job->dry_run, .force = pool->job->force,
                     .cancel = pool->job->cancel};
+    struct prefetch *pf = NULL;
     if (!job_init(&w, pool->job->cfg))
         goto out;
     w.db = job_connect(pool->job->cfg, false);
@@ -242,16 +273,21 @@ static void *worker(void *arg)
         atomic_store(&pool->stop, true);
         goto out;
     }
-    while (!atomic_load(&pool->stop)) {
-        size_t i = atomic_fetch_add(&pool->next, 1);
-        if (i >= pool->n)
-            break;
-        const struct job_item *it = &pool->items[i];
-        job_import_file(&w, it->si, it->root, it->path, pool->finish, pool->follow);
+    /* Each worker takes its next item as it starts one, to claim it
+     * meanwhile: that item waits for this worker even if the other ends
+     * first, so a run may end up to one file later than it could. */
+    struct file_opts po = {.dry_run = w.dry_run, .follow_links = pool->follow};
+    pf = prefetch_create(&po);
+    for (size_t i = atomic_fetch_add(&pool->next, 1); i < pool->n && !atomic_load(&pool->stop);) {
+        size_t next = atomic_fetch_add(&pool->next, 1);
+        import_item(&w, pf, &pool->items[i], next < pool->n ? &pool->items[next] : NULL,
+                    pool->finish, pool->follow);
         if (w.db_down || (w.cancel && *w.cancel))
             atomic_store(&pool->stop, true);
+        i = next;
     }
 out:
+    prefetch_destroy(pf);
     pthread_mutex_lock(&pool->mu);
     struct job *j = pool->job;
     job_totals_merge(&j->totals, &w.totals);
@@ -267,11 +303,14 @@ void job_run(struct job *job, const struct job_item *items, size_t n, unsigned j
 {
     job->file_count = n;
     if (jobs <= 1 || n <= 1) {
+        struct file_opts po = {.dry_run = job->dry_run, .follow_links = follow_links};
+        struct prefetch *pf = n > 1 ? prefetch_create(&po) : NULL;
         for (size_t i = 0; i < n && !job->db_down && !(job->cancel && *job->cancel); i++) {
             job->file_index = i;
-            job_import_file(job, items[i].si, items[i].root, items[i].path, finish,
-                            follow_links);
+            import_item(job, pf, &items[i], i + 1 < n ? &items[i + 1] : NULL, finish,
+                        follow_links);
         }
+        prefetch_destroy(pf);
         return;
     }
     if (jobs > n)
