@@ -7,13 +7,15 @@
  * second; equal offsets mean the whole hour has that offset, different ones
  * (an hour with a clock change) make every second of that hour a question
  * of its own. Answers are cached per zone, and a question about an hour
- * also asks about the hours after it: 48, and twice as many as the last
- * time, up to 768 (32 days), when the hour follows the last look-ahead (a
- * file running forward through it). A file in time order then asks about
- * once a month of calls (each question ends the COPY in flight: with 48
- * hours always, a file of 1M rows over 35 days was 20 COPYs), while a
- * first file, one that jumps in time, or a connection that switches zones
- * (which empties the cache) still asks 98 conversions, not 1538.
+ * also asks about the ZONE_AHEAD_HOURS after it, twice as many as the last
+ * time when the hour follows the last look-ahead (a file running forward
+ * through it), up to ZONE_AHEAD_MAX_HOURS. A file in time order then asks
+ * about once a month of calls: each question ends the COPY in flight. With
+ * 48 hours always, a file of 1M rows over 35 days was 20 COPYs; starting
+ * at 48 and doubling up to 768, a file of 1M rows over 62 days still asked
+ * 5 times. Starting at 768 (1538 conversions, about half a millisecond of
+ * the server's) it asks twice: 3.32 s against 3.45 s, median of four
+ * interleaved imports of that file.
  *
  * Pure: the caller (load.c) runs the queries. Bounded: the cache is
  * emptied between batches once it holds more than ZONE_CACHE_MAX answers.
@@ -25,8 +27,9 @@
 
 #define ZONE_CACHE_MAX 16384
 /* Hours asked for beyond the one a batch meets: at first, and at most
- * (see zone_need). */
-#define ZONE_AHEAD_HOURS 48
+ * (see zone_need). Equal today: a look-ahead of 4096 hours was faster
+ * still (3.25 s) but fills half the cache in one question. */
+#define ZONE_AHEAD_HOURS 768
 #define ZONE_AHEAD_MAX_HOURS 768
 
 struct zone_cache;
