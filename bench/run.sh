@@ -283,7 +283,8 @@ echo "== machine"
 echo "nproc:      $NPROC"
 echo "cpu:        $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "memory:     $(awk '/^MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
-echo "kernel:     $(uname -sr)"
+echo "kernel:     $(uname -sr); net.core.wmem_max=$(cat /proc/sys/net/core/wmem_max 2>/dev/null || echo ?)" \
+     "(caps the 1 MiB socket send buffer cdrimport asks for)"
 echo "disk:       $(df -h --output=source,fstype,size "$W" | tail -n 1 | tr -s ' ')"
 echo "postgresql: $PGVER; shared_buffers=$(setting shared_buffers) fsync=$(setting fsync)" \
      "synchronous_commit=$(setting synchronous_commit) wal_level=$(setting wal_level)" \

@@ -145,6 +145,11 @@ struct plat_waitfd {
 int plat_wait_readable(struct plat_waitfd *fds, size_t n, int timeout_ms);
 /* Waits until a socket can be written (libpq's COPY flush). */
 void plat_wait_writable_socket(int sock, int timeout_ms);
+/* Lets a Unix-domain socket hold `bytes` of data sent and not yet read (the
+ * kernel may clamp it). Other sockets are left alone: the kernel sizes a
+ * TCP socket's buffer by itself, and setting one would stop that. A no-op
+ * on Windows. */
+void plat_widen_local_socket(int sock, int bytes);
 
 /* ---- the process --------------------------------------------------------- */
 

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/statvfs.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
@@ -255,6 +256,16 @@ void plat_wait_writable_socket(int sock, int timeout_ms)
 {
     struct pollfd p = {.fd = sock, .events = POLLOUT};
     poll(&p, 1, timeout_ms);
+}
+
+void plat_widen_local_socket(int sock, int bytes)
+{
+    struct sockaddr_storage a;
+    socklen_t len = sizeof a;
+    /* Linux doubles the value for its own bookkeeping and clamps it to
+     * net.core.wmem_max; best effort, as a failure only costs speed. */
+    if (getsockname(sock, (struct sockaddr *)&a, &len) == 0 && a.ss_family == AF_UNIX)
+        (void)setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
 }
 
 static struct plat_signals handlers;

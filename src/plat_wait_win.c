@@ -71,3 +71,11 @@ void plat_wait_writable_socket(int sock, int timeout_ms)
     struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = timeout_ms % 1000 * 1000};
     select(0, NULL, &w, NULL, &tv);
 }
+
+/* libpq on Windows reaches the server over TCP, whose buffer Windows sizes
+ * by itself. */
+void plat_widen_local_socket(int sock, int bytes)
+{
+    (void)sock;
+    (void)bytes;
+}

@@ -3,7 +3,8 @@
  * of db_connect: no option is dropped however many there are (a fixed
  * array once cut a dsn after 60 without a word), our defaults never
  * override the user's, a relative socket folder resolves against the
- * config's folder. No server needed.
+ * config's folder. No server needed. Also the widened send buffer of a
+ * local socket (plat_widen_local_socket, called on every connection).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,12 @@
 #include <string.h>
 
 #include "db.h"
+#include "plat.h"
+
+#ifndef _WIN32
+#include <sys/socket.h>
+#include <unistd.h>
+#endif
 
 /* The value p gives keyword kw, or NULL. */
 static const char *param(const struct db_params *p, const char *kw)
@@ -135,11 +142,58 @@ static void test_relative_host(void **state)
     }
 }
 
+#ifndef _WIN32
+static int sndbuf(int fd)
+{
+    int v = 0;
+    socklen_t len = sizeof v;
+    assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &len), 0);
+    return v;
+}
+#endif
+
+/* A Unix-domain socket gets the buffer asked for, as Linux grants it
+ * (doubled, within net.core.wmem_max); a TCP socket keeps the kernel's own
+ * sizing, which setting SO_SNDBUF would turn off. */
+static void test_widen_local_socket(void **state)
+{
+    (void)state;
+#ifdef _WIN32
+    skip(); /* libpq reaches the server over TCP there: a no-op */
+#else
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    int before = sndbuf(sv[0]);
+    plat_widen_local_socket(sv[0], 1 << 20);
+    long cap = 0;
+    FILE *f = fopen("/proc/sys/net/core/wmem_max", "r");
+    if (f) {
+        if (fscanf(f, "%ld", &cap) != 1)
+            cap = 0;
+        fclose(f);
+    }
+    if (cap > 0)
+        assert_int_equal(sndbuf(sv[0]), 2 * (cap < (1 << 20) ? cap : (1 << 20)));
+    else
+        assert_true(sndbuf(sv[0]) >= before);
+    close(sv[0]);
+    close(sv[1]);
+
+    int tcp = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(tcp >= 0);
+    before = sndbuf(tcp);
+    plat_widen_local_socket(tcp, 1 << 20);
+    assert_int_equal(sndbuf(tcp), before);
+    close(tcp);
+#endif
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_seventy_options),
     cmocka_unit_test(test_seventy_options_parsed),
     cmocka_unit_test(test_defaults),
     cmocka_unit_test(test_relative_host),
+    cmocka_unit_test(test_widen_local_socket),
 };
 
 int main(void)
