@@ -2,9 +2,10 @@
  * file.c - one input through the pipeline, in four steps that read top to
  * bottom in file_import: claim it (input_file.c: no links out of the tree,
  * no FIFOs, flock against concurrent importers), skip it if its checksum is
- * already known, parse -> profile -> load it in one transaction (retried
- * when a concurrent importer stored some rows first), and, when too many
- * lines are bad, record the failure with its rejects kept verbatim.
+ * already known, parse -> profile -> load it in one transaction (a pass,
+ * pass.c; retried when a concurrent importer stored some rows first), and,
+ * when too many lines are bad, record the failure with its rejects kept
+ * verbatim.
  *
  * A plain file is read twice: a checksum pass (cheap, and a known file stops
  * there), then the parse pass, which hashes again as it reads (input.h) so
@@ -25,15 +26,13 @@
 #include "ledger.h"
 #include "log.h"
 #include "packed.h"
-#include "parse.h"
+#include "pass.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define READ_CHUNK (256u * 1024u)
-#define MAX_LOGGED_REJECTS 20
 #define CONFLICT_RETRIES 5
 
 const char *file_status_name(enum file_status st)
@@ -42,60 +41,6 @@ const char *file_status_name(enum file_status st)
                                         "database down", "skipped", "unreadable",
                                         "read error"};
     return (unsigned)st <= FILE_IO_ERROR ? names[st] : "?";
-}
-
-/* State of one parse pass, shared with the parser callbacks. */
-struct pass {
-    const char *path;
-    struct profile *prof;
-    struct load *ld;          /* NULL in dry-run */
-    bool rejects_only;        /* second pass of a failed file */
-    bool header_pending;
-    struct load_stats stats;
-    uint64_t valid;           /* rows that mapped cleanly */
-    enum load_status st;      /* first load failure */
-    uint64_t logged;
-};
-
-static enum parse_verdict on_record(void *ctx, const char *const *fields, const size_t *lens,
-                                    size_t n, uint64_t line, char *reason, size_t reason_len)
-{
-    struct pass *ps = ctx;
-    if (ps->header_pending) {
-        ps->header_pending = false;
-        return PARSE_OK;
-    }
-    struct cdr_row row;
-    if (!profile_map(ps->prof, fields, lens, n, &row, reason, reason_len))
-        return PARSE_BAD;
-    ps->stats.rows_read++;
-    ps->valid++;
-    if (row.repaired)
-        ps->stats.rows_repaired++;
-    if (ps->ld && !ps->rejects_only) {
-        ps->st = load_row(ps->ld, &row, line);
-        if (ps->st != LOAD_OK)
-            return PARSE_ABORT;
-    }
-    return PARSE_OK;
-}
-
-static enum parse_verdict on_reject(void *ctx, uint64_t line, const char *raw, size_t len,
-                                    const char *reason)
-{
-    struct pass *ps = ctx;
-    if (ps->header_pending)
-        ps->header_pending = false; /* a broken first line is not a header */
-    ps->stats.rows_read++;
-    ps->stats.rows_rejected++;
-    if (!ps->rejects_only && ps->logged++ < MAX_LOGGED_REJECTS)
-        log_warn("%s:%llu: rejected: %s", ps->path, (unsigned long long)line, reason);
-    if (ps->ld) {
-        ps->st = load_reject(ps->ld, line, raw, len, reason);
-        if (ps->st != LOAD_OK)
-            return PARSE_ABORT;
-    }
-    return PARSE_OK;
 }
 
 /* One file's import: what the steps share. */
@@ -113,72 +58,25 @@ struct import {
     const char *format;       /* for the ledger: the profile the file is read with */
 };
 
-/* How a parse pass ended. */
-enum pass_end {
-    PASS_DONE = 0,
-    PASS_READ_ERROR,          /* errno set */
-    PASS_CHANGED,             /* the content differs from the checksum pass */
-    PASS_LOAD_FAILED,         /* ps->st says why */
-    PASS_CANCELLED,           /* the caller's progress callback said stop */
-    PASS_NO_PARSER
-};
-
-/* One pass over the input from its first byte. */
-static enum pass_end parse_pass(struct import *im, struct pass *ps)
+/* One pass over the input (pass.h). Its checksum becomes the file's when
+ * none was known before the pass; one that was known must be what the pass
+ * read, or the file changed in between and is left for the next run. */
+static enum pass_end parse_pass(struct import *im, struct load *ld, bool rejects_only,
+                                struct pass_result *pr)
 {
-    struct parse_cb cb = {on_record, on_reject, ps};
-    const struct file_opts *o = im->o;
-    uint64_t total = input_size(im->in) > 0 ? (uint64_t)input_size(im->in) : 0;
-    enum pass_end end = PASS_DONE;
-    char *buf = NULL;
-    struct parser *parser = parse_create(im->src->max_line_bytes, &cb);
-    if (!parser)
-        return PASS_NO_PARSER;
-
-    ps->header_pending = profile_has_header(ps->prof);
-    if (input_offset(im->in) != 0 && input_rewind(im->in) < 0) {
-        end = PASS_READ_ERROR;
-        goto out;
-    }
-    buf = xmalloc(READ_CHUNK);
-    for (;;) {
-        ssize_t n = input_read(im->in, buf, READ_CHUNK);
-        if (n < 0) {
-            end = PASS_READ_ERROR;
-            goto out;
-        }
-        if (n == 0)
-            break;
-        if (parse_feed(parser, buf, (size_t)n) < 0) {
-            end = PASS_LOAD_FAILED;
-            goto out;
-        }
-        if (o->progress &&
-            !o->progress(o->progress_ctx, input_offset(im->in), total, ps->stats.rows_read)) {
-            end = PASS_CANCELLED;
-            goto out;
-        }
-    }
-    /* Bytes cut short by damage (input_why after the end): the line they
-     * cut is rejected, whatever its fields say. */
-    char cut[CDR_ERRLEN];
-    if (input_why(im->in))
-        snprintf(cut, sizeof cut, "cut short by damage to the archive: %s", input_why(im->in));
-    if ((input_why(im->in) ? parse_finish_cut(parser, cut) : parse_finish(parser)) < 0) {
-        end = PASS_LOAD_FAILED;
-        goto out;
-    }
-    char hex[65];
-    input_checksum(im->in, hex);
+    const struct pass_spec spec = {
+        .in = im->in, .name = im->name, .max_line_bytes = im->src->max_line_bytes,
+        .prof = im->prof, .ld = ld, .rejects_only = rejects_only,
+        .progress = im->o->progress, .progress_ctx = im->o->progress_ctx};
+    enum pass_end end = pass_run(&spec, pr);
+    if (end != PASS_DONE)
+        return end;
     if (!im->prehashed) {
-        memcpy(im->r->sha256, hex, sizeof hex);
-        im->r->size = input_offset(im->in);
-    } else if (strcmp(hex, im->r->sha256) != 0) {
+        memcpy(im->r->sha256, pr->sha256, sizeof pr->sha256);
+        im->r->size = pr->size;
+    } else if (strcmp(pr->sha256, im->r->sha256) != 0) {
         end = PASS_CHANGED;
     }
-out:
-    free(buf);
-    parse_destroy(parser);
     return end;
 }
 
@@ -213,7 +111,7 @@ static void read_error(struct file_result *r)
 }
 
 /* Decide whether a parsed file is acceptable: why not, or NULL. */
-static const char *verdict(const struct pass *ps, const struct cdr_source *src, char *buf,
+static const char *verdict(const struct pass_result *ps, const struct cdr_source *src, char *buf,
                            size_t len)
 {
     if (ps->stats.rows_rejected == 0)
@@ -234,7 +132,7 @@ static const char *verdict(const struct pass *ps, const struct cdr_source *src, 
 }
 
 /* Why a pass that did not end PASS_DONE stopped, as the file's result. */
-static void pass_failed(struct import *im, enum pass_end end, const struct pass *ps,
+static void pass_failed(struct import *im, enum pass_end end, const struct pass_result *ps,
                         const struct load *ld)
 {
     struct file_result *r = im->r;
@@ -393,7 +291,7 @@ static bool known_checksum(struct import *im)
 /* Step 4: too many bad lines. None of the file's rows are kept, but its bad
  * lines are: a second pass in a new transaction stores only the rejects,
  * with the ledger row saying why. */
-static void record_failure(struct import *im, const struct pass *first, const char *bad,
+static void record_failure(struct import *im, const struct pass_result *first, const char *bad,
                            bool careful)
 {
     struct file_result *r = im->r;
@@ -406,8 +304,8 @@ static void record_failure(struct import *im, const struct pass *first, const ch
         db_failed(r, ls, err);
         return;
     }
-    struct pass again = {.path = im->name, .prof = im->prof, .ld = ld, .rejects_only = true};
-    enum pass_end end = parse_pass(im, &again);
+    struct pass_result again;
+    enum pass_end end = parse_pass(im, ld, true, &again);
     if (end != PASS_DONE) {
         pass_failed(im, end, &again, ld);
     } else {
@@ -489,8 +387,8 @@ static bool attempt(struct import *im, bool careful, bool last)
             return false;
         }
     }
-    struct pass ps = {.path = im->name, .prof = im->prof, .ld = ld, .st = LOAD_OK};
-    enum pass_end end = parse_pass(im, &ps);
+    struct pass_result ps;
+    enum pass_end end = parse_pass(im, ld, false, &ps);
     r->stats = ps.stats;
     const char *bad = end == PASS_DONE ? verdict(&ps, im->src, why, sizeof why) : NULL;
     if (bad)
