@@ -118,6 +118,25 @@ struct db_step {
 };
 enum load_status db_pipeline(struct db *db, struct db_step *steps, size_t n, char *err,
                              size_t errlen);
+/* The same in two halves, for a caller with work to do while the server
+ * answers: send (its status is only that of entering pipeline mode; a
+ * failure to send is kept for collect), then collect, which returns what
+ * db_pipeline would have. Between the two the connection is not to be
+ * used otherwise, and steps must stay in place (their params need not). */
+struct db_pipe {
+    size_t n, sent;
+    int named[DB_PIPELINE_MAX];  /* prepared statement index, or -1 */
+    bool parse[DB_PIPELINE_MAX]; /* its Prepare went in this pipeline */
+    enum load_status st;
+};
+enum load_status db_pipeline_send(struct db *db, struct db_step *steps, size_t n,
+                                  struct db_pipe *p, char *err, size_t errlen);
+/* Whether the next answer has arrived (reading what the socket holds,
+ * never waiting): true also when the connection failed, for the caller to
+ * find out by reading it. */
+bool db_reply_ready(struct db *db);
+enum load_status db_pipeline_collect(struct db *db, struct db_step *steps, struct db_pipe *p,
+                                     char *err, size_t errlen);
 
 /* One object the loader keeps per connection across files (load.c: its
  * thread and batch buffers), freed by db_close through free_fn. */

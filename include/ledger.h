@@ -69,6 +69,30 @@ enum load_status ledger_finish_commit(struct db *db, const char *file_id, const 
                                       const char *error, const char *sha256, uint64_t size,
                                       const struct load_stats *stats, char *err, size_t errlen);
 
+/* ledger_begin_file's first round trip in two halves, for a caller with
+ * work to do while the server answers (load.c: a file's first rows are
+ * parsed meanwhile). send never waits; collect answers as begin_file does
+ * (*locked: whether the import lock was had), rolling back on a failure or
+ * a known checksum. ask: whether to ask if the checksum is known (begin
+ * file's known not NULL). Between the two the connection is not to be
+ * used otherwise, and path must stay valid. */
+#define LEDGER_BEGIN_STEPS 5
+struct ledger_begin {
+    struct db_step steps[LEDGER_BEGIN_STEPS];
+    size_t n;
+    struct db_pipe pipe;
+    bool ask;
+    const char *path;
+};
+enum load_status ledger_begin_send(struct db *db, const char *source, const char *timezone,
+                                   const char *path, const char *member, const char *format,
+                                   const char *sha256, uint64_t size, bool retry, bool ask,
+                                   const struct db_step *also, struct ledger_begin *lb,
+                                   char *err, size_t errlen);
+enum load_status ledger_begin_collect(struct db *db, struct ledger_begin *lb, bool *locked,
+                                      bool *known, struct db_step *also, long long *file_id,
+                                      char *err, size_t errlen);
+
 /* A rejected line as one COPY text line of cdr_reject (SQL_COPY_REJECTS):
  * the raw bytes verbatim (bytea), the reason escaped. At most
  * ledger_reject_max() bytes are written; returns the count. */

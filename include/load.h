@@ -28,15 +28,24 @@ struct load;
 /* careful: a retry after a unique violation; the dedup probe then looks
  * at a wider time range (see dedup.c). member: the file's path inside the
  * archive path, or NULL (ledger.h). format: the profile's name, for the
- * ledger. known: unless NULL (--force, or no
- * checksum yet), whether sha256 is already imported for the source is
- * asked in the same round trip; if it is, *known is true, *out NULL and
- * nothing is written (LOAD_OK). The thread and buffers of a load are the
- * connection's, kept across files (db_close frees them). */
+ * ledger. known: unless NULL (--force, or no checksum yet), whether sha256
+ * is already imported for the source is asked in the same round trip.
+ * A retry (careful) waits for the answer: if the checksum is known, *known
+ * is true, *out NULL and nothing is written (LOAD_OK). A first attempt
+ * does not: the answer is read as the first rows go to the server, and a
+ * known checksum or a failure to open then ends load_row, load_reject or
+ * load_settle with its status; load_opened tells which. The thread and
+ * buffers of a load are the connection's, kept across files (db_close
+ * frees them). */
 enum load_status load_begin(struct db *db, const char *source, const char *timezone,
                             const char *path, const char *member, const char *format,
                             const char *sha256, uint64_t size, bool careful, bool *known,
                             struct load **out, char *err, size_t errlen);
+/* Read the opening round trip's answer if it is not yet read (it is
+ * then the caller's to read): its status, and *known, true when the
+ * checksum was already imported (the transaction is rolled back, nothing
+ * written; LOAD_OK). */
+enum load_status load_opened(struct load *ld, bool *known);
 /* Queue one row; may flush a batch. */
 enum load_status load_row(struct load *ld, const struct cdr_row *row, uint64_t line_no);
 /* Queue one rejected line (raw bytes verbatim). */

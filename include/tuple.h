@@ -26,5 +26,8 @@ char *tuple_write(char *w, const struct cdr_row *row, struct copybin_dates *date
  * bytes, in place); returns where the row_key field begins (its length
  * word, then 16 bytes). */
 char *tuple_times(char *t, void (*fn)(void *ctx, char *p), void *ctx);
+/* Set the file id of a tuple, given its key field (what tuple_times
+ * returns): a file's rows may be built before its ledger row is read. */
+void tuple_set_file_id(char *key, int32_t file_id);
 
 #endif

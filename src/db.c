@@ -218,51 +218,64 @@ static PGresult *item_results(struct db *db, ExecStatusType want, bool keep,
     return kept;
 }
 
-enum load_status db_pipeline(struct db *db, struct db_step *steps, size_t n, char *err,
-                             size_t errlen)
+enum load_status db_pipeline_send(struct db *db, struct db_step *steps, size_t n,
+                                  struct db_pipe *p, char *err, size_t errlen)
 {
     PGconn *c = db->conn;
-    enum load_status st = LOAD_OK;
-    int named[DB_PIPELINE_MAX];   /* prepared statement index, or -1 */
-    bool parse[DB_PIPELINE_MAX];  /* its Prepare is sent in this pipeline */
-    size_t sent = 0;
+    p->n = n;
+    p->sent = 0;
+    p->st = LOAD_OK;
     for (size_t i = 0; i < n && i < DB_PIPELINE_MAX; i++)
         steps[i].res = NULL;
     if (n > DB_PIPELINE_MAX || PQenterPipelineMode(c) != 1) {
         cdr_seterr(err, errlen, "cannot enter pipeline mode: %s", PQerrorMessage(c));
+        p->n = 0;
         return n > DB_PIPELINE_MAX ? LOAD_ERROR : db_classify(db, NULL);
     }
-    for (; sent < n; sent++) {
-        struct db_step *s = &steps[sent];
+    for (; p->sent < n; p->sent++) {
+        struct db_step *s = &steps[p->sent];
         bool have = false;
-        named[sent] = s->prepare ? prepared_index(db, s->tmpl, &have) : -1;
-        parse[sent] = named[sent] >= 0 && !have;
+        int named = s->prepare ? prepared_index(db, s->tmpl, &have) : -1;
+        p->named[p->sent] = named;
+        p->parse[p->sent] = named >= 0 && !have;
         char *sql = db_sql(db, s->tmpl), name[16];
-        snprintf(name, sizeof name, "cdr_%d", named[sent]);
+        snprintf(name, sizeof name, "cdr_%d", named);
         int ok = 1;
-        if (parse[sent])
+        if (p->parse[p->sent])
             ok = PQsendPrepare(c, name, sql, s->n, NULL);
-        if (ok && named[sent] >= 0)
+        if (ok && named >= 0)
             ok = PQsendQueryPrepared(c, name, s->n, s->params, NULL, NULL, 0);
         else if (ok)
             ok = PQsendQueryParams(c, sql, s->n, NULL, s->params, NULL, NULL, 0);
         free(sql);
         if (!ok) {
-            st = db_classify(db, NULL);
+            p->st = db_classify(db, NULL);
             cdr_seterr(err, errlen, "%s", PQerrorMessage(c));
-            parse[sent] = false; /* whether it went out is unknown: prepare again */
+            p->parse[p->sent] = false; /* whether it went out is unknown: prepare again */
             break;
         }
     }
-    if (PQpipelineSync(c) != 1 && st == LOAD_OK) {
-        st = db_classify(db, NULL);
+    /* In blocking mode (the connection's outside a COPY) the Sync is
+     * flushed with everything before it. */
+    if (PQpipelineSync(c) != 1 && p->st == LOAD_OK) {
+        p->st = db_classify(db, NULL);
         cdr_seterr(err, errlen, "%s", PQerrorMessage(c));
     }
-    for (size_t i = 0; i < sent && PQstatus(c) != CONNECTION_BAD; i++) {
-        if (parse[i]) {
+    return LOAD_OK;
+}
+
+enum load_status db_pipeline_collect(struct db *db, struct db_step *steps, struct db_pipe *p,
+                                     char *err, size_t errlen)
+{
+    PGconn *c = db->conn;
+    enum load_status st = p->st;
+    if (p->n == 0)
+        return st; /* never entered pipeline mode: db_pipeline_send said why */
+    for (size_t i = 0; i < p->sent && PQstatus(c) != CONNECTION_BAD; i++) {
+        if (p->parse[i]) {
             enum load_status pst = st;
             PQclear(item_results(db, PGRES_COMMAND_OK, false, &pst, err, errlen));
-            db->prepared[named[i]].ready = pst == LOAD_OK;
+            db->prepared[p->named[i]].ready = pst == LOAD_OK;
             st = pst;
         }
         steps[i].res = item_results(db, steps[i].want, steps[i].keep, &st, err, errlen);
@@ -282,11 +295,26 @@ enum load_status db_pipeline(struct db *db, struct db_step *steps, size_t n, cha
     if (st == LOAD_OK && PQstatus(c) == CONNECTION_BAD)
         st = LOAD_DB_DOWN;
     if (st != LOAD_OK)
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < p->n; i++) {
             PQclear(steps[i].res);
             steps[i].res = NULL;
         }
+    p->n = 0;
     return st;
+}
+
+enum load_status db_pipeline(struct db *db, struct db_step *steps, size_t n, char *err,
+                             size_t errlen)
+{
+    struct db_pipe p;
+    enum load_status st = db_pipeline_send(db, steps, n, &p, err, errlen);
+    return st != LOAD_OK ? st : db_pipeline_collect(db, steps, &p, err, errlen);
+}
+
+bool db_reply_ready(struct db *db)
+{
+    PGconn *c = db->conn;
+    return PQconsumeInput(c) != 1 || !PQisBusy(c);
 }
 
 void *db_loader(struct db *db)

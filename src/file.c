@@ -389,6 +389,18 @@ static bool attempt(struct import *im, bool careful, bool last)
     }
     struct pass_result ps;
     enum pass_end end = parse_pass(im, ld, false, &ps);
+    /* A first attempt learns whether its transaction opened, and whether
+     * the checksum is known, only as its first rows go (load_begin). */
+    bool known_late = false;
+    enum load_status opened = ld ? load_opened(ld, &known_late) : LOAD_OK;
+    if (known_late || opened != LOAD_OK) {
+        if (!known_late)
+            db_failed(r, opened, load_error(ld));
+        load_close(ld);
+        if (known_late)
+            record_duplicate(im); /* its own transaction */
+        return false;
+    }
     r->stats = ps.stats;
     const char *bad = end == PASS_DONE ? verdict(&ps, im->src, why, sizeof why) : NULL;
     if (bad)

@@ -109,11 +109,10 @@ enum load_status ledger_print_status(struct db *db, int limit, char *err, size_t
     return LOAD_OK;
 }
 
-/* One opening round trip; *locked: whether the import lock was had. */
-static enum load_status begin_once(struct db *db, const char *source, const char *timezone,
+enum load_status ledger_begin_send(struct db *db, const char *source, const char *timezone,
                                    const char *path, const char *member, const char *format,
-                                   const char *sha256, uint64_t size, bool retry, bool *locked,
-                                   bool *known, struct db_step *also, long long *file_id,
+                                   const char *sha256, uint64_t size, bool retry, bool ask,
+                                   const struct db_step *also, struct ledger_begin *lb,
                                    char *err, size_t errlen)
 {
     char sz[24], *text, *raw, *mtext, *mraw;
@@ -121,11 +120,11 @@ static enum load_status begin_once(struct db *db, const char *source, const char
     path_params(path, &text, &raw);
     path_params(member, &mtext, &mraw);
     const char *params[9] = {source, text, raw, mtext, mraw, sha256, sz, format,
-                             known ? "false" : "true"};
+                             ask ? "false" : "true"};
     const char *tzp[1] = {timezone}, *srcp[1] = {source};
     /* The lock before the ledger row: a retry's known-checksum question
      * sees what the importers it waited for committed. */
-    struct db_step steps[5] = {
+    struct db_step steps[LEDGER_BEGIN_STEPS] = {
         {.tmpl = SQL_BEGIN, .want = PGRES_COMMAND_OK},
         {.tmpl = SQL_SET_TIMEZONE, .n = 1, .params = tzp, .want = PGRES_TUPLES_OK, .prepare = true},
         {.tmpl = retry ? SQL_IMPORT_LOCK : SQL_IMPORT_LOCK_SHARED, .n = 1, .params = srcp,
@@ -133,14 +132,33 @@ static enum load_status begin_once(struct db *db, const char *source, const char
         {.tmpl = SQL_FILE_BEGIN, .n = 9, .params = params, .want = PGRES_TUPLES_OK,
          .prepare = true, .keep = true},
     };
-    size_t n = 4;
+    lb->n = 4;
     if (also)
-        steps[n++] = *also;
-    enum load_status st = db_pipeline(db, steps, n, err, errlen);
+        steps[lb->n++] = *also;
+    lb->ask = ask;
+    lb->path = path;
+    memcpy(lb->steps, steps, sizeof steps);
+    /* The parameters are copied into libpq's buffer as they are sent. */
+    enum load_status st = db_pipeline_send(db, lb->steps, lb->n, &lb->pipe, err, errlen);
+    for (size_t i = 0; i < lb->n; i++)
+        lb->steps[i].params = NULL;
     free(text);
     free(raw);
     free(mtext);
     free(mraw);
+    if (st != LOAD_OK)
+        db_rollback(db);
+    return st;
+}
+
+enum load_status ledger_begin_collect(struct db *db, struct ledger_begin *lb, bool *locked,
+                                      bool *known, struct db_step *also, long long *file_id,
+                                      char *err, size_t errlen)
+{
+    struct db_step *steps = lb->steps;
+    *file_id = 0;
+    *locked = false;
+    enum load_status st = db_pipeline_collect(db, steps, &lb->pipe, err, errlen);
     if (st != LOAD_OK) {
         db_rollback(db);
         return st;
@@ -160,12 +178,27 @@ static enum load_status begin_once(struct db *db, const char *source, const char
         PQclear(also->res);
         also->res = NULL;
     }
-    if (known) {
+    if (lb->ask && known) {
         *known = true;
         return LOAD_OK;
     }
-    cdr_seterr(err, errlen, "the ledger row of %s was not written", path);
+    cdr_seterr(err, errlen, "the ledger row of %s was not written", lb->path);
     return LOAD_ERROR;
+}
+
+/* One opening round trip; *locked: whether the import lock was had. */
+static enum load_status begin_once(struct db *db, const char *source, const char *timezone,
+                                   const char *path, const char *member, const char *format,
+                                   const char *sha256, uint64_t size, bool retry, bool *locked,
+                                   bool *known, struct db_step *also, long long *file_id,
+                                   char *err, size_t errlen)
+{
+    struct ledger_begin lb;
+    enum load_status st = ledger_begin_send(db, source, timezone, path, member, format, sha256,
+                                            size, retry, known != NULL, also, &lb, err, errlen);
+    if (st == LOAD_OK)
+        st = ledger_begin_collect(db, &lb, locked, known, also, file_id, err, errlen);
+    return st;
 }
 
 /* How long a retry waits for the source's imports under way to end (the

@@ -58,13 +58,15 @@ static enum parse_verdict on_reject(void *ctx, uint64_t line, const char *raw, s
         ps->header_pending = false; /* a broken first line is not a header */
     res->stats.rows_read++;
     res->stats.rows_rejected++;
-    if (!ps->spec->rejects_only && ps->logged++ < PASS_MAX_LOGGED_REJECTS)
-        log_warn("%s:%llu: rejected: %s", ps->spec->name, (unsigned long long)line, reason);
+    /* Logged once the load took it: a file found known only now (load.h)
+     * says nothing of its lines. */
     if (ps->spec->ld) {
         res->st = load_reject(ps->spec->ld, line, raw, len, reason);
         if (res->st != LOAD_OK)
             return PARSE_ABORT;
     }
+    if (!ps->spec->rejects_only && ps->logged++ < PASS_MAX_LOGGED_REJECTS)
+        log_warn("%s:%llu: rejected: %s", ps->spec->name, (unsigned long long)line, reason);
     return PARSE_OK;
 }
 

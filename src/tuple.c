@@ -69,3 +69,9 @@ char *tuple_times(char *t, void (*fn)(void *ctx, char *p), void *ctx)
     }
     return p;
 }
+
+void tuple_set_file_id(char *key, int32_t file_id)
+{
+    /* The key's length word and 16 bytes, then file_id's length word. */
+    copybin_i32(key + 4 + 16 + 4, file_id);
+}

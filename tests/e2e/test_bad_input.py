@@ -688,3 +688,34 @@ def test_large_file_read_once_keeps_its_bad_lines(workdir, dsn, db):
     assert sorted(n for n, _, _ in rejects(db)) == sorted(list(bad_at) * 2)
     for n in bad_at:
         assert names_line(r.stderr, path, n, r"fields|columns|\b5\b"), r.stderr
+
+
+@pytest.mark.parametrize("good", [3, 400])
+def test_known_file_with_bad_lines_is_a_duplicate_and_says_nothing_of_them(workdir, dsn, db,
+                                                                            good):
+    """A file's transaction opens while its first rows are parsed, so a
+    known checksum is learnt only then: the copy is still a duplicate, its
+    bad lines are neither logged nor stored again, and no row is added.
+    3 good rows end before the first batch goes; 400 go in several."""
+    lines = [b'"broken","line"'] + [kx_line(i) for i in range(good)] + [b"also,bad"]
+    data = b"\n".join(lines) + b"\n"
+    first = workdir / "inbox" / "Master.csv"
+    first.write_bytes(data)
+    again = workdir / "copy.csv"
+    again.write_bytes(data)
+    cfg = write_config(workdir, dsn)
+
+    r = run_cli("import", first, config=cfg)
+    assert r.returncode == 1, r.stderr  # rejected lines
+    assert names_line(r.stderr, first, 1, r"fields|columns")
+    assert cdr_count(db) == good
+    stored_rejects = rejects(db)
+    assert [n for n, _, _ in stored_rejects] == [1, good + 2]
+
+    r = run_cli("import", again, config=cfg)
+    assert r.returncode == 0, r.stderr
+    assert ": rejected:" not in r.stderr, r.stderr
+    assert [led["status"] for led in ledger(db)] == ["imported", "duplicate"]
+    assert ledger(db)[1]["rows_inserted"] == 0
+    assert cdr_count(db) == good
+    assert rejects(db) == stored_rejects
