@@ -336,29 +336,33 @@ copy_case() {
     copy_done "$c" "$want"
 }
 
-# The server's side alone: the rows cdrimport stored in case 1, dumped in
-# binary COPY format and loaded by psql into a fresh cdr (no parsing, no
-# hashing, no dedup, one COPY). cdrimport cannot beat this on this table.
+# The server's side alone: rows as cdrimport stored them, dumped in binary
+# COPY format and loaded by psql with no parsing, hashing or dedup, in one
+# COPY. cdrimport cannot beat this on this table.
+# ceiling_case CASE FROM_DB WHERE TEMPLATE EXPECTED: FROM_DB's rows that
+# match WHERE, loaded RUNS times into a fresh clone of TEMPLATE, which must
+# then hold EXPECTED rows. 0d: case 1's rows into an empty cdr. 10d: case
+# 10's second source into case 1's cdr, the server's share of case 10.
 CDR_COLS="call_time, answer_time, end_time, row_key, file_id, line_no, total_duration_s,
  call_duration_s, source, call_id, caller_phone, dialed_phone, flag2, flag3,
  call_type, account_code, src_channel, dst_channel, feature, extra"
 CDR_COLS=${CDR_COLS//$'\n'/}
 ceiling_case() {
-    local r ts=() bin=$W/rows.bin
-    "${PSQL[@]}" -U cdr -d tpl_base -c "\\copy (SELECT $CDR_COLS FROM cdr_row) TO '$bin' (FORMAT binary)" \
-        >"$W/log/ceiling.out" 2>&1 || { note c0d "dump failed: $(tail -n 1 "$W/log/ceiling.out")"; return; }
+    local c=$1 from=$2 where=$3 tpl=$4 want=$5 r ts=() bin=$W/rows.bin
+    "${PSQL[@]}" -U cdr -d "$from" -c "\\copy (SELECT $CDR_COLS FROM cdr_row WHERE $where) TO '$bin' (FORMAT binary)" \
+        >"$W/log/$c.out" 2>&1 || { note "$c" "dump failed: $(tail -n 1 "$W/log/$c.out")"; return; }
     for ((r = 1; r <= RUNS; r++)); do
-        clone w0 tpl_empty
+        clone w0 "$tpl"
         adm -c CHECKPOINT >/dev/null
         local t0=$EPOCHREALTIME
         "${PSQL[@]}" -U cdr -d w0 -c "\\copy cdr_row ($CDR_COLS) FROM '$bin' (FORMAT binary)" \
-            >>"$W/log/ceiling.out" 2>&1 || { note c0d "load failed: $(tail -n 1 "$W/log/ceiling.out")"; return; }
+            >>"$W/log/$c.out" 2>&1 || { note "$c" "load failed: $(tail -n 1 "$W/log/$c.out")"; return; }
         ts+=("$(since "$t0")")
-        log "  c0d: \\copy binary run $r/$RUNS: ${ts[-1]} s"
+        log "  $c: \\copy binary run $r/$RUNS: ${ts[-1]} s"
     done
     local got; got=$(val w0 "SELECT count(*) FROM cdr")
-    [ "$got" = "$ROWS" ] || note c0d "cdr holds $got rows, expected $ROWS"
-    T[c0d]=$(median "${ts[@]}"); TS[c0d]=" ${ts[*]}"
+    [ "$got" = "$want" ] || note "$c" "cdr holds $got rows, expected $want"
+    T[$c]=$(median "${ts[@]}"); TS[$c]=" ${ts[*]}"
     dropdb_ w0
     rm -f "$bin"
 }
@@ -610,7 +614,7 @@ if [ $CDR_OK = 1 ]; then
         adm -c "ALTER DATABASE w1 RENAME TO tpl_base" >/dev/null
         settle tpl_base
         log "ceiling: psql \\copy (FORMAT binary) of cdrimport's own rows into an empty cdr"
-        ceiling_case
+        ceiling_case c0d tpl_base true tpl_empty "$ROWS"
         log "case 2: the identical file again (checksum known)"
         clone w2 tpl_base
         cdr_case c2 - w2 "$ROWS" "$F_BASE"
@@ -648,6 +652,8 @@ if [ $CDR_OK = 1 ]; then
         done
         copy_done copy_src2 "$ROWS"
         cdr_done c10 w10 $((2 * ROWS))
+        log "ceiling: psql \\copy (FORMAT binary) of case 10's rows into case 1's cdr"
+        [ "${T[c10]:-}" != FAIL ] && ceiling_case c10d w10 "source = 'branch'" tpl_base $((2 * ROWS))
         dropdb_ w10
     fi
 fi
@@ -835,6 +841,10 @@ fi
 R1=$(ratio c1 copy_base)
 shape c9 copy_b10 b10 "9 ten blocks over one range, $ROWS rows"
 shape c10 copy_src2 src2 "10 second source over a filled range"
+# The server's own ceiling for case 10's rows over its ceiling for case 1's:
+# the most case 10 can reach of case 1 on this key, whatever the client does.
+r=$(ratio c10d copy_src2); k=-; [ "$r" != - ] && [ "$(ratio c0d copy_base)" != - ] && k=$(calc "$r / $(ratio c0d copy_base)" 2)
+row "10d server ceiling: binary \\copy into case 1's" "$(fmt_t c10d)" "$(mbps c10d "${SZ[src2]:-0}")" "$r" "$( [ "$k" = - ] && echo - || echo "$k of 0d")" - -
 shape c11 copy_rnd rnd "11 random row order, $ROWS rows"
 r=$(ratio c12 copy_src10)
 row "12 scan --jobs 2, 100 files of 10 sources" "$(fmt_t c12)" "$(mbps c12 "${SZ[src10]:-0}")" "$r" "$(x "$r" '\copy'), $(mib "${RSS[c12]:-}") MiB" "-" "-"
