@@ -7,7 +7,7 @@
 const char SQL_BEGIN[] = "BEGIN";
 const char SQL_COMMIT[] = "COMMIT";
 const char SQL_ROLLBACK[] = "ROLLBACK";
-/* A batch sent without its lookup (load.c's copy_guarded). */
+/* A batch sent without its lookup (load_batch.c's copy_guarded). */
 const char SQL_SAVEPOINT[] = "SAVEPOINT cdr_batch";
 const char SQL_RELEASE_SAVEPOINT[] = "RELEASE SAVEPOINT cdr_batch";
 const char SQL_ROLLBACK_SAVEPOINT[] = "ROLLBACK TO SAVEPOINT cdr_batch";
