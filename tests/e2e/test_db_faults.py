@@ -1,7 +1,8 @@
 """Database faults (issue 13), each against the real PostgreSQL of the
 e2e cluster: the database turned read-only (default_transaction_read_only,
 as after a failover to a replica), max_connections exhausted, a backend
-killed mid-COPY (pg_terminate_backend), statement_timeout hit while
+killed mid-COPY (pg_terminate_backend) or while a file's transaction
+opens (its first rows parsed meanwhile), statement_timeout hit while
 another session holds a lock on the ledger, the lock simply held a while,
 and the server's disk full (the tables in a tablespace on a small tmpfs).
 Each time the file stays where it is, the run says what happened (and
@@ -13,6 +14,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import psycopg2
 import pytest
@@ -155,12 +157,12 @@ def test_backend_killed_mid_copy(workdir, dsn, db):
     assert_recovered(workdir, config, path, db, ids([*range(1, 4), *range(10, 200010)]))
 
 
-def hold_ledger_lock(dbname):
-    """Another session holding an exclusive lock on the ledger (cdr_file)."""
+def hold_ledger_lock(dbname, mode="ACCESS EXCLUSIVE"):
+    """Another session holding a lock on the ledger (cdr_file)."""
     holder = connect(dbname)
     holder.autocommit = False
     with holder.cursor() as cur:
-        cur.execute("LOCK TABLE cdr_file IN ACCESS EXCLUSIVE MODE")
+        cur.execute(f"LOCK TABLE cdr_file IN {mode} MODE")
     return holder
 
 
@@ -183,6 +185,39 @@ def test_statement_timeout_while_ledger_is_locked(workdir, dsn, db):
             cur.execute(f'ALTER DATABASE "{name}" RESET statement_timeout')
     assert_left_in_place(workdir, path, data, r, db, ids(range(1, 4)))
     assert_recovered(workdir, config, path, db, ids([*range(1, 4), *range(10, 20)]))
+
+
+# The backend killed after the file's opening round trip was sent and
+# before its answer was read (load.c begin_read): the lock on the ledger
+# holds the answer back while the file is parsed. 10 rows: the answer is
+# read at the file's end; 20000: when its first batch, grown to its limit
+# (BATCH_ROWS) while waiting, is handed over.
+@pytest.mark.parametrize("n", [10, 20000])
+def test_backend_killed_while_the_file_opens(workdir, dsn, db, n):
+    config = write_config(workdir, dsn)
+    first_file(workdir, config, db)
+    data = kx_file(range(10, 10 + n))
+    path = drop(workdir / "inbox" / "Master.csv", data)
+    waiting = ("SELECT a.pid FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+               " WHERE NOT l.granted AND a.application_name = 'cdrimport'")
+    # SHARE: the ledger row's INSERT waits, the start-up's reads do not.
+    holder = hold_ledger_lock(db.info.dbname, "SHARE")
+    try:
+        proc = subprocess.Popen([BIN, "-c", config, "scan"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        wait_until(lambda: rows(db, waiting), 15, "the importer waiting for the lock")
+        (pid,), = rows(db, waiting)
+        assert rows(db, f"SELECT pg_terminate_backend({pid})") == [(True,)]
+    finally:
+        holder.rollback()
+        holder.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err
+    assert "terminat" in err or "closed the connection" in err, err
+    assert_left_in_place(workdir, path, data, SimpleNamespace(returncode=proc.returncode,
+                                                              stderr=err), db, ids(range(1, 4)))
+    assert rows(db, "SELECT count(*) FROM cdr_file WHERE path LIKE '%Master.csv'") == [(0,)]
+    assert_recovered(workdir, config, path, db, ids([*range(1, 4), *range(10, 10 + n)]))
 
 
 def test_lock_on_ledger_is_waited_for(workdir, dsn, db):
