@@ -18,17 +18,29 @@ struct finish_id {
     uint64_t dev, ino;
 };
 
+/* The folders a run moved files into, to be synced (fsync) together
+ * rather than after each move: at most a second after the first move not
+ * yet synced, or when flushed (the caller's run ends, or it goes idle).
+ * A crash in between loses no file: one whose move is lost is back where
+ * it was, found already imported and moved again. One per thread. */
+struct finish_sync;
+struct finish_sync *finish_sync_create(void);
+void finish_sync_flush(struct finish_sync *s);
+/* Flushes first. Safe on NULL. */
+void finish_sync_destroy(struct finish_sync *s);
+
 /*
  * root is the folder the file was found under (its sub-path is kept below
  * the destination). Returns 0; 1 if the file was already gone (another
  * importer moved it: not an error) or, with id, if path now names another
  * file (it is left where it is, with a warning); -1 with err on failure.
  * *dest receives the new path (malloc'd) when moved. id may be NULL (no
- * check).
+ * check). sync: where a move's folder waits to be synced; NULL: synced
+ * before returning, as a failed file's always is.
  */
 int finish_success_id(const struct cdr_source *src, const char *root, const char *path,
-                      const char *sha256, const struct finish_id *id, char **dest, char *err,
-                      size_t errlen);
+                      const char *sha256, const struct finish_id *id,
+                      struct finish_sync *sync, char **dest, char *err, size_t errlen);
 int finish_success(const struct cdr_source *src, const char *root, const char *path,
                    const char *sha256, char **dest, char *err, size_t errlen);
 int finish_failed(const struct cdr_source *src, const char *root, const char *path,

@@ -24,6 +24,8 @@ struct job_totals {
 
 void job_totals_merge(struct job_totals *into, const struct job_totals *from);
 
+struct finish_sync;
+
 struct job {
     const struct cdr_config *cfg;
     struct db *db;
@@ -43,6 +45,7 @@ struct job {
     const char *current;           /* the file, or ARCHIVE:MEMBER being read */
     const char *archive;           /* the file given to job_import_file */
     double last_draw;
+    struct finish_sync *moved;     /* folders files were moved into, to sync */
 };
 
 /* Build one profile per source; false (logged) on an error in the config. */
@@ -58,6 +61,9 @@ struct db *job_connect(const struct cdr_config *cfg, bool migrate);
  */
 enum file_status job_import_file(struct job *job, size_t si, const char *root, const char *path,
                                  bool finish, bool follow_links);
+/* Sync the folders files were moved into now (finish.h), not at most a
+ * second later or at job_free: the caller has nothing more to do for now. */
+void job_sync_moves(struct job *job);
 
 /* One file of a run: its source and the folder it was found under. */
 struct job_item {

@@ -24,6 +24,7 @@ bool job_init(struct job *job, const struct cdr_config *cfg)
 {
     job->cfg = cfg;
     job->t0 = cdr_monotonic();
+    job->moved = finish_sync_create();
     job->profiles = xcalloc(cfg->nsources, sizeof *job->profiles);
     for (size_t i = 0; i < cfg->nsources; i++) {
         const struct cdr_source *s = &cfg->sources[i];
@@ -41,6 +42,8 @@ bool job_init(struct job *job, const struct cdr_config *cfg)
 
 void job_free(struct job *job)
 {
+    finish_sync_destroy(job->moved); /* the run's moves made durable */
+    job->moved = NULL;
     if (job->profiles) {
         for (size_t i = 0; i < job->cfg->nsources; i++)
             profile_destroy(job->profiles[i]);
@@ -213,7 +216,8 @@ static enum file_status import_one(struct job *job, size_t si, const char *root,
         struct finish_id fid;
         const struct finish_id *id = input_file_id(r.input, &fid.dev, &fid.ino) ? &fid : NULL;
         if (r.status == FILE_IMPORTED || r.status == FILE_DUPLICATE)
-            rc = finish_success_id(src, root, path, r.sha256, id, &dest, err, sizeof err);
+            rc = finish_success_id(src, root, path, r.sha256, id, job->moved, &dest, err,
+                                   sizeof err);
         else if (r.status == FILE_FAILED || r.status == FILE_UNREADABLE)
             rc = finish_failed_notes(src, root, path, r.sha256, r.error, r.notes, id, &dest,
                                      err, sizeof err);
@@ -231,6 +235,11 @@ enum file_status job_import_file(struct job *job, size_t si, const char *root, c
                                  bool finish, bool follow_links)
 {
     return import_one(job, si, root, path, finish, follow_links, NULL);
+}
+
+void job_sync_moves(struct job *job)
+{
+    finish_sync_flush(job->moved);
 }
 
 /* Import item it, the next one (if any) being claimed meanwhile on pf's
@@ -311,6 +320,7 @@ void job_run(struct job *job, const struct job_item *items, size_t n, unsigned j
                         follow_links);
         }
         prefetch_destroy(pf);
+        job_sync_moves(job);
         return;
     }
     if (jobs > n)

@@ -219,6 +219,7 @@ static void import_ready(struct watcher *w, struct dbstate *d)
         enum file_status fs = job_import_file(&w->job, p->si, src->path, p->path, true, false);
         w->job.quiet_skip = false;
         if (fs == FILE_DB_DOWN) {
+            job_sync_moves(&w->job);
             db_lost(w, d, NULL);
             return;
         }
@@ -236,6 +237,7 @@ static void import_ready(struct watcher *w, struct dbstate *d)
         if (fs != FILE_SKIPPED)
             notify_status(w);
     }
+    job_sync_moves(&w->job); /* nothing more is ready */
 }
 
 static void start_all(struct watcher *w)

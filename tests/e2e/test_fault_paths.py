@@ -13,7 +13,8 @@ import time
 import pytest
 
 from conftest import rows, run_cli, write_config
-from fault_helpers import drop, fault_env, files_under, ids, injected, kx_file, stored
+from fault_helpers import (drop, fault_env, files_under, ids, injected, kx_file, read_log,
+                           stored)
 from watch_helpers import Daemon, wait_until
 
 # ---- an input that cannot be read this time ------------------------------------
@@ -192,6 +193,39 @@ def test_inotify_overflow_rescans_everything(workdir, dsn, db, daemons):
     assert "OVERFLOW" in log.read_text()
     wait_until(lambda: stored(db) == ids(range(1, 6)), 15, "the file whose event was lost")
     wait_until(lambda: not (workdir / "inbox" / "Master.csv").exists(), 5, "the file moved")
+
+
+def test_watch_syncs_moves_once_nothing_is_ready(workdir, dsn, db, daemons):
+    """The daemon syncs (fsync) the folder it moved files into once nothing
+    more is ready, not after each move, and not only at its exit (the calls
+    counted by the shim, which injects nothing here). Ten files dropped at
+    once are ready within a few milliseconds: one pass over them, or two
+    if the first began before the last was ready; a sync after each pass,
+    and one on the way through a pass that takes over a second (a slow,
+    sanitized build)."""
+    log = workdir / "calls.log"
+    d = daemons(watch_config(workdir, dsn), fault_env(workdir, log))
+    staging = workdir / "staging"
+    staging.mkdir()
+    for k in range(10):
+        drop(staging / f"part{k}.csv", kx_file(range(10 * k, 10 * k + 10)))
+    for k in range(10):
+        os.rename(staging / f"part{k}.csv", workdir / "inbox" / f"part{k}.csv")
+    processed = workdir / "processed"
+    wait_until(lambda: len(files_under(processed)) == 10, 15, "the ten files moved")
+    inbox = str(workdir / "inbox")
+
+    def synced_after_last_move():
+        calls = read_log(log)
+        moves = [n for n, kind, path, _ in calls if kind == "rename" and path.startswith(inbox)]
+        syncs = [n for n, kind, path, _ in calls if kind == "fsync" and path == str(processed)]
+        return len(moves) == 10 and syncs and syncs[-1] > max(moves)
+
+    wait_until(synced_after_last_move, 5, "the processed folder synced after the last move")
+    assert d.alive()
+    syncs = [c for c in read_log(log) if c[1] == "fsync" and c[2] == str(processed)]
+    assert len(syncs) <= 4, syncs
+    assert stored(db) == ids(range(100))
 
 
 # ---- the file system under the importer --------------------------------------------
