@@ -479,25 +479,38 @@ cdr_run() {
         tail -n 5 "$W/log/$label.err" | sed 's/^/      /'
     fi
 }
-# scan_run LABEL DB: `scan --jobs 2` over the ten sources of case 12 (each
-# file linked into $INBOX/pbxK; scan deletes it once stored); sets CDR_*.
+# scan_run LABEL DB [FILES...]: with FILES, `scan --jobs 1` of them linked
+# into an emptied $INBOX, one source moving each to processed_dir once
+# stored, as a site's cron job does (case 8e); without, `scan --jobs 2` over
+# the ten sources of case 12 (each file linked into $INBOX/pbxK; scan
+# deletes it once stored). Sets CDR_*.
 scan_run() {
-    local label=$1 db=$2 k
-    rm -rf "$W/spool"
-    for ((k = 1; k <= 10; k++)); do
-        mkdir -p "$INBOX/pbx$k"
-        ln "$D_SRC10/pbx$k"/*.csv "$INBOX/pbx$k/" 2>/dev/null || cp "$D_SRC10/pbx$k"/*.csv "$INBOX/pbx$k/"
-    done
-    write_cfg "$db" 10
+    local label=$1 db=$2 k f jobs=2; shift 2
+    rm -rf "$W/spool" "$W/processed"
+    if [ $# -gt 0 ]; then
+        jobs=1
+        rm -rf "$INBOX"; mkdir -p "$INBOX"
+        for f; do ln "$f" "$INBOX/" 2>/dev/null || cp "$f" "$INBOX/"; done
+        write_cfg "$db"
+    else
+        for ((k = 1; k <= 10; k++)); do
+            mkdir -p "$INBOX/pbx$k"
+            ln "$D_SRC10/pbx$k"/*.csv "$INBOX/pbx$k/" 2>/dev/null || cp "$D_SRC10/pbx$k"/*.csv "$INBOX/pbx$k/"
+        done
+        write_cfg "$db" 10
+    fi
     rm -f "$W/time.txt"
     adm -c CHECKPOINT >/dev/null
     local t0=$EPOCHREALTIME
-    timeout -k 10 "$(limit "$ROWS")" /usr/bin/time -v -o "$W/time.txt" "$CDRIMPORT" -c "$CFG" scan --jobs 2 \
+    timeout -k 10 "$(limit "$ROWS")" /usr/bin/time -v -o "$W/time.txt" "$CDRIMPORT" -c "$CFG" scan --jobs $jobs \
         >"$W/log/$label.out" 2>"$W/log/$label.err"
     CDR_RC=$?
     CDR_T=$(since "$t0")
     CDR_RSS=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$W/time.txt")
     [ "$CDR_RC" = 0 ] || { log "    cdrimport scan exit $CDR_RC; stderr tail:"; tail -n 5 "$W/log/$label.err" | sed 's/^/      /'; }
+    if [ $# -gt 0 ] && [ "$(ls "$W/processed" 2>/dev/null | wc -l)" != $# ]; then
+        note "${label%-*}" "$(ls "$W/processed" 2>/dev/null | wc -l) of $# files in processed_dir"
+    fi
 }
 # over_budget CASE T0 RUN LAST_SECONDS: true (and a note) when one more run of
 # the case would end after CASE_BUDGET seconds from T0; the median is then of
@@ -767,15 +780,19 @@ if [ $CDR_OK = 1 ] && [ $HAVE_JOBS = 1 ]; then
     mapfile -t JF < <(ls -d "$D_JOBS"/*.csv)
     t0=$EPOCHREALTIME
     for ((r = 1; r <= RUNS; r++)); do   # in turn, as cases 1 and 9 to 11
-        round_over_budget "$t0" "$r" copy_jobs c8j1 c8j2 && break
+        round_over_budget "$t0" "$r" copy_jobs c8j1 c8j2 c8e && break
         copy_one copy_jobs "${JF[@]}"
         cdr_one c8j1 tpl_empty w8a --jobs 1 "${JF[@]}"
         cdr_one c8j2 tpl_empty w8 --jobs 2 "${JF[@]}"
+        RUNNER=scan_run cdr_one c8e tpl_empty w8e "${JF[@]}"
     done
     copy_done copy_jobs $((JOB_FILES * JOB_FILE_ROWS))
     cdr_done c8j1 w8a $((JOB_FILES * JOB_FILE_ROWS))
     cdr_done c8j2 w8 $((JOB_FILES * JOB_FILE_ROWS))
+    cdr_done c8e w8e $((JOB_FILES * JOB_FILE_ROWS))
+    rm -rf "$W/processed"
     dropdb_ w8a
+    dropdb_ w8e
     ceiling_jobs_case
     dropdb_ w8
 elif [ $CDR_OK = 1 ]; then
@@ -835,6 +852,8 @@ if [ $HAVE_JOBS = 1 ]; then
     r=$(ratio c8j2 copy_jobs)
     row "8c import --jobs 2, $JOB_FILES files" "$(fmt_t c8j2)" "$(mbps c8j2 "${SZ[jobs]}")" "$r" "$(x "$s" '--jobs 1')" ">= 1.2x \\copy" "$(yes_no "$r" 'ge $r 1.2')"
     row "8d server ceiling: binary \\copy per file" "$(fmt_t c8d)" "$(mbps c8d "${SZ[jobs]}")" "$(ratio c8d copy_jobs)" - - -
+    s=-; has c8j1 && has c8e && s=$(calc "${T[c8j1]} / ${T[c8e]}" 2)
+    row "8e scan --jobs 1, $JOB_FILES files moved" "$(fmt_t c8e)" "$(mbps c8e "${SZ[jobs]}")" "$(ratio c8e copy_jobs)" "$(x "$s" 8b)" - -
 else
     row "8 import --jobs N" n/a n/a n/a "$([ $CDR_OK = 1 ] && echo 'no --jobs in --help' || echo -)" - -
 fi
