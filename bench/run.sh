@@ -486,7 +486,7 @@ cdr_run() {
 # deletes it once stored). Sets CDR_*.
 scan_run() {
     local label=$1 db=$2 k f jobs=2; shift 2
-    rm -rf "$W/spool" "$W/processed"
+    rm -rf "$W/spool"
     if [ $# -gt 0 ]; then
         jobs=1
         rm -rf "$INBOX"; mkdir -p "$INBOX"
@@ -508,9 +508,9 @@ scan_run() {
     CDR_T=$(since "$t0")
     CDR_RSS=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$W/time.txt")
     [ "$CDR_RC" = 0 ] || { log "    cdrimport scan exit $CDR_RC; stderr tail:"; tail -n 5 "$W/log/$label.err" | sed 's/^/      /'; }
-    if [ $# -gt 0 ] && [ "$(ls "$W/processed" 2>/dev/null | wc -l)" != $# ]; then
-        note "${label%-*}" "$(ls "$W/processed" 2>/dev/null | wc -l) of $# files in processed_dir"
-    fi
+    # processed_dir's default: beside the source's folder
+    local moved; moved=$(find "${INBOX%/*}/processed" -type f 2>/dev/null | wc -l)
+    [ $# = 0 ] || [ "$moved" = $# ] || note "${label%-*}" "$moved of $# files in processed_dir"
 }
 # over_budget CASE T0 RUN LAST_SECONDS: true (and a note) when one more run of
 # the case would end after CASE_BUDGET seconds from T0; the median is then of
@@ -790,7 +790,7 @@ if [ $CDR_OK = 1 ] && [ $HAVE_JOBS = 1 ]; then
     cdr_done c8j1 w8a $((JOB_FILES * JOB_FILE_ROWS))
     cdr_done c8j2 w8 $((JOB_FILES * JOB_FILE_ROWS))
     cdr_done c8e w8e $((JOB_FILES * JOB_FILE_ROWS))
-    rm -rf "$W/processed"
+    rm -rf "$W/spool"
     dropdb_ w8a
     dropdb_ w8e
     ceiling_jobs_case
