@@ -36,6 +36,22 @@ def first_file(workdir, config, db):
     assert stored(db) == ids(range(1, 4))
 
 
+def site_with_file(workdir, dsn, db, calls):
+    """A running site (first_file) and a new Master.csv of the given calls:
+    (config, its bytes, its path)."""
+    config = write_config(workdir, dsn)
+    first_file(workdir, config, db)
+    data = kx_file(calls)
+    return config, data, drop(workdir / "inbox" / "Master.csv", data)
+
+
+def lock_waiters(db):
+    """The pids of the importer's backends waiting for a lock."""
+    return [pid for (pid,) in rows(db, "SELECT DISTINCT a.pid FROM pg_locks l JOIN pg_stat_activity a"
+                                      " USING (pid) WHERE NOT l.granted"
+                                      " AND a.application_name = 'cdrimport'")]
+
+
 def assert_left_in_place(workdir, path, data, r, db, before):
     """The run failed and said so (an ERROR line: about the file, or about
     the database before any file was looked at); the file is untouched."""
@@ -59,10 +75,7 @@ def assert_recovered(workdir, config, path, db, want):
 # first batch goes (load.c begin_read). Either way the refusal comes then.
 @pytest.mark.parametrize("n", [10, 400])
 def test_database_turned_read_only(workdir, dsn, db, n):
-    config = write_config(workdir, dsn)
-    first_file(workdir, config, db)
-    data = kx_file(range(10, 10 + n))
-    path = drop(workdir / "inbox" / "Master.csv", data)
+    config, data, path = site_with_file(workdir, dsn, db, range(10, 10 + n))
     name = db.info.dbname
     with db.cursor() as cur:
         cur.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
@@ -102,10 +115,7 @@ def test_watch_waits_out_a_read_only_database(workdir, dsn, db):
 
 
 def test_max_connections_exhausted(workdir, dsn, db):
-    config = write_config(workdir, dsn)
-    first_file(workdir, config, db)
-    data = kx_file(range(10, 20))
-    path = drop(workdir / "inbox" / "Master.csv", data)
+    config, data, path = site_with_file(workdir, dsn, db, range(10, 20))
     hogs = []
     try:
         for _ in range(1000):  # every slot, the superusers' reserved ones too
@@ -126,10 +136,7 @@ def test_max_connections_exhausted(workdir, dsn, db):
 def test_backend_killed_mid_copy(workdir, dsn, db):
     """pg_terminate_backend on the importer's backend while it copies rows:
     exit 3, the file stays, nothing of it is stored; then once."""
-    config = write_config(workdir, dsn)
-    first_file(workdir, config, db)
-    data = kx_file(range(10, 200010))
-    path = drop(workdir / "inbox" / "Master.csv", data)
+    config, data, path = site_with_file(workdir, dsn, db, range(10, 200010))
     killed = []
 
     def killer():
@@ -167,10 +174,7 @@ def hold_ledger_lock(dbname, mode="ACCESS EXCLUSIVE"):
 
 
 def test_statement_timeout_while_ledger_is_locked(workdir, dsn, db):
-    config = write_config(workdir, dsn)
-    first_file(workdir, config, db)
-    data = kx_file(range(10, 20))
-    path = drop(workdir / "inbox" / "Master.csv", data)
+    config, data, path = site_with_file(workdir, dsn, db, range(10, 20))
     name = db.info.dbname
     with db.cursor() as cur:
         cur.execute(f'ALTER DATABASE "{name}" SET statement_timeout = 500')
@@ -194,19 +198,13 @@ def test_statement_timeout_while_ledger_is_locked(workdir, dsn, db):
 # (BATCH_ROWS) while waiting, is handed over.
 @pytest.mark.parametrize("n", [10, 20000])
 def test_backend_killed_while_the_file_opens(workdir, dsn, db, n):
-    config = write_config(workdir, dsn)
-    first_file(workdir, config, db)
-    data = kx_file(range(10, 10 + n))
-    path = drop(workdir / "inbox" / "Master.csv", data)
-    waiting = ("SELECT a.pid FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
-               " WHERE NOT l.granted AND a.application_name = 'cdrimport'")
+    config, data, path = site_with_file(workdir, dsn, db, range(10, 10 + n))
     # SHARE: the ledger row's INSERT waits, the start-up's reads do not.
     holder = hold_ledger_lock(db.info.dbname, "SHARE")
     try:
         proc = subprocess.Popen([BIN, "-c", config, "scan"], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
-        wait_until(lambda: rows(db, waiting), 15, "the importer waiting for the lock")
-        (pid,), = rows(db, waiting)
+        (pid,) = wait_until(lambda: lock_waiters(db), 15, "the importer waiting for the lock")
         assert rows(db, f"SELECT pg_terminate_backend({pid})") == [(True,)]
     finally:
         holder.rollback()
@@ -223,17 +221,12 @@ def test_backend_killed_while_the_file_opens(workdir, dsn, db, n):
 def test_lock_on_ledger_is_waited_for(workdir, dsn, db):
     """No timeout: the import waits for the lock, then stores every row
     once and moves the file."""
-    config = write_config(workdir, dsn)
-    first_file(workdir, config, db)
-    path = drop(workdir / "inbox" / "Master.csv", kx_file(range(10, 20)))
+    config, _, path = site_with_file(workdir, dsn, db, range(10, 20))
     holder = hold_ledger_lock(db.info.dbname)
     try:
         proc = subprocess.Popen([BIN, "-c", config, "scan"], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
-        wait_until(lambda: rows(db, "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a"
-                                " USING (pid) WHERE NOT l.granted"
-                                " AND a.application_name = 'cdrimport'")[0][0] > 0,
-                   15, "the importer waiting for the lock")
+        wait_until(lambda: lock_waiters(db), 15, "the importer waiting for the lock")
         assert proc.poll() is None and path.exists()
     finally:
         holder.rollback()
