@@ -253,6 +253,7 @@ static int move_unique(const char *path, const char *dir, const char *sha256,
     snprintf(sha, sizeof sha, "%.12s", sha256 && *sha256 ? sha256 : "nochecksum");
 
     int rc = -1;
+    bool synced = false; /* the copy path syncs dir itself */
     for (int n = 1; n < 1000; n++) {
         char *target = n == 1
             ? xasprintf("%s/%.*s.%s.%s%s", dir, (int)stem, base, stamp, sha, ext)
@@ -310,8 +311,10 @@ static int move_unique(const char *path, const char *dir, const char *sha256,
             /* The copy's name durable before the original goes: a
              * rename lost in a crash leaves the file where it was, an
              * unlink kept without it would leave it nowhere. */
-            if (c == 0)
+            if (c == 0) {
                 fsync_dir(dir);
+                synced = true;
+            }
             if (c == 0 && plat_unlink(path) < 0 && errno != ENOENT) {
                 snprintf(err, errlen, "copied to %s but cannot remove %s: %s", target, path,
                          strerror(errno));
@@ -334,7 +337,7 @@ static int move_unique(const char *path, const char *dir, const char *sha256,
         free(target);
         break;
     }
-    if (rc == 0)
+    if (rc == 0 && !synced)
         sync_later(sync, dir);
     free(copy);
     return rc;
